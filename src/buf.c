@@ -1,0 +1,113 @@
+/*
+ * buf: growable buffer; doubles its storage up to b_max.
+ */
+#include "buf.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BUF_DEFAULT_MAX ((size_t)64 << 20)
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->b_max = max ? max : BUF_DEFAULT_MAX;
+}
+
+void
+buf_free(struct buf *b)
+{
+	size_t max = b->b_max;
+
+	free(b->b_data);
+	buf_init(b, max);
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->b_len = 0;
+	b->b_failed = false;
+	if (b->b_data != NULL)
+		b->b_data[0] = '\0';
+}
+
+static int
+reserve(struct buf *b, size_t extra)
+{
+	size_t need, cap;
+	char *p;
+
+	if (b->b_failed)
+		return -1;
+	if (extra > b->b_max || b->b_len > b->b_max - extra) {
+		b->b_failed = true;
+		return -1;
+	}
+	need = b->b_len + extra + 1;
+	if (need <= b->b_cap)
+		return 0;
+	cap = b->b_cap ? b->b_cap : 256;
+	while (cap < need)
+		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+	p = realloc(b->b_data, cap);
+	if (p == NULL) {
+		b->b_failed = true;
+		return -1;
+	}
+	b->b_data = p;
+	b->b_cap = cap;
+	return 0;
+}
+
+int
+buf_add(struct buf *b, const void *p, size_t len)
+{
+	if (reserve(b, len) == -1)
+		return -1;
+	if (len > 0)
+		memcpy(b->b_data + b->b_len, p, len);
+	b->b_len += len;
+	b->b_data[b->b_len] = '\0';
+	return 0;
+}
+
+int
+buf_adds(struct buf *b, const char *s)
+{
+	return buf_add(b, s, strlen(s));
+}
+
+int
+buf_addc(struct buf *b, char c)
+{
+	return buf_add(b, &c, 1);
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(b, (size_t)n) == -1) {
+		b->b_failed = true;
+		return -1;
+	}
+	va_start(ap, fmt);
+	n = vsnprintf(b->b_data + b->b_len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->b_failed = true;
+		return -1;
+	}
+	b->b_len += (size_t)n;
+	return 0;
+}

@@ -1,0 +1,272 @@
+/*
+ * config: a table of typed settings with defaults and bounds. Unknown keys,
+ * values out of range and malformed lines are errors: a typo in a production
+ * config must stop the start, not be silently ignored.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+enum kind { K_STRING, K_INT, K_SIZE, K_MODE, K_DURABILITY, K_LOGLEVEL };
+
+struct setting {
+	const char *name;
+	enum kind kind;
+	size_t offset;
+	size_t size;    /* for strings: the field size */
+	int64_t min, max;
+};
+
+#define OFF(f) offsetof(struct config, f)
+#define STR(f) K_STRING, OFF(f), sizeof(((struct config *)0)->f), 0, 0
+
+static const struct setting settings[] = {
+	{ "datadir", STR(datadir) },
+	{ "socket", STR(socket) },
+	{ "socket_mode", K_MODE, OFF(socket_mode), 0, 0, 0777 },
+	{ "socket_group", STR(socket_group) },
+	{ "user", STR(user) },
+	{ "workers", K_INT, OFF(workers), 0, 1, 256 },
+	{ "max_requests", K_INT, OFF(max_requests), 0, 0, INT32_MAX },
+	{ "durability", K_DURABILITY, OFF(durability), 0, 0, 0 },
+	{ "cache_size", K_SIZE, OFF(cache_size), 0, (int64_t)1 << 20, (int64_t)64 << 30 },
+	{ "checkpoint_interval", K_INT, OFF(checkpoint_interval), 0, 1, 3600 },
+	{ "max_body", K_SIZE, OFF(max_body), 0, 1024, (int64_t)64 << 20 },
+	{ "max_json_depth", K_INT, OFF(max_json_depth), 0, 2, 1000 },
+	{ "max_name_length", K_INT, OFF(max_name_length), 0, 1, 4096 },
+	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
+	{ "failchk_timeout", K_INT, OFF(failchk_timeout), 0, 1, 600 },
+	{ "worker_start_timeout", K_INT, OFF(worker_start_timeout), 0, 1, 600 },
+	{ "shutdown_timeout", K_INT, OFF(shutdown_timeout), 0, 1, 3600 },
+	{ "log_level", K_LOGLEVEL, OFF(log_level), 0, 0, 0 },
+};
+
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->datadir, sizeof(c->datadir), "/var/lib/orchid");
+	snprintf(c->socket, sizeof(c->socket), "/run/orchid/orchidd.sock");
+	c->socket_mode = 0660;
+	c->workers = 4;
+	c->max_requests = 0;
+	c->durability = DURABILITY_SYNC;
+	c->cache_size = (int64_t)256 << 20;
+	c->checkpoint_interval = 30;
+	c->max_body = (int64_t)2 << 20;
+	c->max_json_depth = 64;
+	c->max_name_length = 1024;
+	c->deadlock_retries = 20;
+	c->failchk_timeout = 5;
+	c->worker_start_timeout = 10;
+	c->shutdown_timeout = 30;
+	c->log_level = LOG_LEVEL_INFO;
+}
+
+const char *
+config_durability_name(enum durability d)
+{
+	switch (d) {
+	case DURABILITY_SYNC:
+		return "sync";
+	case DURABILITY_WRITE:
+		return "write";
+	default:
+		return "none";
+	}
+}
+
+/* Parses "123", "64k", "256M", "1G" (powers of 1024). */
+static int
+parse_size(const char *v, int64_t min, int64_t max, int64_t *out)
+{
+	char digits[32];
+	size_t n = strlen(v);
+	int64_t mult = 1, x;
+
+	if (n == 0 || n >= sizeof(digits))
+		return -1;
+	switch (toupper((unsigned char)v[n - 1])) {
+	case 'K': mult = (int64_t)1 << 10; n--; break;
+	case 'M': mult = (int64_t)1 << 20; n--; break;
+	case 'G': mult = (int64_t)1 << 30; n--; break;
+	default: break;
+	}
+	memcpy(digits, v, n);
+	digits[n] = '\0';
+	if (util_parse_int64(digits, n, 0, INT64_MAX / mult, &x) == -1)
+		return -1;
+	x *= mult;
+	if (x < min || x > max)
+		return -1;
+	*out = x;
+	return 0;
+}
+
+static int
+set_one(struct config *c, const struct setting *s, const char *v)
+{
+	char *field = (char *)c + s->offset;
+	int64_t x;
+	enum log_level lv;
+
+	switch (s->kind) {
+	case K_STRING:
+		if (strlen(v) >= s->size)
+			return -1;
+		memcpy(field, v, strlen(v) + 1);
+		return 0;
+	case K_INT:
+		if (util_parse_int64(v, strlen(v), s->min, s->max, &x) == -1)
+			return -1;
+		if (s->offset == OFF(max_requests))
+			*(long *)(void *)field = (long)x;
+		else
+			*(int *)(void *)field = (int)x;
+		return 0;
+	case K_SIZE:
+		if (parse_size(v, s->min, s->max, &x) == -1)
+			return -1;
+		*(int64_t *)(void *)field = x;
+		return 0;
+	case K_MODE: {
+		char *end;
+		unsigned long m;
+
+		errno = 0;
+		m = strtoul(v, &end, 8);
+		if (errno != 0 || *v == '\0' || *end != '\0' || m > (unsigned long)s->max)
+			return -1;
+		*(unsigned *)(void *)field = (unsigned)m;
+		return 0;
+	}
+	case K_DURABILITY:
+		if (strcmp(v, "sync") == 0)
+			c->durability = DURABILITY_SYNC;
+		else if (strcmp(v, "write") == 0)
+			c->durability = DURABILITY_WRITE;
+		else if (strcmp(v, "none") == 0)
+			c->durability = DURABILITY_NONE;
+		else
+			return -1;
+		return 0;
+	case K_LOGLEVEL:
+		if (log_level_parse(v, &lv) == -1)
+			return -1;
+		c->log_level = lv;
+		return 0;
+	}
+	return -1;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(settings) / sizeof(settings[0]); i++) {
+		if (strcmp(settings[i].name, key) != 0)
+			continue;
+		if (set_one(c, &settings[i], value) == -1) {
+			snprintf(err, errlen, "bad value for %s: \"%s\"", key, value);
+			return -1;
+		}
+		return 0;
+	}
+	snprintf(err, errlen, "unknown setting \"%s\"", key);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Handles one line; 0 for blank lines and comments too. */
+static int
+load_line(struct config *c, char *line, char *err, size_t errlen)
+{
+	char *eq, *key, *value, *hash;
+
+	hash = strchr(line, '#');
+	if (hash != NULL)
+		*hash = '\0';
+	key = trim(line);
+	if (*key == '\0')
+		return 0;
+	eq = strchr(key, '=');
+	if (eq == NULL) {
+		snprintf(err, errlen, "expected \"key = value\"");
+		return -1;
+	}
+	*eq = '\0';
+	value = trim(eq + 1);
+	key = trim(key);
+	return config_set(c, key, value, err, errlen);
+}
+
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char line[2048], why[256];
+	FILE *f;
+	int lineno = 0, rc = 0;
+
+	f = fopen(path, "r");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			rc = -1;
+			break;
+		}
+		if (load_line(c, line, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		snprintf(err, errlen, "%s: read error", path);
+		rc = -1;
+	}
+	(void)fclose(f);
+	if (rc == 0)
+		snprintf(c->path, sizeof(c->path), "%s", path);
+	return rc;
+}
+
+int
+config_check(const struct config *c, char *err, size_t errlen)
+{
+	if (c->datadir[0] != '/') {
+		snprintf(err, errlen, "datadir must be an absolute path");
+		return -1;
+	}
+	if (c->socket[0] != '/') {
+		snprintf(err, errlen, "socket must be an absolute path");
+		return -1;
+	}
+	if (strlen(c->socket) >= 108) {
+		snprintf(err, errlen, "socket path longer than a Unix socket allows");
+		return -1;
+	}
+	return 0;
+}

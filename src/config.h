@@ -1,0 +1,64 @@
+/*
+ * config: orchidd's settings, read from a "key = value" file and the command
+ * line, checked against bounds, then read-only. Built in the master before any
+ * fork, so every process sees the same values.
+ */
+#ifndef ORCHID_CONFIG_H
+#define ORCHID_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "log.h"
+
+enum durability {
+	DURABILITY_SYNC,  /* commit flushes the log: survives power loss */
+	DURABILITY_WRITE, /* commit writes the log to the OS: survives a crash of orchidd */
+	DURABILITY_NONE   /* commit leaves the log in memory: may lose recent writes */
+};
+
+#define CONFIG_PATH_MAX 1024
+
+struct config {
+	char datadir[CONFIG_PATH_MAX];
+	char socket[CONFIG_PATH_MAX];
+	unsigned socket_mode;
+	char socket_group[64];
+	char user[64];
+	int workers;
+	long max_requests;          /* per worker before it is replaced; 0: never */
+	enum durability durability;
+	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
+	int checkpoint_interval;    /* seconds */
+	int64_t max_body;           /* bytes */
+	int max_json_depth;
+	int max_name_length;        /* bytes of a collection, key or type name */
+	int deadlock_retries;
+	int failchk_timeout;        /* seconds */
+	int worker_start_timeout;   /* seconds */
+	int shutdown_timeout;       /* seconds before stragglers get SIGKILL */
+	enum log_level log_level;
+	char path[CONFIG_PATH_MAX]; /* the file it came from, or "" */
+};
+
+/* Fills c with the built-in defaults. */
+void config_defaults(struct config *c);
+
+/*
+ * Reads the file at path into c (on top of what c holds). Returns 0, or -1
+ * with a message "FILE:LINE: what is wrong" in err (size errlen).
+ */
+int config_load(struct config *c, const char *path, char *err, size_t errlen);
+
+/* Sets one setting from text, as a config line would; 0 or -1 with err. */
+int config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen);
+
+/* Checks cross-setting rules after loading (paths set, and so on). */
+int config_check(const struct config *c, char *err, size_t errlen);
+
+/* The durability name ("sync", "write", "none"). */
+const char *config_durability_name(enum durability d);
+
+#endif

@@ -1,0 +1,99 @@
+/*
+ * fcgi: libfcgi's request API (FCGX_*), one request at a time per process.
+ */
+#include "fcgi.h"
+
+#include <limits.h>
+#include <stdlib.h>
+
+#include <fcgiapp.h>
+
+struct fcgi_req {
+	FCGX_Request req;
+	int accepted;
+};
+
+struct fcgi_req *
+fcgi_req_new(int listen_fd)
+{
+	struct fcgi_req *r;
+
+	if (FCGX_Init() != 0)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (r == NULL)
+		return NULL;
+	if (FCGX_InitRequest(&r->req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+fcgi_req_free(struct fcgi_req *r)
+{
+	if (r == NULL)
+		return;
+	if (r->accepted)
+		FCGX_Finish_r(&r->req);
+	FCGX_Free(&r->req, 0);
+	free(r);
+}
+
+int
+fcgi_accept(struct fcgi_req *r)
+{
+	if (FCGX_Accept_r(&r->req) < 0) {
+		r->accepted = 0;
+		return -1;
+	}
+	r->accepted = 1;
+	return 0;
+}
+
+const char *
+fcgi_param(struct fcgi_req *r, const char *name)
+{
+	return FCGX_GetParam(name, r->req.envp);
+}
+
+size_t
+fcgi_read(struct fcgi_req *r, char *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		size_t want = len - got;
+		int n = FCGX_GetStr(buf + got, want > INT_MAX ? INT_MAX : (int)want, r->req.in);
+
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	return got;
+}
+
+int
+fcgi_write(struct fcgi_req *r, const void *p, size_t len)
+{
+	const char *s = p;
+
+	while (len > 0) {
+		int chunk = len > INT_MAX ? INT_MAX : (int)len;
+
+		if (FCGX_PutStr(s, chunk, r->req.out) != chunk)
+			return -1;
+		s += chunk;
+		len -= (size_t)chunk;
+	}
+	return 0;
+}
+
+void
+fcgi_finish(struct fcgi_req *r)
+{
+	if (r->accepted)
+		FCGX_Finish_r(&r->req);
+	r->accepted = 0;
+}

@@ -1,0 +1,104 @@
+/*
+ * http: the request and response as handlers see them, independent of
+ * FastCGI. Error bodies with the API's codes, response headers, and the
+ * conditional headers (If-Match, If-None-Match).
+ */
+#ifndef ORCHID_HTTP_H
+#define ORCHID_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "query.h"
+#include "route.h"
+
+struct arena;
+struct config;
+
+enum http_method { M_GET, M_HEAD, M_PUT, M_POST, M_PATCH, M_DELETE, M_OTHER };
+
+struct request {
+	struct arena *arena;
+	const struct config *cfg;
+	enum http_method method;
+	const char *method_name;
+	const char *uri;            /* raw REQUEST_URI */
+	const char *path_raw;       /* the part before '?', in the arena */
+	size_t path_raw_len;
+	const char *query_raw;      /* the part after '?', or "" */
+	size_t query_raw_len;
+	struct path path;
+	struct query query;
+	const char *authorization;  /* header values, or NULL when absent */
+	const char *if_match;
+	const char *if_none_match;
+	const char *content_type;
+	const char *body;           /* body bytes (not NUL-terminated) */
+	size_t body_len;
+	char req_id[40];
+	uint32_t tenant;            /* set by auth */
+	int64_t now_ms;             /* fixed at the start of the request */
+};
+
+struct response {
+	int status;
+	struct buf headers;         /* "Name: value\r\n" lines */
+	struct buf body;
+	bool allow_commit;          /* a 2xx answer whose writes must be committed */
+};
+
+/* Maps a method name to the enum (M_OTHER when unknown). */
+enum http_method http_method_parse(const char *name);
+
+/* The reason phrase of a status code ("Created"). */
+const char *http_reason(int status);
+
+/* Initialises and frees a response's buffers; reset empties it for a retry. */
+void http_response_init(struct response *r);
+void http_response_free(struct response *r);
+void http_response_reset(struct response *r);
+
+/* Adds a header line; the value is formatted. */
+void http_header(struct response *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/*
+ * Replaces the response with an error: status, JSON body
+ * {"message","code"[,"details"]}; details_json is raw JSON or NULL.
+ */
+void http_error(struct response *r, int status, const char *code,
+    const char *message, const char *details_json);
+
+/* 404 items_not_found naming collection and key in details.items. */
+void http_error_not_found(struct response *r, const char *collection, const char *key);
+
+/* The common errors. */
+#define HTTP_MSG_BAD_REQUEST "The API request is malformed."
+void http_error_bad_request(struct response *r, const char *why);
+void http_error_internal(struct response *r);
+void http_error_unavailable(struct response *r, const char *why);
+
+/* A parsed If-Match or If-None-Match header. */
+#define HTTP_MAX_TAGS 16
+struct etag_list {
+	bool any;    /* "*" */
+	size_t n;
+	struct {
+		char tag[65];
+		bool weak;
+	} t[HTTP_MAX_TAGS];
+};
+
+/*
+ * Parses a comma-separated list of entity tags: each "*", "tag", W/"tag" or a
+ * bare tag; a tag must be 1..64 hex digits. Returns 0, or -1 when malformed
+ * (the API's item_ref_malformed).
+ */
+int http_parse_etags(const char *header, struct etag_list *out);
+
+/* True when the list holds "*" or a strong tag equal to ref (hex, any case). */
+bool http_etags_match(const struct etag_list *l, const char *ref);
+
+#endif

@@ -1,0 +1,688 @@
+/*
+ * master: process supervision. Policy (see docs/reliability.md):
+ * - A worker that exits 0 was told to stop or reached max_requests: respawn.
+ * - A worker that exits otherwise may have died inside Berkeley DB: reap it,
+ *   ask the maintainer (whose handle predates the crash) to run failchk, and
+ *   only then fork a replacement (pid reuse could fool failchk otherwise).
+ * - failchk failing or not answering in time, the maintainer dying, or a new
+ *   worker not becoming ready in time: kill every child, run recovery, start
+ *   again. Joining an environment after a crash can hang; recovery does not.
+ * - Respawns of workers that die young are throttled.
+ */
+#include "master.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "store.h"
+#include "worker.h"
+
+#define MAX_WORKERS 256
+
+struct slot {
+	pid_t pid;
+	int ready_fd;       /* read end until the worker reports ready */
+	time_t started;
+	time_t next_start;  /* throttle: not before this time */
+	int quick_deaths;   /* consecutive deaths soon after start */
+	bool disabled;      /* exited with EX_CONFIG */
+};
+
+struct master {
+	struct config *cfg;
+	int listen_fd;
+	int lock_fd;
+	int sig_pipe[2];
+	pid_t maint_pid;
+	int maint_cmd;      /* write end: commands to the maintainer */
+	int maint_resp;     /* read end: answers */
+	struct slot slots[MAX_WORKERS];
+	int nslots;
+	bool need_failchk;
+	bool need_recovery;
+};
+
+static volatile sig_atomic_t got_term, got_hup, got_chld;
+static int sig_pipe_w = -1;
+
+static void
+on_signal(int sig)
+{
+	int saved = errno;
+
+	if (sig == SIGTERM || sig == SIGINT)
+		got_term = 1;
+	else if (sig == SIGHUP)
+		got_hup = 1;
+	else if (sig == SIGCHLD)
+		got_chld = 1;
+	if (sig_pipe_w != -1)
+		(void)!write(sig_pipe_w, "", 1);
+	errno = saved;
+}
+
+static time_t
+now_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+int
+master_lock(const char *datadir, int wait_secs)
+{
+	char path[CONFIG_PATH_MAX + 16];
+	int fd;
+
+	if (mkdir(datadir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	snprintf(path, sizeof(path), "%s/orchidd.lock", datadir);
+	fd = open(path, O_RDWR | O_CREAT, 0640);
+	if (fd == -1)
+		return -1;
+	/* Children inherit the open file description: while any old process
+	 * lives, a new master cannot take the lock and run recovery. */
+	for (int i = 0; flock(fd, LOCK_EX | LOCK_NB) == -1; i++) {
+		if (errno != EWOULDBLOCK || i >= wait_secs * 10) {
+			(void)close(fd);
+			return -1;
+		}
+		(void)usleep(100000);
+	}
+	return fd;
+}
+
+static int
+make_socket(const struct config *cfg)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(cfg->socket) >= sizeof(sun.sun_path))
+		fatal("socket path %s is too long", cfg->socket);
+	memcpy(sun.sun_path, cfg->socket, strlen(cfg->socket) + 1);
+	/* We hold the lock, so a socket file left here is stale. */
+	if (unlink(cfg->socket) == -1 && errno != ENOENT)
+		fatal("cannot remove stale socket %s: %s", cfg->socket, strerror(errno));
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd == -1)
+		fatal("socket: %s", strerror(errno));
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		fatal("bind %s: %s", cfg->socket, strerror(errno));
+	if (chmod(cfg->socket, cfg->socket_mode) == -1)
+		fatal("chmod %s: %s", cfg->socket, strerror(errno));
+	if (cfg->socket_group[0] != '\0') {
+		struct group *g = getgrnam(cfg->socket_group);
+
+		if (g == NULL)
+			fatal("unknown socket_group %s", cfg->socket_group);
+		if (chown(cfg->socket, (uid_t)-1, g->gr_gid) == -1)
+			fatal("chown %s: %s", cfg->socket, strerror(errno));
+	}
+	if (listen(fd, 1024) == -1)
+		fatal("listen: %s", strerror(errno));
+	return fd;
+}
+
+/* When started as root with user set: chown the data, then drop to it. */
+static void
+drop_privileges(struct master *m)
+{
+	struct passwd *pw;
+
+	if (geteuid() != 0 || m->cfg->user[0] == '\0')
+		return;
+	pw = getpwnam(m->cfg->user);
+	if (pw == NULL)
+		fatal("unknown user %s", m->cfg->user);
+	if (chown(m->cfg->datadir, pw->pw_uid, pw->pw_gid) == -1 ||
+	    fchown(m->lock_fd, pw->pw_uid, pw->pw_gid) == -1)
+		fatal("chown %s: %s", m->cfg->datadir, strerror(errno));
+	if (setgroups(0, NULL) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("dropping privileges to %s: %s", m->cfg->user, strerror(errno));
+	log_info("running as %s", m->cfg->user);
+}
+
+/* --- the maintainer ---------------------------------------------------- */
+
+static volatile sig_atomic_t maint_stop;
+
+static void
+maint_on_term(int sig)
+{
+	(void)sig;
+	maint_stop = 1;
+}
+
+static void __attribute__((noreturn))
+maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
+{
+	struct store *s;
+	struct sigaction sa;
+	char err[512], c;
+
+	log_init("maint", cfg->log_level);
+	(void)prctl(PR_SET_NAME, "orchidd-maint", 0, 0, 0);
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(1);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = maint_on_term;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		_exit(1);
+	}
+	if (write(resp_fd, "R", 1) != 1)
+		_exit(1);
+	while (!maint_stop && !store_panicked(s)) {
+		struct pollfd p = { cmd_fd, POLLIN, 0 };
+		int n = poll(&p, 1, cfg->checkpoint_interval * 1000);
+
+		if (n == 0) {
+			(void)store_checkpoint(s, false);
+			continue;
+		}
+		if (n < 0)
+			continue;
+		if (read(cmd_fd, &c, 1) != 1 || c == 'Q')
+			break;
+		if (c == 'F') {
+			/* A hung failchk is ended by SIGALRM's default action;
+			 * the master then recovers. */
+			alarm((unsigned)cfg->failchk_timeout);
+			c = store_failchk(s) == 0 ? '0' : '1';
+			alarm(0);
+			if (write(resp_fd, &c, 1) != 1)
+				break;
+		}
+	}
+	if (store_panicked(s))
+		_exit(1);
+	(void)store_checkpoint(s, true);
+	store_close(s);
+	_exit(0);
+}
+
+static void
+close_child_fds(struct master *m)
+{
+	(void)close(m->sig_pipe[0]);
+	(void)close(m->sig_pipe[1]);
+	for (int i = 0; i < m->nslots; i++) {
+		if (m->slots[i].ready_fd != -1)
+			(void)close(m->slots[i].ready_fd);
+	}
+}
+
+/* Restores default signal handling in a new child before it sets its own. */
+static void
+child_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int
+start_maintainer(struct master *m)
+{
+	int cmd[2], resp[2];
+	pid_t parent = getpid(), pid;
+	char c;
+	struct pollfd p;
+
+	if (pipe(cmd) == -1 || pipe(resp) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1)
+		return -1;
+	if (pid == 0) {
+		child_signals();
+		close_child_fds(m);
+		(void)close(cmd[1]);
+		(void)close(resp[0]);
+		maintainer_main(m->cfg, cmd[0], resp[1], parent);
+	}
+	(void)close(cmd[0]);
+	(void)close(resp[1]);
+	m->maint_pid = pid;
+	m->maint_cmd = cmd[1];
+	m->maint_resp = resp[0];
+	p.fd = resp[0];
+	p.events = POLLIN;
+	if (poll(&p, 1, m->cfg->worker_start_timeout * 1000) != 1 ||
+	    read(resp[0], &c, 1) != 1 || c != 'R') {
+		log_err("the maintainer did not start");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+start_worker(struct master *m, int i)
+{
+	struct slot *s = &m->slots[i];
+	pid_t parent = getpid(), pid;
+	int ready[2];
+
+	if (pipe(ready) == -1)
+		return -1;
+	pid = fork();
+	if (pid == -1) {
+		(void)close(ready[0]);
+		(void)close(ready[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		child_signals();
+		(void)close(ready[0]);
+		close_child_fds(m);
+		(void)close(m->maint_cmd);
+		(void)close(m->maint_resp);
+		worker_main(m->cfg, m->listen_fd, ready[1], parent);
+	}
+	(void)close(ready[1]);
+	s->pid = pid;
+	s->ready_fd = ready[0];
+	s->started = now_s();
+	return 0;
+}
+
+static void
+kill_all(struct master *m, int sig)
+{
+	for (int i = 0; i < m->nslots; i++) {
+		if (m->slots[i].pid > 0)
+			(void)kill(m->slots[i].pid, sig);
+	}
+	if (m->maint_pid > 0)
+		(void)kill(m->maint_pid, sig);
+}
+
+static void
+forget_slot(struct slot *s)
+{
+	s->pid = 0;
+	if (s->ready_fd != -1)
+		(void)close(s->ready_fd);
+	s->ready_fd = -1;
+}
+
+static void
+forget_maintainer(struct master *m)
+{
+	m->maint_pid = 0;
+	if (m->maint_cmd != -1)
+		(void)close(m->maint_cmd);
+	if (m->maint_resp != -1)
+		(void)close(m->maint_resp);
+	m->maint_cmd = m->maint_resp = -1;
+}
+
+/* Waits for every child to exit; SIGKILL after timeout seconds. */
+static void
+wait_all(struct master *m, int timeout)
+{
+	time_t deadline = now_s() + timeout;
+	bool killed = false;
+
+	for (;;) {
+		int alive = m->maint_pid > 0;
+		pid_t pid;
+
+		for (int i = 0; i < m->nslots; i++)
+			alive += m->slots[i].pid > 0;
+		if (alive == 0)
+			return;
+		pid = waitpid(-1, NULL, WNOHANG);
+		if (pid > 0) {
+			if (pid == m->maint_pid)
+				forget_maintainer(m);
+			for (int i = 0; i < m->nslots; i++) {
+				if (m->slots[i].pid == pid)
+					forget_slot(&m->slots[i]);
+			}
+			continue;
+		}
+		if (pid == -1 && errno == ECHILD)
+			return;
+		if (!killed && now_s() >= deadline) {
+			log_warn("children still running after %d s: killing them", timeout);
+			kill_all(m, SIGKILL);
+			killed = true;
+		}
+		(void)usleep(20000);
+	}
+}
+
+static void
+recover_or_die(struct master *m)
+{
+	char err[512];
+
+	if (store_recover(m->cfg, err, sizeof(err)) == -1)
+		fatal("recovery failed: %s", err);
+}
+
+static void
+start_children(struct master *m)
+{
+	if (start_maintainer(m) == -1)
+		fatal("cannot start the maintainer");
+	for (int i = 0; i < m->nslots; i++) {
+		m->slots[i].quick_deaths = 0;
+		m->slots[i].next_start = 0;
+		if (!m->slots[i].disabled && start_worker(m, i) == -1)
+			log_err("fork: %s", strerror(errno));
+	}
+}
+
+/* Kill everything, recover, start again. */
+static void
+full_recovery(struct master *m, const char *why)
+{
+	log_warn("%s: stopping all processes and running recovery", why);
+	kill_all(m, SIGKILL);
+	wait_all(m, 5);
+	recover_or_die(m);
+	log_info("recovery complete");
+	m->need_failchk = false;
+	m->need_recovery = false;
+	start_children(m);
+}
+
+/* Asks the maintainer for failchk; true when the environment is usable. */
+static bool
+run_failchk(struct master *m)
+{
+	struct pollfd p = { m->maint_resp, POLLIN, 0 };
+	char c = 'F';
+
+	if (m->maint_pid <= 0 || write(m->maint_cmd, &c, 1) != 1)
+		return false;
+	for (;;) {
+		int n = poll(&p, 1, (m->cfg->failchk_timeout + 1) * 1000);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != 1 || read(m->maint_resp, &c, 1) != 1)
+			return false;
+		return c == '0';
+	}
+}
+
+static void
+note_worker_exit(struct master *m, struct slot *s, int status)
+{
+	bool young = now_s() - s->started < 2;
+
+	forget_slot(s);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_OK) {
+		s->quick_deaths = 0;
+		return;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CONFIG) {
+		log_err("a worker exited with a configuration error; not restarting it");
+		s->disabled = true;
+		return;
+	}
+	if (WIFSIGNALED(status))
+		log_warn("worker died from signal %d", WTERMSIG(status));
+	else
+		log_warn("worker exited with status %d", WEXITSTATUS(status));
+	if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_PANIC)
+		m->need_recovery = true;
+	m->need_failchk = true;
+	/* Throttle: a worker that keeps dying young waits 1, 2, 4 ... 30 s. */
+	s->quick_deaths = young ? s->quick_deaths + 1 : 0;
+	if (s->quick_deaths > 1) {
+		int d = 1 << (s->quick_deaths - 2 < 5 ? s->quick_deaths - 2 : 5);
+
+		s->next_start = now_s() + (d > 30 ? 30 : d);
+	}
+}
+
+static void
+reap(struct master *m)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		if (pid == m->maint_pid) {
+			forget_maintainer(m);
+			if (!got_term) {
+				log_warn("the maintainer died");
+				m->need_recovery = true;
+			}
+			continue;
+		}
+		for (int i = 0; i < m->nslots; i++) {
+			if (m->slots[i].pid == pid)
+				note_worker_exit(m, &m->slots[i], status);
+		}
+	}
+}
+
+/* Reads ready bytes and enforces the start-up watchdog. */
+static void
+check_ready(struct master *m)
+{
+	time_t t = now_s();
+
+	for (int i = 0; i < m->nslots; i++) {
+		struct slot *s = &m->slots[i];
+		struct pollfd p = { s->ready_fd, POLLIN, 0 };
+		char c;
+
+		if (s->pid <= 0 || s->ready_fd == -1)
+			continue;
+		if (poll(&p, 1, 0) == 1 && read(s->ready_fd, &c, 1) == 1) {
+			(void)close(s->ready_fd);
+			s->ready_fd = -1;
+		} else if (t - s->started > m->cfg->worker_start_timeout) {
+			m->need_recovery = true;
+			log_warn("worker %ld did not become ready", (long)s->pid);
+		}
+	}
+}
+
+static void
+respawn(struct master *m)
+{
+	time_t t = now_s();
+
+	for (int i = 0; i < m->nslots; i++) {
+		struct slot *s = &m->slots[i];
+
+		if (s->pid == 0 && !s->disabled && t >= s->next_start &&
+		    start_worker(m, i) == -1)
+			log_err("fork: %s", strerror(errno));
+	}
+}
+
+static void
+reload(struct master *m)
+{
+	struct config next;
+	char err[512];
+
+	if (m->cfg->path[0] == '\0') {
+		log_info("SIGHUP: no config file to reload");
+		return;
+	}
+	config_defaults(&next);
+	if (config_load(&next, m->cfg->path, err, sizeof(err)) == -1 ||
+	    config_check(&next, err, sizeof(err)) == -1) {
+		log_err("SIGHUP: keeping the old config: %s", err);
+		return;
+	}
+	/* The data directory, socket and user cannot change under a
+	 * running server; everything else takes effect in new workers. */
+	memcpy(next.datadir, m->cfg->datadir, sizeof(next.datadir));
+	memcpy(next.socket, m->cfg->socket, sizeof(next.socket));
+	memcpy(next.user, m->cfg->user, sizeof(next.user));
+	*m->cfg = next;
+	for (int i = m->nslots; i < m->cfg->workers; i++) {
+		memset(&m->slots[i], 0, sizeof(m->slots[i]));
+		m->slots[i].ready_fd = -1;
+	}
+	for (int i = m->cfg->workers; i < m->nslots; i++) {
+		if (m->slots[i].pid > 0)
+			(void)kill(m->slots[i].pid, SIGTERM);
+		m->slots[i].disabled = true;
+	}
+	if (m->cfg->workers > m->nslots)
+		m->nslots = m->cfg->workers;
+	for (int i = 0; i < m->cfg->workers; i++) {
+		m->slots[i].disabled = false;
+		if (m->slots[i].pid > 0)
+			(void)kill(m->slots[i].pid, SIGTERM);
+	}
+	log_info("reloaded %s: workers restart with the new settings", m->cfg->path);
+}
+
+static void
+install_signals(struct master *m)
+{
+	struct sigaction sa;
+
+	if (pipe(m->sig_pipe) == -1)
+		fatal("pipe: %s", strerror(errno));
+	(void)fcntl(m->sig_pipe[0], F_SETFL, O_NONBLOCK);
+	(void)fcntl(m->sig_pipe[1], F_SETFL, O_NONBLOCK);
+	sig_pipe_w = m->sig_pipe[1];
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void
+drain_sig_pipe(struct master *m)
+{
+	char b[64];
+
+	while (read(m->sig_pipe[0], b, sizeof(b)) > 0)
+		;
+}
+
+static void
+shutdown_all(struct master *m)
+{
+	char c = 'Q';
+
+	log_info("stopping: waiting for workers to finish their requests");
+	for (int i = 0; i < m->nslots; i++) {
+		if (m->slots[i].pid > 0)
+			(void)kill(m->slots[i].pid, SIGTERM);
+	}
+	{
+		pid_t mp = m->maint_pid;
+
+		m->maint_pid = 0; /* wait for workers first */
+		wait_all(m, m->cfg->shutdown_timeout);
+		m->maint_pid = mp;
+	}
+	if (m->maint_pid > 0 && write(m->maint_cmd, &c, 1) != 1)
+		(void)kill(m->maint_pid, SIGTERM);
+	wait_all(m, m->cfg->shutdown_timeout);
+	(void)unlink(m->cfg->socket);
+	log_info("stopped");
+}
+
+int
+master_run(struct config *cfg)
+{
+	struct master m;
+
+	memset(&m, 0, sizeof(m));
+	m.cfg = cfg;
+	m.maint_cmd = m.maint_resp = -1;
+	m.nslots = cfg->workers;
+	for (int i = 0; i < MAX_WORKERS; i++)
+		m.slots[i].ready_fd = -1;
+	log_init("master", cfg->log_level);
+	m.lock_fd = master_lock(cfg->datadir, 10);
+	if (m.lock_fd == -1)
+		fatal("cannot lock %s/orchidd.lock: another orchidd (or one of its "
+		      "processes) is still running", cfg->datadir);
+	m.listen_fd = make_socket(cfg);
+	drop_privileges(&m);
+	install_signals(&m);
+	recover_or_die(&m);
+	start_children(&m);
+	log_info("ready: %d workers on %s, durability %s", cfg->workers, cfg->socket,
+	    config_durability_name(cfg->durability));
+	while (!got_term) {
+		struct pollfd p = { m.sig_pipe[0], POLLIN, 0 };
+
+		(void)poll(&p, 1, 500);
+		drain_sig_pipe(&m);
+		if (got_term)
+			break;
+		if (got_chld) {
+			got_chld = 0;
+			reap(&m);
+		}
+		if (got_hup) {
+			got_hup = 0;
+			reload(&m);
+		}
+		check_ready(&m);
+		if (m.need_failchk && !m.need_recovery) {
+			if (run_failchk(&m))
+				log_info("failchk: the environment is usable");
+			else
+				m.need_recovery = true;
+			m.need_failchk = false;
+		}
+		if (m.need_recovery)
+			full_recovery(&m, "the environment may be damaged");
+		respawn(&m);
+	}
+	shutdown_all(&m);
+	return 0;
+}

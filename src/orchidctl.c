@@ -1,0 +1,210 @@
+/*
+ * orchidctl: administration. Joins the same environment as orchidd (it is
+ * just another process of it): tenants, keys, statistics and backups. When
+ * no orchidd runs it takes the lock file itself and recovers first.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "mem.h"
+#include "store.h"
+#include "tenants.h"
+#include "timefmt.h"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: orchidctl [-c FILE] [-d DATADIR] COMMAND\n"
+	    "  key create TENANT   make a new API key (printed once) for TENANT\n"
+	    "  key list            list keys: id, tenant id, created\n"
+	    "  key revoke KEY|ID   revoke a key at once\n"
+	    "  tenant list         list tenants: id, name\n"
+	    "  stats               environment statistics\n"
+	    "  backup DIR          hot backup into the new directory DIR\n");
+	exit(2);
+}
+
+static void
+on_alarm(int sig)
+{
+	(void)sig;
+	static const char msg[] = "orchidctl: the environment did not answer; "
+	    "is orchidd recovering? try again\n";
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(75);
+}
+
+/* Opens the store, recovering first when no orchidd holds the lock. */
+static struct store *
+open_store(const struct config *cfg)
+{
+	struct store *s;
+	char err[1024];
+	int lock = master_lock(cfg->datadir, 0);
+
+	if (lock != -1 && store_recover(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		exit(1);
+	}
+	/* Joining an environment after a crash can hang on a dead process's
+	 * mutex; never wait forever. */
+	signal(SIGALRM, on_alarm);
+	alarm(15);
+	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		exit(1);
+	}
+	alarm(0);
+	return s;
+}
+
+static int
+key_create(struct store *s, const char *tenant)
+{
+	struct store_txn *t;
+	struct arena *a = mem_new();
+	char key[37];
+	uint32_t id;
+	int created;
+
+	if (!tenants_name_ok(tenant)) {
+		fprintf(stderr, "orchidctl: a tenant name is 1 to %d of A-Z a-z 0-9 . _ -\n",
+		    TENANT_MAX_NAME);
+		return 2;
+	}
+	if (a == NULL || auth_new_key(key) == -1 || store_begin(s, true, &t) != STORE_OK)
+		return 1;
+	if (tenants_ensure(t, a, tenant, &id, &created) != STORE_OK ||
+	    tenants_add_key(t, id, key, timefmt_now_ms()) != STORE_OK) {
+		store_abort(t);
+		mem_free(a);
+		fprintf(stderr, "orchidctl: could not store the key\n");
+		return 1;
+	}
+	mem_free(a);
+	if (store_commit(t) != STORE_OK) {
+		fprintf(stderr, "orchidctl: could not commit the key\n");
+		return 1;
+	}
+	if (created)
+		fprintf(stderr, "orchidctl: created tenant %s (id %u)\n", tenant, id);
+	printf("%s\n", key);
+	return 0;
+}
+
+static int
+run_list(struct store *s, int which)
+{
+	struct store_txn *t;
+	struct arena *a = mem_new();
+	struct buf out;
+	enum store_rc rc;
+
+	buf_init(&out, 0);
+	if (a == NULL || store_begin(s, false, &t) != STORE_OK)
+		return 1;
+	if (which == 0) {
+		buf_adds(&out, "ID\tTENANT\tCREATED\n");
+		rc = tenants_list_keys(t, a, &out);
+	} else if (which == 1) {
+		buf_adds(&out, "ID\tNAME\n");
+		rc = tenants_list(t, &out);
+	} else {
+		rc = store_stats(s, &out) == 0 ? STORE_OK : STORE_ERR;
+	}
+	store_abort(t);
+	mem_free(a);
+	if (rc != STORE_OK || out.b_failed)
+		return 1;
+	fputs(out.b_data ? out.b_data : "", stdout);
+	buf_free(&out);
+	return 0;
+}
+
+static int
+key_revoke(struct store *s, const char *key)
+{
+	struct store_txn *t;
+	int found;
+
+	if (store_begin(s, true, &t) != STORE_OK)
+		return 1;
+	if (tenants_revoke(t, key, &found) != STORE_OK) {
+		store_abort(t);
+		return 1;
+	}
+	if (store_commit(t) != STORE_OK)
+		return 1;
+	if (!found) {
+		fprintf(stderr, "orchidctl: no such key\n");
+		return 1;
+	}
+	printf("revoked\n");
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct store *s;
+	char err[1024];
+	int ch, rc = 2;
+
+	config_defaults(&cfg);
+	log_init("orchidctl", LOG_LEVEL_WARN);
+	while ((ch = getopt(argc, argv, "c:d:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			if (config_load(&cfg, optarg, err, sizeof(err)) == -1) {
+				fprintf(stderr, "orchidctl: %s\n", err);
+				return 78;
+			}
+			break;
+		case 'd':
+			if (config_set(&cfg, "datadir", optarg, err, sizeof(err)) == -1) {
+				fprintf(stderr, "orchidctl: %s\n", err);
+				return 78;
+			}
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	if (config_check(&cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 78;
+	}
+	s = open_store(&cfg);
+	if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "create") == 0)
+		rc = key_create(s, argv[2]);
+	else if (argc == 2 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "list") == 0)
+		rc = run_list(s, 0);
+	else if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "revoke") == 0)
+		rc = key_revoke(s, argv[2]);
+	else if (argc == 2 && strcmp(argv[0], "tenant") == 0 && strcmp(argv[1], "list") == 0)
+		rc = run_list(s, 1);
+	else if (argc == 1 && strcmp(argv[0], "stats") == 0)
+		rc = run_list(s, 2);
+	else if (argc == 2 && strcmp(argv[0], "backup") == 0)
+		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
+		    (fprintf(stderr, "orchidctl: %s\n", err), 1);
+	else
+		fprintf(stderr, "orchidctl: unknown command\n");
+	store_close(s);
+	if (rc == 2)
+		usage();
+	return rc;
+}

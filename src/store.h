@@ -1,0 +1,130 @@
+/*
+ * store: the only module that includes <db.h>. Owns the Berkeley DB
+ * environment of one process, its database handles, transactions, cursors,
+ * and the maintenance calls (recovery, failchk, checkpoints, log removal,
+ * backup). Keys and values are opaque bytes here; items.c and events.c
+ * define their layout (docs/storage.md).
+ */
+#ifndef ORCHID_STORE_H
+#define ORCHID_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+
+struct arena;
+struct config;
+struct store;
+struct store_txn;
+struct store_cursor;
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_NOTFOUND,
+	STORE_RETRY,   /* deadlock victim: abort and run the transaction again */
+	STORE_ERR,     /* anything else; logged by store */
+	STORE_PANIC    /* the environment needs recovery; the process must exit */
+};
+
+enum store_db {
+	STORE_DB_META,      /* "format" -> version; counters */
+	STORE_DB_TENANTS,   /* tenant id (be32) -> name */
+	STORE_DB_APIKEYS,   /* sha256(key) -> tenant id (be32), created (be64) */
+	STORE_DB_ITEMS,     /* item head */
+	STORE_DB_VERSIONS,  /* item history, one record per write */
+	STORE_DB_REFS,      /* (item, ref) -> seq, for GET by ref */
+	STORE_DB_EVENTS,    /* events by (item, type, timestamp, ordinal) */
+	STORE_DB_EVSEQ,     /* last event ordinal per item */
+	STORE_DB_RELATIONS, /* relations by source */
+	STORE_DB_RELREV,    /* relations by destination, for purge */
+	STORE_DB_COUNT
+};
+
+#define STORE_FORMAT_VERSION "1"
+
+/*
+ * Creates the data directory and environment if needed, writes DB_CONFIG from
+ * the config, runs normal recovery (DB_RECOVER), creates every database and
+ * checks the format version, then closes everything. Only a process that
+ * knows no other process uses the environment may call it (the master, or
+ * orchidctl holding the lock file). Returns 0, or -1 with err.
+ */
+int store_recover(const struct config *cfg, char *err, size_t errlen);
+
+/*
+ * Joins the existing environment and opens every database: a new handle for
+ * this process, never inherited across fork. Returns 0 and *out, or -1 with
+ * err.
+ */
+int store_open(const struct config *cfg, struct store **out, char *err, size_t errlen);
+
+/* Closes the handles; NULL is fine. */
+void store_close(struct store *s);
+
+/* True once a panic was seen: the process must stop using the store. */
+bool store_panicked(const struct store *s);
+
+/* Runs DB_ENV->failchk; 0 when the environment is usable, -1 when it needs recovery. */
+int store_failchk(struct store *s);
+
+/* Checkpoints (force: even when nothing changed) and removes log files no
+ * longer needed. Returns 0 or -1. */
+int store_checkpoint(struct store *s, bool force);
+
+/* Hot backup of the environment into dir (created; must be empty). 0 or -1. */
+int store_backup(struct store *s, const char *dir, char *err, size_t errlen);
+
+/* Appends human-readable statistics (locks, log, cache, transactions). */
+int store_stats(struct store *s, struct buf *out);
+
+enum store_rc store_begin(struct store *s, bool write, struct store_txn **out);
+/* Commits; the transaction is gone whatever the result. */
+enum store_rc store_commit(struct store_txn *t);
+/* Aborts; NULL is fine. */
+void store_abort(struct store_txn *t);
+
+/*
+ * Reads the value of key into memory owned by the arena a. rmw takes the
+ * write lock at once (for read-modify-write). STORE_NOTFOUND when absent.
+ */
+enum store_rc store_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, bool rmw, struct arena *a, void **val, size_t *vlen);
+enum store_rc store_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen);
+/* Deletes key; STORE_OK also when it was absent. */
+enum store_rc store_del(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen);
+
+enum store_seek {
+	STORE_SEEK_GE,   /* the first key >= the given key */
+	STORE_SEEK_LE,   /* the last key <= the given key */
+	STORE_SEEK_FIRST,
+	STORE_SEEK_LAST,
+	STORE_NEXT,
+	STORE_PREV
+};
+
+/* Opens a cursor; it is closed by store_cursor_close or with its transaction. */
+enum store_rc store_cursor_open(struct store_txn *t, enum store_db db,
+    struct store_cursor **out);
+void store_cursor_close(struct store_cursor *c);
+
+/*
+ * Moves the cursor and returns the key and value it lands on. The returned
+ * pointers belong to the cursor and stay valid until its next move or close.
+ * key/klen are only read by the SEEK_GE and SEEK_LE moves.
+ */
+enum store_rc store_cursor_get(struct store_cursor *c, enum store_seek how,
+    const void *key, size_t klen, const void **k, size_t *kl, const void **v,
+    size_t *vl);
+
+/* Deletes the record under the cursor. */
+enum store_rc store_cursor_del(struct store_cursor *c);
+
+/* Deletes every record whose key starts with the prefix; counts them in *n. */
+enum store_rc store_delete_prefix(struct store_txn *t, enum store_db db,
+    const void *prefix, size_t plen, uint64_t *n);
+
+#endif

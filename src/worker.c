@@ -1,0 +1,243 @@
+/*
+ * worker: accept, parse, dispatch, answer. Only the request in hand is ever
+ * lost when a worker dies, and its transaction was not committed, because the
+ * answer is written only after the commit returned.
+ */
+#include "worker.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "dispatch.h"
+#include "fcgi.h"
+#include "ids.h"
+#include "log.h"
+#include "mem.h"
+#include "store.h"
+#include "timefmt.h"
+#include "util.h"
+
+static volatile sig_atomic_t worker_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	worker_stop = 1;
+}
+
+static void
+setup_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term; /* no SA_RESTART: accept() must return */
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+}
+
+/* The request id nginx made ($request_id as a UUID), or a new one. */
+static void
+set_req_id(struct request *req, const char *given)
+{
+	size_t n = given ? strlen(given) : 0;
+	bool ok = n > 0 && n < sizeof(req->req_id);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = util_is_hex(&given[i], 1) || given[i] == '-';
+	if (ok)
+		memcpy(req->req_id, given, n + 1);
+	else if (ids_uuid(req->req_id) == -1)
+		snprintf(req->req_id, sizeof(req->req_id), "unknown");
+}
+
+/* Reads the body; returns 0, or an HTTP status (400, 411, 413) with resp set. */
+static int
+read_body(struct fcgi_req *fr, struct request *req, struct response *resp)
+{
+	const char *cl = fcgi_param(fr, "CONTENT_LENGTH");
+	int64_t len = 0;
+	char *body;
+
+	if (cl != NULL && *cl != '\0' &&
+	    util_parse_int64(cl, strlen(cl), 0, INT64_MAX, &len) == -1) {
+		http_error_bad_request(resp, "The Content-Length is not a number.");
+		return 400;
+	}
+	if (len > req->cfg->max_body) {
+		http_error(resp, 413, "request_too_large",
+		    "The request body is larger than the server accepts.", NULL);
+		return 413;
+	}
+	if (len == 0)
+		return 0;
+	body = mem_alloc(req->arena, (size_t)len);
+	if (body == NULL) {
+		http_error_unavailable(resp, "Out of memory.");
+		return 503;
+	}
+	if (fcgi_read(fr, body, (size_t)len) != (size_t)len) {
+		http_error_bad_request(resp, "The request body is shorter than its Content-Length.");
+		return 400;
+	}
+	req->body = body;
+	req->body_len = (size_t)len;
+	return 0;
+}
+
+static void
+parse_request(struct fcgi_req *fr, struct request *req, struct parse_result *pr)
+{
+	const char *uri = fcgi_param(fr, "REQUEST_URI");
+	const char *q;
+
+	req->method_name = fcgi_param(fr, "REQUEST_METHOD");
+	if (req->method_name == NULL)
+		req->method_name = "";
+	req->method = http_method_parse(req->method_name);
+	req->authorization = fcgi_param(fr, "HTTP_AUTHORIZATION");
+	req->if_match = fcgi_param(fr, "HTTP_IF_MATCH");
+	req->if_none_match = fcgi_param(fr, "HTTP_IF_NONE_MATCH");
+	req->content_type = fcgi_param(fr, "CONTENT_TYPE");
+	req->uri = uri ? uri : "";
+	q = strchr(req->uri, '?');
+	req->path_raw = req->uri;
+	req->path_raw_len = q ? (size_t)(q - req->uri) : strlen(req->uri);
+	req->query_raw = q ? q + 1 : "";
+	req->query_raw_len = strlen(req->query_raw);
+	pr->path_rc = route_split(req->arena, req->path_raw, req->path_raw_len,
+	    (size_t)req->cfg->max_name_length, &req->path, &pr->path_why);
+	pr->query_bad = query_parse(req->arena, req->query_raw, req->query_raw_len,
+	    &req->query, &pr->query_why) == -1;
+}
+
+static void
+write_response(struct fcgi_req *fr, const struct request *req, struct response *resp)
+{
+	struct buf h;
+
+	buf_init(&h, 0);
+	buf_printf(&h, "Status: %d %s\r\nContent-Type: application/json\r\n"
+	    "X-ORCHESTRATE-REQ-ID: %s\r\nContent-Length: %zu\r\n",
+	    resp->status, http_reason(resp->status), req->req_id, resp->body.b_len);
+	if (resp->headers.b_len > 0)
+		buf_add(&h, resp->headers.b_data, resp->headers.b_len);
+	buf_adds(&h, "\r\n");
+	if (h.b_failed || fcgi_write(fr, h.b_data, h.b_len) == -1 ||
+	    (req->method != M_HEAD && resp->body.b_len > 0 &&
+	    fcgi_write(fr, resp->body.b_data, resp->body.b_len) == -1))
+		log_info("%s %s: the client went away before the answer", req->method_name,
+		    req->uri);
+	buf_free(&h);
+}
+
+/* Handles one accepted request; returns -1 when the worker must exit. */
+static int
+handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
+    struct arena *a, struct response *resp)
+{
+	struct request req;
+	struct parse_result pr;
+	int rc = 0;
+
+	memset(&req, 0, sizeof(req));
+	memset(&pr, 0, sizeof(pr));
+	req.arena = a;
+	req.cfg = cfg;
+	req.now_ms = timefmt_now_ms();
+	set_req_id(&req, fcgi_param(fr, "REQUEST_ID"));
+	http_response_reset(resp);
+	parse_request(fr, &req, &pr);
+	if (pr.path_rc == ROUTE_NOT_API) {
+		http_error(resp, 404, "api_bad_request",
+		    "The requested resource does not exist.", NULL);
+	} else if (read_body(fr, &req, resp) == 0) {
+		rc = dispatch_request(s, &req, &pr, resp);
+	}
+	write_response(fr, &req, resp);
+	mem_reset(a);
+	return rc;
+}
+
+static void
+serve(const struct config *cfg, struct store *s, int listen_fd)
+{
+	struct fcgi_req *fr = fcgi_req_new(listen_fd);
+	struct arena *a = mem_new();
+	struct response resp;
+	sigset_t term, old;
+	long served = 0;
+
+	if (fr == NULL || a == NULL) {
+		log_err("cannot initialise the FastCGI request");
+		exit(WORKER_EXIT_PANIC);
+	}
+	http_response_init(&resp);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	while (!worker_stop) {
+		if (fcgi_accept(fr) == -1) {
+			if (worker_stop || errno == EINTR)
+				continue;
+			log_err("accept failed: %s", strerror(errno));
+			break;
+		}
+		/* A stop request waits until the answer is out. */
+		(void)sigprocmask(SIG_BLOCK, &term, &old);
+		if (handle(fr, s, cfg, a, &resp) == -1) {
+			fcgi_finish(fr);
+			log_err("store panic: exiting for recovery");
+			exit(WORKER_EXIT_PANIC);
+		}
+		fcgi_finish(fr);
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+		if (cfg->max_requests > 0 && ++served >= cfg->max_requests)
+			break;
+	}
+	http_response_free(&resp);
+	mem_free(a);
+	fcgi_req_free(fr);
+}
+
+void
+worker_main(const struct config *cfg, int listen_fd, int ready_fd, int parent)
+{
+	struct store *s = NULL;
+	char err[512];
+
+	log_init("worker", cfg->log_level);
+	(void)prctl(PR_SET_NAME, "orchidd-worker", 0, 0, 0);
+	/* Die with the master: no worker may outlive it and meet a new
+	 * master's recovery. The check catches a master that died first. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
+		_exit(WORKER_EXIT_OK);
+	setup_signals();
+	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		_exit(WORKER_EXIT_PANIC);
+	}
+	if (write(ready_fd, "R", 1) != 1)
+		log_warn("cannot report ready: %s", strerror(errno));
+	(void)close(ready_fd);
+	serve(cfg, s, listen_fd);
+	bool panicked = store_panicked(s);
+
+	store_close(s);
+	exit(panicked ? WORKER_EXIT_PANIC : WORKER_EXIT_OK);
+}
