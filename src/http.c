@@ -164,9 +164,9 @@ parse_one_tag(const char **pp, struct etag_list *out)
 	bool weak = false, quoted = false;
 	size_t len;
 
-	if (*p == '*') {
+	if (*p == '*' || (p[0] == '"' && p[1] == '*' && p[2] == '"')) {
 		out->any = true;
-		*pp = p + 1;
+		*pp = p + (*p == '*' ? 1 : 3);
 		return 0;
 	}
 	if (p[0] == 'W' && p[1] == '/') {

@@ -6,6 +6,7 @@
 #include "json.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -59,8 +60,25 @@ check_numbers(struct json_object *o, const char **why)
 	}
 }
 
+static enum json_rc parse(const char *s, size_t len, int max_depth, bool arrays,
+    struct json_object **out, const char **why);
+
 enum json_rc
 json_parse_object(const char *s, size_t len, int max_depth,
+    struct json_object **out, const char **why)
+{
+	return parse(s, len, max_depth, false, out, why);
+}
+
+enum json_rc
+json_parse_patch(const char *s, size_t len, int max_depth,
+    struct json_object **out, const char **why)
+{
+	return parse(s, len, max_depth, true, out, why);
+}
+
+static enum json_rc
+parse(const char *s, size_t len, int max_depth, bool arrays,
     struct json_object **out, const char **why)
 {
 	struct json_tokener *tok;
@@ -101,9 +119,11 @@ json_parse_object(const char *s, size_t len, int max_depth,
 						  : "The request body is not valid JSON.";
 		return JSON_SYNTAX;
 	}
-	if (!json_object_is_type(o, json_type_object)) {
+	if (!json_object_is_type(o, json_type_object) &&
+	    !(arrays && json_object_is_type(o, json_type_array))) {
 		json_object_put(o);
-		*why = "The value must be a JSON object.";
+		*why = arrays ? "The patch must be a JSON array of operations or a JSON object."
+			      : "The value must be a JSON object.";
 		return JSON_NOT_OBJECT;
 	}
 	rc = check_numbers(o, why);

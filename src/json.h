@@ -30,6 +30,11 @@ enum json_rc {
 enum json_rc json_parse_object(const char *s, size_t len, int max_depth,
     struct json_object **out, const char **why);
 
+/* As json_parse_object, but the top level may also be an array (a list of
+ * patch operations). */
+enum json_rc json_parse_patch(const char *s, size_t len, int max_depth,
+    struct json_object **out, const char **why);
+
 /* Drops a reference from json_parse_object(); NULL is fine. */
 void json_release(struct json_object *o);
 
