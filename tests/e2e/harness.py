@@ -1,0 +1,512 @@
+"""End-to-end test harness: a real orchidd behind a real nginx.
+
+Each Server gets its own temporary directory (database, socket, configs,
+logs), a free loopback port, an orchidd started with -f and an nginx built
+from conf/nginx/orchid-dev.conf.in, i.e. the same locations and error pages
+as production. Python 3 standard library only.
+
+    with Server() as srv:
+        key = srv.new_key("t1")
+        status, headers, body, doc = srv.request("GET", "/v0/c/k", key=key)
+
+Environment:
+    ORCHIDD, ORCHIDCTL   binaries (default: <build dir>/src/orchidd, orchidctl)
+    ORCHID_BUILDDIR      build dir (default: $abs_top_builddir, else the source tree)
+    NGINX                nginx binary (default: nginx on PATH, else /usr/sbin/nginx)
+    ORCHID_KEEP=1        keep the temp dirs and print the log tails at stop
+"""
+
+import base64
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
+CONFDIR = os.path.join(SRCDIR, "conf", "nginx")
+BUILDDIR = os.path.abspath(
+    os.environ.get("ORCHID_BUILDDIR") or os.environ.get("abs_top_builddir") or SRCDIR
+)
+ORCHIDD = os.environ.get("ORCHIDD") or os.path.join(BUILDDIR, "src", "orchidd")
+ORCHIDCTL = os.environ.get("ORCHIDCTL") or os.path.join(BUILDDIR, "src", "orchidctl")
+KEEP = os.environ.get("ORCHID_KEEP", "") not in ("", "0")
+
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+# Servers running now, and servers stopped since the current test started:
+# run.py prints their log tails when a test fails.
+_live = []
+_recent = []
+
+
+def find_nginx():
+    path = os.environ.get("NGINX") or shutil.which("nginx")
+    if not path and os.access("/usr/sbin/nginx", os.X_OK):
+        path = "/usr/sbin/nginx"
+    return path
+
+
+def mark_test_start():
+    """Called by run.py before each test: forget servers of earlier tests."""
+    del _recent[:]
+
+
+def failure_report(lines=40):
+    """Log tails of the servers the current test could have used."""
+    out = []
+    for srv in _live + _recent:
+        out.append(srv.tails(lines))
+    return "\n".join(out)
+
+
+def _free_port():
+    # Bound and released again: another process could take it in between,
+    # which start() survives by retrying with another port.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _tail(path, lines):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return "(no %s)" % path
+    text = data.decode("utf-8", "replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+def _proc_comm(pid):
+    try:
+        with open("/proc/%d/comm" % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+def _proc_cmdline(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return None
+
+
+def _proc_state(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return None
+
+
+class ServerError(Exception):
+    pass
+
+
+class Server:
+    """orchidd + nginx on a free loopback port, in a temporary directory.
+
+    workers, durability, log_level and extra (a dict of further config keys)
+    go into orchidd.conf. start() returns self; stop() is idempotent.
+    """
+
+    def __init__(self, workers=2, durability=None, log_level=None, extra=None,
+                 startup_timeout=30.0):
+        self.workers = workers
+        self.durability = durability
+        self.log_level = log_level
+        self.extra = dict(extra or {})
+        self.startup_timeout = startup_timeout
+        self.tmp = None
+        self.port = None
+        self.orchidd_proc = None
+        self.nginx_proc = None
+        self._orchidd_log = None
+        self._saved_tails = None
+
+    # ---- paths -----------------------------------------------------------
+    @property
+    def conf_path(self):
+        return os.path.join(self.tmp, "orchidd.conf")
+
+    @property
+    def datadir(self):
+        return os.path.join(self.tmp, "db")
+
+    @property
+    def socket_path(self):
+        return os.path.join(self.tmp, "run", "orchidd.sock")
+
+    @property
+    def nginx_prefix(self):
+        return os.path.join(self.tmp, "nginx")
+
+    @property
+    def orchidd_log(self):
+        return os.path.join(self.tmp, "orchidd.log")
+
+    @property
+    def nginx_error_log(self):
+        return os.path.join(self.nginx_prefix, "error.log")
+
+    @property
+    def nginx_access_log(self):
+        return os.path.join(self.nginx_prefix, "access.log")
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    # ---- lifecycle -------------------------------------------------------
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None and not KEEP:
+            sys.stderr.write(self.tails() + "\n")
+        self.stop()
+        return False
+
+    def start(self):
+        for path in (ORCHIDD, ORCHIDCTL):
+            if not os.access(path, os.X_OK):
+                raise ServerError("%s is not built (set ORCHIDD/ORCHIDCTL or run make)" % path)
+        nginx = find_nginx()
+        if not nginx:
+            raise ServerError("nginx is not installed")
+        base = os.environ.get("TMPDIR") or "/tmp"
+        self.tmp = tempfile.mkdtemp(prefix="orchid-e2e-", dir=base)
+        if len(self.socket_path) > 100:
+            # sun_path holds 108 bytes; a long TMPDIR would not fit.
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            self.tmp = tempfile.mkdtemp(prefix="orchid-e2e-", dir="/tmp")
+        os.makedirs(self.datadir)
+        os.makedirs(os.path.dirname(self.socket_path))
+        os.makedirs(self.nginx_prefix)
+        self._write_orchidd_conf()
+        _live.append(self)
+        try:
+            self.start_orchidd()
+            for attempt in range(3):
+                self.port = _free_port()
+                self._write_nginx_conf()
+                self._start_nginx(nginx)
+                if self._wait_ready():
+                    return self
+                if self.nginx_proc.poll() is None or attempt == 2:
+                    break
+                # nginx exited: most likely the port was taken meanwhile.
+            raise ServerError("server did not become ready\n" + self.tails())
+        except BaseException:
+            self.stop()
+            raise
+
+    def _write_orchidd_conf(self):
+        lines = [
+            "# written by tests/e2e/harness.py",
+            "datadir = %s" % self.datadir,
+            "socket = %s" % self.socket_path,
+            "socket_mode = 0660",
+            "workers = %d" % self.workers,
+        ]
+        if self.durability:
+            lines.append("durability = %s" % self.durability)
+        if self.log_level:
+            lines.append("log_level = %s" % self.log_level)
+        for k, v in self.extra.items():
+            lines.append("%s = %s" % (k, v))
+        with open(self.conf_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def _write_nginx_conf(self):
+        with open(os.path.join(CONFDIR, "orchid-dev.conf.in")) as f:
+            text = f.read()
+        # As root nginx would run its workers as nobody, which cannot open
+        # the root-owned 0660 socket.
+        user_line = "user root root;" if os.geteuid() == 0 else ""
+        for name, value in (("@PORT@", str(self.port)), ("@SOCKET@", self.socket_path),
+                            ("@PREFIX@", self.nginx_prefix), ("@CONFDIR@", CONFDIR),
+                            ("@USER_LINE@", user_line)):
+            text = text.replace(name, value)
+        with open(os.path.join(self.nginx_prefix, "nginx.conf"), "w") as f:
+            f.write(text)
+        shutil.copy(os.path.join(CONFDIR, "fastcgi_params"),
+                    os.path.join(self.nginx_prefix, "fastcgi_params"))
+
+    def start_orchidd(self):
+        """Start orchidd (in its own session and process group)."""
+        if self.orchidd_proc is not None and self.orchidd_proc.poll() is None:
+            raise ServerError("orchidd is already running")
+        if self._orchidd_log:
+            self._orchidd_log.close()
+        self._orchidd_log = open(self.orchidd_log, "ab")
+        self.orchidd_proc = subprocess.Popen(
+            [ORCHIDD, "-f", "-c", self.conf_path],
+            stdin=subprocess.DEVNULL, stdout=self._orchidd_log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        return self.orchidd_proc.pid
+
+    def _start_nginx(self, nginx):
+        if self.nginx_proc is not None and self.nginx_proc.poll() is None:
+            self._stop_proc(self.nginx_proc, signal.SIGQUIT, 10)
+        prefix = self.nginx_prefix
+        out = open(os.path.join(prefix, "nginx.out"), "ab")
+        try:
+            # -e: no early write to Debian's compiled-in /var/log/nginx.
+            self.nginx_proc = subprocess.Popen(
+                [nginx, "-p", prefix, "-e", self.nginx_error_log,
+                 "-c", os.path.join(prefix, "nginx.conf"), "-g", "daemon off;"],
+                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        finally:
+            out.close()
+
+    def _wait_ready(self):
+        """True once a request reaches orchidd through nginx (/v0 without a
+        key answers 401); False if nginx died; raises if orchidd died."""
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.nginx_proc.poll() is not None:
+                return False
+            if self.orchidd_proc.poll() is not None:
+                raise ServerError("orchidd exited with %s during startup\n%s"
+                                  % (self.orchidd_proc.returncode, self.tails()))
+            try:
+                status = self.request("GET", "/v0", timeout=5)[0]
+                if status == 401:
+                    return True
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        return False
+
+    def wait_ready(self, timeout=30.0):
+        """After a restart or a crash: wait until orchidd answers again."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.request("GET", "/v0", timeout=5)[0] == 401:
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            time.sleep(0.05)
+        raise ServerError("orchidd did not answer within %.0f s\n%s" % (timeout, self.tails()))
+
+    def _stop_proc(self, proc, sig, timeout):
+        """Signal proc, wait up to timeout, then SIGKILL its whole process
+        group (orchidd's children stay in it, even if the master is gone)."""
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            try:
+                proc.send_signal(sig)
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            return proc.wait(5)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop_orchidd(self, timeout=30):
+        """Graceful stop (SIGTERM, as systemd does); returns the exit status."""
+        rc = self._stop_proc(self.orchidd_proc, signal.SIGTERM, timeout)
+        if self._orchidd_log:
+            self._orchidd_log.close()
+            self._orchidd_log = None
+        return rc
+
+    def kill_orchidd(self, sig=signal.SIGKILL):
+        """Send sig to the orchidd master only (children are left alone)."""
+        self.orchidd_proc.send_signal(sig)
+
+    def restart(self, timeout=30):
+        """Stop orchidd gracefully and start it again on the same data;
+        nginx stays up. Returns when requests are answered again."""
+        self.stop_orchidd(timeout)
+        self.start_orchidd()
+        self.wait_ready()
+
+    def stop(self):
+        if self.tmp is None:
+            return
+        self.stop_orchidd()
+        self._stop_proc(self.nginx_proc, signal.SIGQUIT, 10)
+        self._saved_tails = self.tails()
+        if self in _live:
+            _live.remove(self)
+            _recent.append(self)
+        if KEEP:
+            sys.stderr.write(self._saved_tails + "\nkept: %s\n" % self.tmp)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp = None
+
+    def tails(self, lines=40):
+        if self.tmp is None:
+            return self._saved_tails or ""
+        parts = ["==== orchid e2e server %s (port %s) ====" % (self.tmp, self.port)]
+        for title, path in (("orchidd log", self.orchidd_log),
+                            ("nginx error.log", self.nginx_error_log),
+                            ("nginx access.log", self.nginx_access_log)):
+            parts.append("---- %s (last %d lines) ----" % (title, lines))
+            parts.append(_tail(path, lines))
+        return "\n".join(parts)
+
+    # ---- admin -----------------------------------------------------------
+    def orchidctl(self, *args, check=True, timeout=60):
+        """Run orchidctl against this server's config."""
+        proc = subprocess.run([ORCHIDCTL, "-c", self.conf_path] + list(args),
+                              stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=timeout)
+        if check and proc.returncode != 0:
+            raise ServerError("orchidctl %s failed (%d): %s" % (
+                " ".join(args), proc.returncode,
+                proc.stderr.decode("utf-8", "replace")))
+        return proc
+
+    def new_key(self, tenant):
+        """A new API key for tenant (created if needed)."""
+        out = self.orchidctl("key", "create", tenant).stdout.decode().strip()
+        lines = out.splitlines()
+        if len(lines) != 1:
+            raise ServerError("orchidctl key create printed %r" % out)
+        return lines[0].strip()
+
+    # ---- processes -------------------------------------------------------
+    def orchidd_pids(self):
+        """{"master": pid or None, "maintainer": pid or None, "workers": [pids]}
+
+        Found through /proc: every orchidd process of this server has this
+        server's config path in its argv (children keep the master's argv and
+        only change their name: orchidd-maint, orchidd-worker). Children that
+        outlived a killed master are still listed. Zombies are left out.
+        """
+        result = {"master": None, "maintainer": None, "workers": []}
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            pid = int(name)
+            argv = _proc_cmdline(pid)
+            if not argv or self.conf_path not in argv:
+                continue
+            if _proc_state(pid) in (None, "Z", "X"):
+                continue
+            comm = _proc_comm(pid)
+            if comm == "orchidd-worker":
+                result["workers"].append(pid)
+            elif comm == "orchidd-maint":
+                result["maintainer"] = pid
+            elif comm is not None and not argv[0].endswith("orchidctl"):
+                result["master"] = pid
+        result["workers"].sort()
+        return result
+
+    # ---- HTTP ------------------------------------------------------------
+    def request(self, method, path, key=None, body=None, headers=None, raw_body=None,
+                timeout=60):
+        """One request on a new connection.
+
+        body: a JSON value, sent encoded with Content-Type: application/json.
+        raw_body: bytes (or str) sent as is; Content-Type defaults to JSON.
+        headers: extra headers; a value of None removes a default header.
+        Returns (status, headers with lower-case names, body bytes, parsed
+        JSON or None). Repeated headers are joined with ", ".
+        """
+        hdrs = {}
+        data = None
+        if body is not None and raw_body is not None:
+            raise ValueError("give body or raw_body, not both")
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode()
+        elif raw_body is not None:
+            data = raw_body.encode() if isinstance(raw_body, str) else raw_body
+        if data is not None:
+            hdrs["Content-Type"] = "application/json"
+        if key is not None:
+            token = base64.b64encode(("%s:" % key).encode()).decode()
+            hdrs["Authorization"] = "Basic " + token
+        for k, v in (headers or {}).items():
+            for existing in [h for h in hdrs if h.lower() == k.lower()]:
+                del hdrs[existing]
+            if v is not None:
+                hdrs[k] = v
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            payload = resp.read()
+            out = {}
+            for k, v in resp.getheaders():
+                k = k.lower()
+                out[k] = out[k] + ", " + v if k in out else v
+            return resp.status, out, payload, _parse_json(payload)
+        finally:
+            conn.close()
+
+    def raw(self, data, timeout=10):
+        """Send raw bytes on a new connection; return everything read back
+        until the server closes (or the timeout)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(data)
+            chunks = []
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    chunks.append(chunk)
+            except socket.timeout:
+                pass
+            return b"".join(chunks)
+
+
+def _parse_json(payload):
+    if not payload:
+        return None
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+class ServerTestCase(unittest.TestCase):
+    """One server per test class: cls.server. Options in server_options."""
+
+    server_options = {}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = Server(**cls.server_options)
+        cls.server.start()
+        cls.addClassCleanup(cls.server.stop)
+
+    def assertJsonError(self, resp, status, code):
+        """resp is request()'s tuple: a JSON error {"message","code"} with
+        the request id header."""
+        st, headers, body, doc = resp
+        self.assertEqual(st, status, body)
+        self.assertIn("application/json", headers.get("content-type", ""))
+        self.assertIsInstance(doc, dict, body)
+        self.assertEqual(doc.get("code"), code, body)
+        self.assertIsInstance(doc.get("message"), str)
+        self.assertRegex(headers.get("x-orchestrate-req-id", ""), UUID_RE)
