@@ -28,7 +28,9 @@ usage(void)
 	    "  key revoke KEY|ID   revoke a key at once\n"
 	    "  tenant list         list tenants: id, name\n"
 	    "  stats               environment statistics\n"
-	    "  backup DIR          hot backup into the new directory DIR\n");
+	    "  backup DIR          hot backup into the new directory DIR\n"
+	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
+	    "  verify              check every database file; orchidd stopped (or on a backup copy)\n");
 	exit(2);
 }
 
@@ -151,6 +153,54 @@ key_revoke(struct store *s, const char *key)
 	return 0;
 }
 
+/* Commands that need the environment to themselves: the lock file, or stop. */
+static int
+lock_alone(const struct config *cfg, const char *what)
+{
+	int fd = master_lock(cfg->datadir, 0);
+
+	if (fd == -1)
+		fprintf(stderr, "orchidctl: %s needs orchidd stopped (%s/orchidd.lock is held); "
+		    "for a live server, back up and %s the copy\n", what, cfg->datadir, what);
+	return fd;
+}
+
+static int
+restore(const struct config *cfg, const char *dir)
+{
+	char err[1024];
+
+	if (lock_alone(cfg, "restore") == -1)
+		return 1;
+	if (store_restore(cfg, dir, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 1;
+	}
+	printf("restored %s into %s\n", dir, cfg->datadir);
+	return 0;
+}
+
+static int
+verify(const struct config *cfg)
+{
+	struct buf out;
+	char err[1024];
+	int rc;
+
+	if (lock_alone(cfg, "verify") == -1)
+		return 1;
+	/* A copy from a hot backup is consistent only after recovery. */
+	if (store_recover(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 1;
+	}
+	buf_init(&out, 0);
+	rc = store_verify(cfg, &out);
+	fputs(out.b_data ? out.b_data : "", stdout);
+	buf_free(&out);
+	return rc == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -187,6 +237,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "orchidctl: %s\n", err);
 		return 78;
 	}
+	if (argc == 2 && strcmp(argv[0], "restore") == 0)
+		return restore(&cfg, argv[1]);
+	if (argc == 1 && strcmp(argv[0], "verify") == 0)
+		return verify(&cfg);
 	s = open_store(&cfg);
 	if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "create") == 0)
 		rc = key_create(s, argv[2]);

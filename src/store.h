@@ -76,6 +76,20 @@ int store_checkpoint(struct store *s, bool force);
 /* Hot backup of the environment into dir (created; must be empty). 0 or -1. */
 int store_backup(struct store *s, const char *dir, char *err, size_t errlen);
 
+/*
+ * Restores a hot backup: copies the files of backup_dir into the (new or
+ * empty) data directory of cfg and runs catastrophic recovery there. Only
+ * with the lock file held. Returns 0, or -1 with err.
+ */
+int store_restore(const struct config *cfg, const char *backup_dir, char *err,
+    size_t errlen);
+
+/*
+ * Verifies every database file of a quiescent environment (nobody else may
+ * use it). Appends one line per file to out. Returns 0 when all are sound.
+ */
+int store_verify(const struct config *cfg, struct buf *out);
+
 /* Appends human-readable statistics (locks, log, cache, transactions). */
 int store_stats(struct store *s, struct buf *out);
 
