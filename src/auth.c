@@ -45,6 +45,9 @@ b64decode(const char *s, size_t len, unsigned char *out, size_t outsize)
 				return -1;
 			}
 		}
+		/* Canonical only: the bits padding drops must be zero. */
+		if ((pad == 2 && (v[1] & 15) != 0) || (pad == 1 && (v[2] & 3) != 0))
+			return -1;
 		if (n + 3 > outsize)
 			return -1;
 		out[n++] = (unsigned char)(v[0] << 2 | v[1] >> 4);

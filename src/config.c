@@ -41,6 +41,8 @@ static const struct setting settings[] = {
 	{ "max_json_depth", K_INT, OFF(max_json_depth), 0, 2, 1000 },
 	{ "max_name_length", K_INT, OFF(max_name_length), 0, 1, 4096 },
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
+	{ "rate_limit", K_INT, OFF(rate_limit), 0, 0, 1000000 },
+	{ "rate_burst", K_INT, OFF(rate_burst), 0, 0, 10000000 },
 	{ "failchk_timeout", K_INT, OFF(failchk_timeout), 0, 1, 600 },
 	{ "worker_start_timeout", K_INT, OFF(worker_start_timeout), 0, 1, 600 },
 	{ "shutdown_timeout", K_INT, OFF(shutdown_timeout), 0, 1, 3600 },

@@ -35,6 +35,8 @@ struct config {
 	int max_json_depth;
 	int max_name_length;        /* bytes of a collection, key or type name */
 	int deadlock_retries;
+	int rate_limit;              /* requests per second per tenant; 0: off */
+	int rate_burst;              /* bucket size; 0: rate_limit */
 	int failchk_timeout;        /* seconds */
 	int worker_start_timeout;   /* seconds */
 	int shutdown_timeout;       /* seconds before stragglers get SIGKILL */

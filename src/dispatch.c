@@ -10,8 +10,10 @@
 #include "config.h"
 #include "handler.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "tenants.h"
+
 
 struct match {
 	handler_fn fn;
@@ -24,6 +26,39 @@ static bool
 seg_is(const struct request *req, size_t i, const char *lit)
 {
 	return req->path.nseg > i && strcmp(req->path.seg[i].s, lit) == 0;
+}
+
+/* /v0/c/k/events/TYPE[/TS[/ORD]] */
+static int
+match_events(const struct request *req, struct match *m)
+{
+	enum http_method me = req->method;
+	size_t n = req->path.nseg;
+
+	if (n == 4) {
+		m->allow = "GET, HEAD, POST, PUT";
+		if (me == M_GET || me == M_HEAD)
+			m->fn = events_list;
+		else if (me == M_POST || me == M_PUT)
+			m->fn = events_create, m->write = true;
+	} else if (n == 5) {
+		m->allow = "GET, HEAD, POST";
+		if (me == M_GET || me == M_HEAD)
+			m->fn = events_list;
+		else if (me == M_POST)
+			m->fn = events_create, m->write = true;
+	} else {
+		m->allow = "GET, HEAD, PUT, PATCH, DELETE";
+		if (me == M_GET || me == M_HEAD)
+			m->fn = events_get;
+		else if (me == M_PUT)
+			m->fn = events_update, m->write = true;
+		else if (me == M_PATCH)
+			m->fn = events_patch, m->write = true;
+		else if (me == M_DELETE)
+			m->fn = events_delete, m->write = true;
+	}
+	return 0;
 }
 
 /* Fills m for req; returns 0, or 404 when no resource has this path. */
@@ -72,8 +107,9 @@ match_route(const struct request *req, struct match *m)
 			m->fn = n == 3 ? items_list_refs : items_get_ref;
 		return 0;
 	}
-	if (seg_is(req, 2, "events") || seg_is(req, 2, "relation") ||
-	    seg_is(req, 2, "relations")) {
+	if (seg_is(req, 2, "events") && n >= 4 && n <= 6)
+		return match_events(req, m);
+	if (seg_is(req, 2, "relation") || seg_is(req, 2, "relations")) {
 		m->unsupported = true;
 		return 0;
 	}
@@ -143,6 +179,21 @@ authenticate(struct ctx *c, bool *ok)
 	return rc;
 }
 
+/* The tenant's request rate; false (and a 429) when over its limit. */
+static bool
+within_rate(const struct request *req, struct response *resp)
+{
+	int64_t retry_ms;
+
+	if (ratelimit_take(req->limiter, req->tenant, req->now_ms, req->cfg->rate_limit,
+	    req->cfg->rate_burst, &retry_ms))
+		return true;
+	http_error(resp, 429, "rate_limited",
+	    "Too many requests for this tenant; retry after the time in Retry-After.", NULL);
+	http_header(resp, "Retry-After", "%lld", (long long)((retry_ms + 999) / 1000));
+	return false;
+}
+
 static enum store_rc
 run_once(struct store *s, struct request *req, const struct parse_result *pr,
     struct response *resp)
@@ -162,7 +213,8 @@ run_once(struct store *s, struct request *req, const struct parse_result *pr,
 	c.resp = resp;
 	c.txn = txn;
 	rc = authenticate(&c, &ok);
-	if (rc == STORE_OK && ok && !answer_early(req, pr, &m, found, resp))
+	if (rc == STORE_OK && ok && within_rate(req, resp) &&
+	    !answer_early(req, pr, &m, found, resp))
 		rc = m.fn(&c);
 	if (rc == STORE_OK && resp->status < 400)
 		return store_commit(txn);

@@ -45,6 +45,24 @@ enum store_rc items_parse_body(struct ctx *c, struct json_object **out, int *ok)
 /* Reads "limit" (1..100, default 10) and "offset" (>= 0); answers 400 itself. */
 int handler_limit_offset(struct ctx *c, int64_t *limit, int64_t *offset);
 
+/*
+ * Parses an If-Match or If-None-Match header value (NULL: absent). Returns 1
+ * when present and valid, 0 when absent, -1 after answering 400
+ * item_ref_malformed.
+ */
+int handler_parse_cond(struct ctx *c, const char *header, struct etag_list *l);
+
+/* Answers 412 item_version_mismatch. */
+void handler_version_mismatch(struct ctx *c);
+
+/* Events (events.c). */
+enum store_rc events_create(struct ctx *c);
+enum store_rc events_list(struct ctx *c);
+enum store_rc events_get(struct ctx *c);
+enum store_rc events_update(struct ctx *c);
+enum store_rc events_patch(struct ctx *c);
+enum store_rc events_delete(struct ctx *c);
+
 /* Appends the URL path "/v0/<c>/<k>" percent-encoded. */
 void handler_item_path(struct buf *b, const char *collection, const char *key);
 

@@ -40,6 +40,7 @@ struct request {
 	char req_id[40];
 	uint32_t tenant;            /* set by auth */
 	int64_t now_ms;             /* fixed at the start of the request */
+	struct ratelimit *limiter;  /* shared per-tenant buckets, or NULL */
 };
 
 struct response {

@@ -141,9 +141,8 @@ items_parse_body(struct ctx *c, struct json_object **out, int *ok)
 	return STORE_OK;
 }
 
-/* Parses an If-Match/If-None-Match header; answers 400 itself on error. */
-static int
-parse_cond(struct ctx *c, const char *header, struct etag_list *l)
+int
+handler_parse_cond(struct ctx *c, const char *header, struct etag_list *l)
 {
 	struct buf d;
 
@@ -161,8 +160,8 @@ parse_cond(struct ctx *c, const char *header, struct etag_list *l)
 	return -1;
 }
 
-static void
-version_mismatch(struct ctx *c)
+void
+handler_version_mismatch(struct ctx *c)
 {
 	http_error(c->resp, 412, "item_version_mismatch",
 	    "The version of the item does not match.", NULL);
@@ -304,8 +303,8 @@ items_put(struct ctx *c)
 	bool live;
 	enum store_rc rc;
 
-	if ((has_im = parse_cond(c, c->req->if_match, &im)) == -1 ||
-	    (has_inm = parse_cond(c, c->req->if_none_match, &inm)) == -1)
+	if ((has_im = handler_parse_cond(c, c->req->if_match, &im)) == -1 ||
+	    (has_inm = handler_parse_cond(c, c->req->if_none_match, &inm)) == -1)
 		return STORE_OK;
 	rc = canonical_body(c, &obj, &val, &vlen, &ok);
 	if (rc != STORE_OK || !ok)
@@ -319,7 +318,7 @@ items_put(struct ctx *c)
 	live = rc == STORE_OK && !head.tombstone;
 	rc = STORE_OK;
 	if (has_im && (!live || !http_etags_match(&im, head.ref))) {
-		version_mismatch(c);
+		handler_version_mismatch(c);
 		goto out;
 	}
 	if (has_inm && live && http_etags_match(&inm, head.ref)) {
@@ -417,7 +416,7 @@ items_delete(struct ctx *c)
 		http_error_bad_request(c->resp, "purge must be true or false.");
 		return STORE_OK;
 	}
-	if ((has_im = parse_cond(c, c->req->if_match, &im)) == -1)
+	if ((has_im = handler_parse_cond(c, c->req->if_match, &im)) == -1)
 		return STORE_OK;
 	hk = items_key(c, coll, key, 0, &hkl);
 	if (hk == NULL)
@@ -427,7 +426,7 @@ items_delete(struct ctx *c)
 		return rc;
 	live = rc == STORE_OK && !head.tombstone;
 	if (has_im && (!live || !http_etags_match(&im, head.ref))) {
-		version_mismatch(c);
+		handler_version_mismatch(c);
 		return STORE_OK;
 	}
 	c->resp->status = 204;

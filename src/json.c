@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "util.h"
+
 #include <json-c/json.h>
 
 static enum json_rc
@@ -60,6 +62,229 @@ check_numbers(struct json_object *o, const char **why)
 	}
 }
 
+/*
+ * A strict RFC 8259 syntax check of the raw text, run before json-c. json-c
+ * 0.16 accepts "1.", "-.5", "00", single-quoted keys and raw control
+ * characters even in strict mode, and turns lone surrogate escapes into
+ * U+FFFD; a database must neither store invalid JSON nor change a string.
+ * Nesting depth is json-c's job; this scanner recurses only through
+ * json-c-bounded input (it runs after a depth pre-check below).
+ */
+struct scan {
+	const unsigned char *p, *end;
+};
+
+static void
+skip_ws(struct scan *s)
+{
+	while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' ||
+	    *s->p == '\r'))
+		s->p++;
+}
+
+static int
+hex4(struct scan *s, unsigned *out)
+{
+	unsigned v = 0;
+
+	if (s->end - s->p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		unsigned char c = *s->p++;
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v |= (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			v |= (unsigned)(c - 'A' + 10);
+		else
+			return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+scan_string(struct scan *s)
+{
+	s->p++; /* the opening quote */
+	while (s->p < s->end) {
+		unsigned char c = *s->p++;
+		unsigned u, lo;
+
+		if (c == '"')
+			return 0;
+		if (c < 0x20)
+			return -1;
+		if (c != '\\')
+			continue;
+		if (s->p == s->end)
+			return -1;
+		c = *s->p++;
+		if (strchr("\"\\/bfnrt", c) != NULL && c != '\0')
+			continue;
+		if (c != 'u' || hex4(s, &u) == -1)
+			return -1;
+		if (u >= 0xdc00 && u <= 0xdfff)
+			return -1; /* a low surrogate alone */
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (s->end - s->p < 6 || s->p[0] != '\\' || s->p[1] != 'u')
+				return -1;
+			s->p += 2;
+			if (hex4(s, &lo) == -1 || lo < 0xdc00 || lo > 0xdfff)
+				return -1;
+		}
+	}
+	return -1;
+}
+
+static int
+digits(struct scan *s)
+{
+	const unsigned char *start = s->p;
+
+	while (s->p < s->end && *s->p >= '0' && *s->p <= '9')
+		s->p++;
+	return s->p > start ? 0 : -1;
+}
+
+static int
+scan_number(struct scan *s)
+{
+	if (*s->p == '-')
+		s->p++;
+	if (s->p < s->end && *s->p == '0')
+		s->p++;
+	else if (digits(s) == -1)
+		return -1;
+	if (s->p < s->end && *s->p == '.') {
+		s->p++;
+		if (digits(s) == -1)
+			return -1;
+	}
+	if (s->p < s->end && (*s->p == 'e' || *s->p == 'E')) {
+		s->p++;
+		if (s->p < s->end && (*s->p == '+' || *s->p == '-'))
+			s->p++;
+		if (digits(s) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int scan_value(struct scan *s, int depth);
+
+static int
+scan_container(struct scan *s, int depth, bool object)
+{
+	char close = object ? '}' : ']';
+
+	s->p++;
+	skip_ws(s);
+	if (s->p < s->end && *s->p == close) {
+		s->p++;
+		return 0;
+	}
+	for (;;) {
+		skip_ws(s);
+		if (object) {
+			if (s->p == s->end || *s->p != '"' || scan_string(s) == -1)
+				return -1;
+			skip_ws(s);
+			if (s->p == s->end || *s->p++ != ':')
+				return -1;
+		}
+		if (scan_value(s, depth + 1) == -1)
+			return -1;
+		skip_ws(s);
+		if (s->p == s->end)
+			return -1;
+		if (*s->p == close) {
+			s->p++;
+			return 0;
+		}
+		if (*s->p++ != ',')
+			return -1;
+	}
+}
+
+static int
+literal(struct scan *s, const char *w)
+{
+	size_t n = strlen(w);
+
+	if ((size_t)(s->end - s->p) < n || memcmp(s->p, w, n) != 0)
+		return -1;
+	s->p += n;
+	return 0;
+}
+
+static int
+scan_value(struct scan *s, int depth)
+{
+	skip_ws(s);
+	if (s->p == s->end || depth > 10000)
+		return -1;
+	switch (*s->p) {
+	case '{': return scan_container(s, depth, true);
+	case '[': return scan_container(s, depth, false);
+	case '"': return scan_string(s);
+	case 't': return literal(s, "true");
+	case 'f': return literal(s, "false");
+	case 'n': return literal(s, "null");
+	default:
+		if (*s->p == '-' || (*s->p >= '0' && *s->p <= '9'))
+			return scan_number(s);
+		return -1;
+	}
+}
+
+/* Nesting depth of the raw text, counted outside strings. */
+static int
+raw_depth(const char *s, size_t len)
+{
+	int d = 0, max = 0;
+	bool in_str = false;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_str = false;
+		} else if (c == '"') {
+			in_str = true;
+		} else if (c == '{' || c == '[') {
+			if (++d > max)
+				max = d;
+		} else if (c == '}' || c == ']') {
+			d--;
+		}
+	}
+	return max;
+}
+
+int
+json_depth(const char *s, size_t len)
+{
+	return raw_depth(s, len);
+}
+
+static bool
+strict_syntax(const char *text, size_t len)
+{
+	struct scan s = { (const unsigned char *)text, (const unsigned char *)text + len };
+
+	if (scan_value(&s, 0) == -1)
+		return false;
+	skip_ws(&s);
+	return s.p == s.end;
+}
+
 static enum json_rc parse(const char *s, size_t len, int max_depth, bool arrays,
     struct json_object **out, const char **why);
 
@@ -91,6 +316,28 @@ parse(const char *s, size_t len, int max_depth, bool arrays,
 		*why = "The request body is too large.";
 		return JSON_SYNTAX;
 	}
+	if (raw_depth(s, len) > max_depth) {
+		*why = "The JSON document is nested too deeply.";
+		return JSON_DEPTH;
+	}
+	if (!util_utf8_valid(s, len)) {
+		*why = "The request body is not valid UTF-8.";
+		return JSON_SYNTAX;
+	}
+	if (!strict_syntax(s, len)) {
+		*why = "The request body is not valid JSON.";
+		return JSON_SYNTAX;
+	}
+	{
+		struct scan first = { (const unsigned char *)s, (const unsigned char *)s + len };
+
+		skip_ws(&first);
+		if (*first.p != '{' && !(arrays && *first.p == '[')) {
+			*why = arrays ? "The patch must be a JSON array of operations or a JSON object."
+				      : "The value must be a JSON object.";
+			return JSON_NOT_OBJECT;
+		}
+	}
 	tok = json_tokener_new_ex(max_depth);
 	if (tok == NULL) {
 		*why = "Out of memory.";
@@ -112,6 +359,10 @@ parse(const char *s, size_t len, int max_depth, bool arrays,
 		json_object_put(o);
 		*why = "The JSON document is nested too deeply.";
 		return JSON_DEPTH;
+	}
+	if (o == NULL && e == json_tokener_success) {
+		*why = "The value must be a JSON object."; /* a top-level null */
+		return JSON_NOT_OBJECT;
 	}
 	if (o == NULL || e != json_tokener_success) {
 		json_object_put(o);

@@ -35,6 +35,9 @@ enum json_rc json_parse_object(const char *s, size_t len, int max_depth,
 enum json_rc json_parse_patch(const char *s, size_t len, int max_depth,
     struct json_object **out, const char **why);
 
+/* The nesting depth of JSON text (brackets outside strings). */
+int json_depth(const char *s, size_t len);
+
 /* Drops a reference from json_parse_object(); NULL is fine. */
 void json_release(struct json_object *o);
 

@@ -32,6 +32,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "store.h"
 #include "worker.h"
 
@@ -58,6 +59,7 @@ struct master {
 	int nslots;
 	bool need_failchk;
 	bool need_recovery;
+	struct ratelimit *limiter;
 };
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
@@ -315,7 +317,7 @@ start_worker(struct master *m, int i)
 		close_child_fds(m);
 		(void)close(m->maint_cmd);
 		(void)close(m->maint_resp);
-		worker_main(m->cfg, m->listen_fd, ready[1], parent);
+		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent);
 	}
 	(void)close(ready[1]);
 	s->pid = pid;
@@ -652,6 +654,10 @@ master_run(struct config *cfg)
 	m.listen_fd = make_socket(cfg);
 	drop_privileges(&m);
 	install_signals(&m);
+	/* Shared by every worker generation; survives worker restarts. */
+	m.limiter = ratelimit_new();
+	if (m.limiter == NULL)
+		fatal("cannot map the rate-limit table");
 	recover_or_die(&m);
 	start_children(&m);
 	log_info("ready: %d workers on %s, durability %s", cfg->workers, cfg->socket,

@@ -121,7 +121,7 @@ route_split(struct arena *a, const char *raw, size_t len, size_t max_len,
 		return ROUTE_NOT_API;
 	p++;
 	/* One trailing slash is tolerated: "/v0/c/k/" is "/v0/c/k". */
-	if (end > p && end[-1] == '/')
+	if (end - p > 1 && end[-1] == '/')
 		end--;
 	while (p < end) {
 		const char *slash = memchr(p, '/', (size_t)(end - p));
@@ -165,6 +165,9 @@ encode(struct buf *b, const char *s, size_t len, const char *keep)
 int
 route_encode_segment(struct buf *b, const char *s, size_t len)
 {
+	/* A name "." or ".." must not become a dot segment in a URL. */
+	if ((len == 1 && s[0] == '.') || (len == 2 && s[0] == '.' && s[1] == '.'))
+		return buf_add(b, "%2E%2E", 3 * len);
 	return encode(b, s, len, ":@");
 }
 

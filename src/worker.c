@@ -148,7 +148,7 @@ write_response(struct fcgi_req *fr, const struct request *req, struct response *
 /* Handles one accepted request; returns -1 when the worker must exit. */
 static int
 handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
-    struct arena *a, struct response *resp)
+    struct ratelimit *rl, struct arena *a, struct response *resp)
 {
 	struct request req;
 	struct parse_result pr;
@@ -158,6 +158,7 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	memset(&pr, 0, sizeof(pr));
 	req.arena = a;
 	req.cfg = cfg;
+	req.limiter = rl;
 	req.now_ms = timefmt_now_ms();
 	set_req_id(&req, fcgi_param(fr, "REQUEST_ID"));
 	http_response_reset(resp);
@@ -174,7 +175,7 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 }
 
 static void
-serve(const struct config *cfg, struct store *s, int listen_fd)
+serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int listen_fd)
 {
 	struct fcgi_req *fr = fcgi_req_new(listen_fd);
 	struct arena *a = mem_new();
@@ -199,7 +200,7 @@ serve(const struct config *cfg, struct store *s, int listen_fd)
 		}
 		/* A stop request waits until the answer is out. */
 		(void)sigprocmask(SIG_BLOCK, &term, &old);
-		if (handle(fr, s, cfg, a, &resp) == -1) {
+		if (handle(fr, s, cfg, rl, a, &resp) == -1) {
 			fcgi_finish(fr);
 			log_err("store panic: exiting for recovery");
 			exit(WORKER_EXIT_PANIC);
@@ -215,7 +216,8 @@ serve(const struct config *cfg, struct store *s, int listen_fd)
 }
 
 void
-worker_main(const struct config *cfg, int listen_fd, int ready_fd, int parent)
+worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
+    int ready_fd, int parent)
 {
 	struct store *s = NULL;
 	char err[512];
@@ -235,7 +237,7 @@ worker_main(const struct config *cfg, int listen_fd, int ready_fd, int parent)
 	if (write(ready_fd, "R", 1) != 1)
 		log_warn("cannot report ready: %s", strerror(errno));
 	(void)close(ready_fd);
-	serve(cfg, s, listen_fd);
+	serve(cfg, s, rl, listen_fd);
 	bool panicked = store_panicked(s);
 
 	store_close(s);

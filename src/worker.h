@@ -15,7 +15,9 @@ struct config;
 
 /* Runs the worker; never returns. ready_fd gets one byte once the store is
  * open; parent is the master's pid (to notice an early death). */
-void worker_main(const struct config *cfg, int listen_fd, int ready_fd, int parent)
+struct ratelimit;
+void worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
+    int ready_fd, int parent)
     __attribute__((noreturn));
 
 #endif
