@@ -17,12 +17,11 @@
 #include "config.h"
 #include "dispatch.h"
 #include "fcgi.h"
-#include "ids.h"
 #include "log.h"
 #include "mem.h"
+#include "reqparse.h"
 #include "store.h"
 #include "timefmt.h"
-#include "util.h"
 
 static volatile sig_atomic_t worker_stop;
 
@@ -50,35 +49,20 @@ setup_signals(void)
 	(void)sigaction(SIGCHLD, &sa, NULL);
 }
 
-/* The request id nginx made ($request_id as a UUID), or a new one. */
-static void
-set_req_id(struct request *req, const char *given)
-{
-	size_t n = given ? strlen(given) : 0;
-	bool ok = n > 0 && n < sizeof(req->req_id);
-
-	for (size_t i = 0; ok && i < n; i++)
-		ok = util_is_hex(&given[i], 1) || given[i] == '-';
-	if (ok)
-		memcpy(req->req_id, given, n + 1);
-	else if (ids_uuid(req->req_id) == -1)
-		snprintf(req->req_id, sizeof(req->req_id), "unknown");
-}
-
 /* Reads the body; returns 0, or an HTTP status (400, 411, 413) with resp set. */
 static int
 read_body(struct fcgi_req *fr, struct request *req, struct response *resp)
 {
-	const char *cl = fcgi_param(fr, "CONTENT_LENGTH");
 	int64_t len = 0;
 	char *body;
+	int st = reqparse_content_length(fcgi_param(fr, "CONTENT_LENGTH"),
+	    req->cfg->max_body, &len);
 
-	if (cl != NULL && *cl != '\0' &&
-	    util_parse_int64(cl, strlen(cl), 0, INT64_MAX, &len) == -1) {
+	if (st == 400) {
 		http_error_bad_request(resp, "The Content-Length is not a number.");
 		return 400;
 	}
-	if (len > req->cfg->max_body) {
+	if (st == 413) {
 		http_error(resp, 413, "request_too_large",
 		    "The request body is larger than the server accepts.", NULL);
 		return 413;
@@ -99,30 +83,10 @@ read_body(struct fcgi_req *fr, struct request *req, struct response *resp)
 	return 0;
 }
 
-static void
-parse_request(struct fcgi_req *fr, struct request *req, struct parse_result *pr)
+static const char *
+get_param(void *ctx, const char *name)
 {
-	const char *uri = fcgi_param(fr, "REQUEST_URI");
-	const char *q;
-
-	req->method_name = fcgi_param(fr, "REQUEST_METHOD");
-	if (req->method_name == NULL)
-		req->method_name = "";
-	req->method = http_method_parse(req->method_name);
-	req->authorization = fcgi_param(fr, "HTTP_AUTHORIZATION");
-	req->if_match = fcgi_param(fr, "HTTP_IF_MATCH");
-	req->if_none_match = fcgi_param(fr, "HTTP_IF_NONE_MATCH");
-	req->content_type = fcgi_param(fr, "CONTENT_TYPE");
-	req->uri = uri ? uri : "";
-	q = strchr(req->uri, '?');
-	req->path_raw = req->uri;
-	req->path_raw_len = q ? (size_t)(q - req->uri) : strlen(req->uri);
-	req->query_raw = q ? q + 1 : "";
-	req->query_raw_len = strlen(req->query_raw);
-	pr->path_rc = route_split(req->arena, req->path_raw, req->path_raw_len,
-	    (size_t)req->cfg->max_name_length, &req->path, &pr->path_why);
-	pr->query_bad = query_parse(req->arena, req->query_raw, req->query_raw_len,
-	    &req->query, &pr->query_why) == -1;
+	return fcgi_param(ctx, name);
 }
 
 static void
@@ -160,9 +124,8 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	req.cfg = cfg;
 	req.limiter = rl;
 	req.now_ms = timefmt_now_ms();
-	set_req_id(&req, fcgi_param(fr, "REQUEST_ID"));
 	http_response_reset(resp);
-	parse_request(fr, &req, &pr);
+	reqparse_fill(&req, &pr, get_param, fr);
 	if (pr.path_rc == ROUTE_NOT_API) {
 		http_error(resp, 404, "api_bad_request",
 		    "The requested resource does not exist.", NULL);

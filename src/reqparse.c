@@ -1,0 +1,66 @@
+/*
+ * reqparse: FastCGI parameters to struct request.
+ */
+#include "reqparse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "ids.h"
+#include "util.h"
+
+/* The request id nginx made ($request_id as a UUID), or a new one. */
+static void
+set_req_id(struct request *req, const char *given)
+{
+	size_t n = given ? strlen(given) : 0;
+	bool ok = n > 0 && n < sizeof(req->req_id);
+
+	for (size_t i = 0; ok && i < n; i++)
+		ok = util_is_hex(&given[i], 1) || given[i] == '-';
+	if (ok)
+		memcpy(req->req_id, given, n + 1);
+	else if (ids_uuid(req->req_id) == -1)
+		snprintf(req->req_id, sizeof(req->req_id), "unknown");
+}
+
+void
+reqparse_fill(struct request *req, struct parse_result *pr, reqparse_param_fn get,
+    void *ctx)
+{
+	const char *uri = get(ctx, "REQUEST_URI");
+	const char *q;
+
+	memset(pr, 0, sizeof(*pr));
+	set_req_id(req, get(ctx, "REQUEST_ID"));
+	req->method_name = get(ctx, "REQUEST_METHOD");
+	if (req->method_name == NULL)
+		req->method_name = "";
+	req->method = http_method_parse(req->method_name);
+	req->authorization = get(ctx, "HTTP_AUTHORIZATION");
+	req->if_match = get(ctx, "HTTP_IF_MATCH");
+	req->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
+	req->content_type = get(ctx, "CONTENT_TYPE");
+	req->uri = uri ? uri : "";
+	q = strchr(req->uri, '?');
+	req->path_raw = req->uri;
+	req->path_raw_len = q ? (size_t)(q - req->uri) : strlen(req->uri);
+	req->query_raw = q ? q + 1 : "";
+	req->query_raw_len = strlen(req->query_raw);
+	pr->path_rc = route_split(req->arena, req->path_raw, req->path_raw_len,
+	    (size_t)req->cfg->max_name_length, &req->path, &pr->path_why);
+	pr->query_bad = query_parse(req->arena, req->query_raw, req->query_raw_len,
+	    &req->query, &pr->query_why) == -1;
+}
+
+int
+reqparse_content_length(const char *value, int64_t max, int64_t *len)
+{
+	*len = 0;
+	if (value == NULL || *value == '\0')
+		return 0;
+	if (util_parse_int64(value, strlen(value), 0, INT64_MAX, len) == -1)
+		return 400;
+	return *len > max ? 413 : 0;
+}
