@@ -159,7 +159,7 @@ put_event(struct ctx *c, const struct evkey *k, const char *val, size_t vlen,
 
 	if (b == NULL)
 		return STORE_ERR;
-	r->reftime = c->req->now_ms;
+	r->reftime = timefmt_now_ms(); /* when written, not when received */
 	ids_ref(val, vlen, r->ref, r->refbin);
 	b[0] = EV_FORMAT;
 	b[1] = 0;

@@ -186,16 +186,21 @@ read_head(struct ctx *c, const unsigned char *hk, size_t hkl, bool rmw,
 
 /* Stores a new version (value or tombstone) as head, history and ref index. */
 static enum store_rc
-write_version(struct ctx *c, const unsigned char *hk, size_t hkl, uint64_t prev_seq,
-    const char *value, size_t vlen, struct item_rec *r)
+write_version(struct ctx *c, const unsigned char *hk, size_t hkl,
+    const struct item_rec *prev, const char *value, size_t vlen, struct item_rec *r)
 {
 	unsigned char *rec, *vk;
 	size_t rl;
 	enum store_rc rc;
 
 	memset(r, 0, sizeof(*r));
-	r->seq = prev_seq + 1;
-	r->reftime = c->req->now_ms;
+	r->seq = prev ? prev->seq + 1 : 1;
+	/* The time of the write, taken with the item locked (not when the
+	 * request arrived: a deadlock retry or a slow body would make history
+	 * go back in time), and never before the previous version's. */
+	r->reftime = timefmt_now_ms();
+	if (prev != NULL && r->reftime < prev->reftime)
+		r->reftime = prev->reftime;
 	r->tombstone = value == NULL;
 	if (value == NULL)
 		ids_ref("null", 4, r->ref, r->refbin);
@@ -326,7 +331,7 @@ items_put(struct ctx *c)
 		    "The item is already present.", NULL);
 		goto out;
 	}
-	rc = write_version(c, hk, hkl, head.seq, val, vlen, &r);
+	rc = write_version(c, hk, hkl, head.seq ? &head : NULL, val, vlen, &r);
 	if (rc == STORE_OK)
 		answer_written(c, coll, key, &r);
 out:
@@ -370,7 +375,7 @@ items_post(struct ctx *c)
 			rc = STORE_ERR;
 		goto out;
 	}
-	rc = write_version(c, hk, hkl, 0, val, vlen, &r);
+	rc = write_version(c, hk, hkl, NULL, val, vlen, &r);
 	if (rc == STORE_OK)
 		answer_written(c, coll, key, &r);
 out:
@@ -435,7 +440,7 @@ items_delete(struct ctx *c)
 		return purge_item(c, hk, hkl);
 	if (!live)
 		return STORE_OK; /* nothing to delete: nothing is written */
-	return write_version(c, hk, hkl, head.seq, NULL, 0, &r);
+	return write_version(c, hk, hkl, &head, NULL, 0, &r);
 }
 
 /* Appends one history or listing entry: {"path":{...},"reftime":..,"value":..}. */

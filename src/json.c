@@ -338,7 +338,9 @@ parse(const char *s, size_t len, int max_depth, bool arrays,
 			return JSON_NOT_OBJECT;
 		}
 	}
-	tok = json_tokener_new_ex(max_depth);
+	/* json-c counts the innermost scalar as a level; our limit counts
+	 * containers (raw_depth above), so give json-c one more. */
+	tok = json_tokener_new_ex(max_depth + 1);
 	if (tok == NULL) {
 		*why = "Out of memory.";
 		return JSON_NOMEM;
