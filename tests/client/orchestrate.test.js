@@ -1,0 +1,501 @@
+'use strict'
+// The official Orchestrate Node.js client (npm "orchestrate" 0.8.2), unchanged
+// except for its endpoint, against Orchid. Run through tests/client/run.sh,
+// or by hand against any server:
+//
+//   ORCHID_URL=127.0.0.1:8080 ORCHID_KEY=... node --test tests/client/
+//
+// ORCHID_URL is host:port (an http:// prefix is tolerated and dropped).
+// Every test works in collections of its own, named after this run, so the
+// suite can run against a server that already holds data.
+
+const { describe, it, before } = require('node:test')
+const assert = require('node:assert/strict')
+const Orchestrate = require('orchestrate')
+
+const ENDPOINT = (process.env.ORCHID_URL || '').replace(/^https?:\/\//, '').replace(/\/+$/, '')
+const KEY = process.env.ORCHID_KEY || ''
+if (!ENDPOINT || !KEY) {
+  throw new Error('set ORCHID_URL (host:port) and ORCHID_KEY, or use tests/client/run.sh')
+}
+
+// The scheme is a module-level static of the client (reference §1, §5.1).
+Orchestrate.ApiProtocol = 'http:'
+const db = Orchestrate(KEY, ENDPOINT)
+
+// Per top-level suite: a server that stops answering fails the run.
+const TIMEOUT = { timeout: 60000 }
+
+const RUN = 'js' + Date.now().toString(36) + process.pid.toString(36)
+const REF_RE = /^[0-9a-f]{16}$/
+
+function coll (name) {
+  return RUN + '_' + name
+}
+
+// Awaits a client promise that must reject with an HTTP response of the
+// given status (the client rejects with the response object itself).
+async function expectStatus (promise, status) {
+  let res
+  try {
+    res = await promise
+  } catch (err) {
+    if (!err || typeof err.statusCode !== 'number') throw err
+    assert.equal(err.statusCode, status,
+      'expected ' + status + ', got ' + err.statusCode + ': ' + JSON.stringify(err.body))
+    return err
+  }
+  assert.fail('expected a rejection with ' + status + ', got ' + res.statusCode +
+    ': ' + JSON.stringify(res.body))
+}
+
+// A response whose Location/ETag the client parsed into res.path.
+function assertItemPath (res, collection, key) {
+  assert.ok(res.path, 'no res.path (Location missing or not under /v0/): ' +
+    JSON.stringify(res.headers))
+  assert.equal(res.path.collection, collection)
+  if (key !== undefined) assert.equal(res.path.key, key)
+  assert.match(res.path.ref, REF_RE, 'ETag: ' + res.headers.etag)
+  // A weak ETag (nginx gzip) would turn into "W/..." in the client.
+  assert.equal(res.headers.etag, '"' + res.path.ref + '"')
+}
+
+describe('connection', TIMEOUT, () => {
+  it('ping() succeeds with the key', async () => {
+    const res = await db.ping()
+    assert.equal(res.statusCode, 200)
+  })
+
+  it('ping() with an unknown key is rejected with 401', async () => {
+    const other = Orchestrate('not-a-key-' + RUN, ENDPOINT)
+    const err = await expectStatus(other.ping(), 401)
+    assert.ok(err.headers['www-authenticate'])
+  })
+})
+
+describe('items', TIMEOUT, () => {
+  const c = coll('items')
+
+  it('put, get, get by ref', async () => {
+    const v1 = { name: 'Ada', n: 1, tags: ['a', 'b'], nested: { x: 1.5, y: null } }
+    const put = await db.put(c, 'k1', v1)
+    assert.equal(put.statusCode, 201)
+    assertItemPath(put, c, 'k1')
+    assert.equal(put.headers.location, '/v0/' + c + '/k1/refs/' + put.path.ref)
+
+    const got = await db.get(c, 'k1')
+    assert.equal(got.statusCode, 200)
+    assert.deepEqual(got.body, v1)
+    assert.equal(got.headers.etag, '"' + put.path.ref + '"')
+
+    const v2 = { name: 'Ada', n: 2 }
+    const put2 = await db.put(c, 'k1', v2)
+    assert.notEqual(put2.path.ref, put.path.ref)
+    assert.deepEqual((await db.get(c, 'k1')).body, v2)
+
+    // GET by ref: the raw value of that version, not a wrapper.
+    const old = await db.get(c, 'k1', put.path.ref)
+    assert.equal(old.statusCode, 200)
+    assert.deepEqual(old.body, v1)
+    const cur = await db.get(c, 'k1', put2.path.ref)
+    assert.deepEqual(cur.body, v2)
+
+    await expectStatus(db.get(c, 'no-such-key'), 404)
+    await expectStatus(db.get(c, 'k1', '0123456789abcdef'), 404)
+  })
+
+  it('same content gives the same ref', async () => {
+    const a = await db.put(c, 'same1', { v: 'same' })
+    const b = await db.put(coll('items2'), 'same2', { v: 'same' })
+    assert.equal(a.path.ref, b.path.ref)
+  })
+
+  it('a key with a slash and spaces round-trips', async () => {
+    const key = 'a/b c'
+    const put = await db.put(c, key, { k: key })
+    assert.equal(put.statusCode, 201)
+    // The client leaves res.path.key percent-encoded (reference §5.11).
+    assert.equal(decodeURIComponent(put.path.key), key)
+    assert.deepEqual((await db.get(c, key)).body, { k: key })
+  })
+
+  it('list_refs: newest first, with and without values, paging', async () => {
+    const k = 'hist'
+    const refs = []
+    for (let i = 1; i <= 3; i++) {
+      refs.push((await db.put(c, k, { i })).path.ref)
+    }
+    const res = await db.list_refs(c, k)
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.body.count, 3)
+    assert.deepEqual(res.body.results.map(r => r.path.ref), refs.slice().reverse())
+    for (const r of res.body.results) {
+      assert.equal(r.path.collection, c)
+      assert.equal(r.path.key, k)
+      assert.equal(typeof r.reftime, 'number')
+      assert.equal(r.value, undefined, 'value without values=true')
+    }
+    assert.equal(res.body.next, undefined)
+    assert.ok(!(res.links && res.links.next))
+
+    const withValues = await db.list_refs(c, k, { values: true })
+    assert.deepEqual(withValues.body.results.map(r => r.value), [{ i: 3 }, { i: 2 }, { i: 1 }])
+
+    // Paging one version at a time through the Link header.
+    let page = await db.list_refs(c, k, { limit: 1, values: true })
+    const seen = []
+    for (;;) {
+      assert.equal(page.body.count, 1)
+      seen.push(page.body.results[0].value.i)
+      if (!page.links || !page.links.next) break
+      assert.equal(page.body.next, page.links.next.url)
+      page = await page.links.next.get()
+    }
+    assert.deepEqual(seen, [3, 2, 1])
+
+    // list_refs(c, k, n): the deprecated numeric limit.
+    const two = await db.list_refs(c, k, 2)
+    assert.equal(two.body.count, 2)
+    assert.ok(two.links.next)
+  })
+
+  it('conditional put with a ref; stale ref 412, malformed 400', async () => {
+    const k = 'cond'
+    const first = await db.put(c, k, { v: 1 })
+    const second = await db.put(c, k, { v: 2 }, first.path.ref) // If-Match: "ref"
+    assert.equal(second.statusCode, 201)
+    assertItemPath(second, c, k)
+    assert.deepEqual((await db.get(c, k)).body, { v: 2 })
+
+    // The stale ref: rejected, nothing written.
+    const stale = await expectStatus(db.put(c, k, { v: 3 }, first.path.ref), 412)
+    assert.equal(stale.body.code, 'item_version_mismatch')
+    assert.deepEqual((await db.get(c, k)).body, { v: 2 })
+
+    // A pre-quoted ref is sent as is.
+    const quoted = await db.put(c, k, { v: 4 }, '"' + second.path.ref + '"')
+    assert.equal(quoted.statusCode, 201)
+
+    // If-Match: "badetag" (the client's own live test): 400.
+    const bad = await expectStatus(db.put(c, k, { v: 5 }, 'badetag'), 400)
+    assert.equal(bad.body.code, 'item_ref_malformed')
+    assert.deepEqual((await db.get(c, k)).body, { v: 4 })
+
+    // If-Match on a key that does not exist: 412.
+    await expectStatus(db.put(c, 'cond-missing', { v: 1 }, first.path.ref), 412)
+  })
+
+  it('put with false (If-None-Match: "*")', async () => {
+    const k = 'create-only'
+    const res = await db.put(c, k, { v: 1 }, false)
+    assert.equal(res.statusCode, 201)
+    assertItemPath(res, c, k)
+    const err = await expectStatus(db.put(c, k, { v: 2 }, false), 412)
+    assert.equal(err.body.code, 'item_already_present')
+    assert.deepEqual((await db.get(c, k)).body, { v: 1 })
+  })
+
+  it('remove leaves a tombstone; old refs stay readable', async () => {
+    const k = 'gone'
+    const put = await db.put(c, k, { v: 'before' })
+    const del = await db.remove(c, k)
+    assert.equal(del.statusCode, 204)
+    await expectStatus(db.get(c, k), 404)
+    assert.deepEqual((await db.get(c, k, put.path.ref)).body, { v: 'before' })
+
+    const refs = await db.list_refs(c, k, { values: true })
+    assert.equal(refs.body.count, 2)
+    assert.equal(refs.body.results[0].path.tombstone, true)
+    assert.equal(refs.body.results[0].value, undefined)
+    assert.equal(refs.body.results[1].path.ref, put.path.ref)
+    assert.deepEqual(refs.body.results[1].value, { v: 'before' })
+
+    // Deleting again (or deleting a missing key) is still 204.
+    assert.equal((await db.remove(c, k)).statusCode, 204)
+    assert.equal((await db.remove(c, 'never-there')).statusCode, 204)
+    // remove(c, k, false) sends purge=false: an ordinary delete.
+    assert.equal((await db.remove(c, 'never-there', false)).statusCode, 204)
+
+    // A tombstoned key counts as absent for If-None-Match.
+    assert.equal((await db.put(c, k, { v: 'again' }, false)).statusCode, 201)
+  })
+
+  it('remove with purge drops every version', async () => {
+    const k = 'purged'
+    const p1 = await db.put(c, k, { v: 1 })
+    const p2 = await db.put(c, k, { v: 2 })
+    const del = await db.remove(c, k, true)
+    assert.equal(del.statusCode, 204)
+    await expectStatus(db.get(c, k), 404)
+    await expectStatus(db.get(c, k, p1.path.ref), 404)
+    await expectStatus(db.get(c, k, p2.path.ref), 404)
+    await expectStatus(db.list_refs(c, k), 404)
+  })
+
+  it('post generates a key', async () => {
+    const pc = coll('posted')
+    const value = { posted: true }
+    const res = await db.post(pc, value)
+    assert.equal(res.statusCode, 201)
+    assertItemPath(res, pc)
+    assert.match(res.path.key, /^[0-9a-f]{16}$/)
+    assert.deepEqual((await db.get(pc, res.path.key)).body, value)
+    const again = await db.post(pc, value)
+    assert.notEqual(again.path.key, res.path.key)
+    assert.equal(again.path.ref, res.path.ref)
+  })
+
+  describe('listing a collection', () => {
+    const lc = coll('list')
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g']
+
+    before(async () => {
+      // Written out of order; a deleted item must not be listed.
+      for (const k of keys.slice().reverse()) await db.put(lc, k, { k })
+      await db.put(lc, 'zz-deleted', { k: 'zz' })
+      await db.remove(lc, 'zz-deleted')
+    })
+
+    it('pages with limit and links.next.get()', async () => {
+      let res = await db.list(lc, { limit: 3 })
+      const pages = []
+      for (;;) {
+        assert.equal(res.statusCode, 200)
+        assert.equal(res.body.count, res.body.results.length)
+        for (const r of res.body.results) {
+          assert.equal(r.path.collection, lc)
+          assert.equal(r.path.kind, 'item')
+          assert.match(r.path.ref, REF_RE)
+          assert.equal(typeof r.path.reftime, 'number')
+          assert.deepEqual(r.value, { k: r.path.key })
+        }
+        pages.push(res.body.results.map(r => r.path.key))
+        if (!res.links || !res.links.next) {
+          assert.equal(res.body.next, undefined)
+          break
+        }
+        assert.equal(res.body.next, res.links.next.url)
+        assert.ok(res.links.next.url.startsWith('/v0/'), res.links.next.url)
+        res = await res.links.next.get()
+      }
+      assert.deepEqual(pages, [['a', 'b', 'c'], ['d', 'e', 'f'], ['g']])
+    })
+
+    it('key ranges: startKey/endKey inclusive, afterKey/beforeKey exclusive', async () => {
+      const ks = res => res.body.results.map(r => r.path.key)
+      assert.deepEqual(ks(await db.list(lc, { startKey: 'b', endKey: 'd' })), ['b', 'c', 'd'])
+      assert.deepEqual(ks(await db.list(lc, { afterKey: 'b', beforeKey: 'd' })), ['c'])
+      // list(c, n): the deprecated numeric limit.
+      assert.deepEqual(ks(await db.list(lc, 2)), ['a', 'b'])
+    })
+
+    it('an unknown collection lists empty', async () => {
+      const res = await db.list(coll('empty'))
+      assert.equal(res.statusCode, 200)
+      assert.equal(res.body.count, 0)
+      assert.deepEqual(res.body.results, [])
+    })
+  })
+})
+
+describe('events', TIMEOUT, () => {
+  const c = coll('events')
+  const k = 'stream'
+
+  function assertEventPath (res, type) {
+    assert.ok(res.path, 'no res.path: ' + JSON.stringify(res.headers))
+    assert.equal(res.path.collection, c)
+    assert.equal(res.path.key, k)
+    assert.equal(res.path.type, type)
+    assert.equal(typeof res.path.timestamp, 'number')
+    assert.ok(Number.isFinite(res.path.timestamp))
+    assert.match(res.path.ordinal_str, /^[0-9]+$/)
+    assert.match(res.path.ref, REF_RE)
+  }
+
+  function read (type, ts, ord) {
+    return db.newEventReader().from(c, k).type(type).time(ts).ordinal(ord).get()
+  }
+
+  it('create without a time, get by time and ordinal', async () => {
+    const before = Date.now()
+    const res = await db.newEventBuilder().from(c, k).type('log').data({ msg: 'now' }).create()
+    assert.equal(res.statusCode, 201)
+    assertEventPath(res, 'log')
+    assert.ok(res.path.timestamp >= before - 5000 && res.path.timestamp <= Date.now() + 5000,
+      'server time ' + res.path.timestamp + ' vs client ' + before)
+
+    const got = await read('log', res.path.timestamp, res.path.ordinal_str)
+    assert.equal(got.statusCode, 200)
+    // Single-event GET is the wrapper (reference §6).
+    assert.deepEqual(got.body.value, { msg: 'now' })
+    assert.equal(got.body.timestamp, res.path.timestamp)
+    assert.equal(got.body.path.collection, c)
+    assert.equal(got.body.path.key, k)
+    assert.equal(got.body.path.type, 'log')
+    assert.equal(got.body.path.ref, res.path.ref)
+    assert.equal(got.headers.etag, '"' + res.path.ref + '"')
+    assert.match(got.body.path.ordinal_str, /^[0-9a-f]{16}$/)
+    assert.equal(BigInt('0x' + got.body.path.ordinal_str).toString(), res.path.ordinal_str)
+
+    // The hex ordinal_str from a body is accepted in URLs as well.
+    const byHex = await read('log', res.path.timestamp, got.body.path.ordinal_str)
+    assert.deepEqual(byHex.body.value, { msg: 'now' })
+  })
+
+  it('create with a time', async () => {
+    const ts = Date.UTC(2014, 3, 24, 18, 44, 13, 123)
+    const res = await db.newEventBuilder().from(c, k).type('timed').time(ts)
+      .data({ at: 'then' }).create()
+    assert.equal(res.statusCode, 201)
+    assertEventPath(res, 'timed')
+    assert.equal(res.path.timestamp, ts)
+    const got = await read('timed', ts, res.path.ordinal_str)
+    assert.deepEqual(got.body.value, { at: 'then' })
+    assert.equal(got.body.timestamp, ts)
+
+    // Ancient timestamps (the client's own tests use 1, 2, 3 ms).
+    const tiny = await db.newEventBuilder().from(c, k).type('timed').time(1)
+      .data({ at: 'epoch' }).create()
+    assert.equal(tiny.path.timestamp, 1)
+    assert.deepEqual((await read('timed', 1, tiny.path.ordinal_str)).body.value, { at: 'epoch' })
+
+    await expectStatus(read('timed', ts + 1, res.path.ordinal_str), 404)
+  })
+
+  it('update without and with a ref; stale ref 412', async () => {
+    const created = await db.newEventBuilder().from(c, k).type('upd').time(5000)
+      .data({ v: 1 }).create()
+    const ts = created.path.timestamp
+    const ord = created.path.ordinal_str
+
+    const u1 = await db.newEventBuilder().from(c, k).type('upd').time(ts).ordinal(ord)
+      .data({ v: 2 }).update()
+    assert.ok([200, 201, 204].includes(u1.statusCode))
+    const got1 = await read('upd', ts, ord)
+    assert.deepEqual(got1.body.value, { v: 2 })
+    const ref1 = got1.headers.etag.replace(/"/g, '')
+    assert.match(ref1, REF_RE)
+    assert.notEqual(ref1, created.path.ref)
+    if (u1.headers.etag) assert.equal(u1.headers.etag, got1.headers.etag)
+
+    const u2 = await db.newEventBuilder().from(c, k).type('upd').time(ts).ordinal(ord)
+      .data({ v: 3 }).ref(ref1).update()
+    assert.ok([200, 201, 204].includes(u2.statusCode))
+    assert.deepEqual((await read('upd', ts, ord)).body.value, { v: 3 })
+
+    const stale = db.newEventBuilder().from(c, k).type('upd').time(ts).ordinal(ord)
+      .data({ v: 4 }).ref(ref1).update()
+    await expectStatus(stale, 412)
+    assert.deepEqual((await read('upd', ts, ord)).body.value, { v: 3 })
+
+    // Updating an event that does not exist.
+    const missing = db.newEventBuilder().from(c, k).type('upd').time(ts + 1).ordinal(ord)
+      .data({ v: 5 }).update()
+    await expectStatus(missing, 404)
+  })
+
+  it('remove via the builder', async () => {
+    const created = await db.newEventBuilder().from(c, k).type('rm').time(7000)
+      .data({ v: 'x' }).create()
+    const ts = created.path.timestamp
+    const ord = created.path.ordinal_str
+    const del = await db.newEventBuilder().from(c, k).type('rm').time(ts).ordinal(ord).remove()
+    assert.equal(del.statusCode, 204)
+    await expectStatus(read('rm', ts, ord), 404)
+    // Removing it again is still 204.
+    const again = await db.newEventBuilder().from(c, k).type('rm').time(ts).ordinal(ord).remove()
+    assert.equal(again.statusCode, 204)
+  })
+
+  describe('listing', () => {
+    const type = 'series'
+    const created = [] // [{ts, ord}] in creation order
+
+    before(async () => {
+      for (let i = 0; i < 10; i++) {
+        const ts = 1000 + i * 10
+        const res = await db.newEventBuilder().from(c, k).type(type).time(ts)
+          .data({ i }).create()
+        created.push({ ts, ord: res.path.ordinal_str, i })
+      }
+      // A second event in the same millisecond as i=4.
+      const res = await db.newEventBuilder().from(c, k).type(type).time(1040)
+        .data({ i: 'same-ms' }).create()
+      created.push({ ts: 1040, ord: res.path.ordinal_str, i: 'same-ms' })
+    })
+
+    it('list everything, newest first', async () => {
+      const res = await db.newEventReader().from(c, k).type(type).limit(100).list()
+      assert.equal(res.statusCode, 200)
+      assert.equal(res.body.count, 11)
+      const values = res.body.results.map(r => r.value.i)
+      assert.deepEqual(values, [9, 8, 7, 6, 5, 'same-ms', 4, 3, 2, 1, 0])
+      for (const r of res.body.results) {
+        assert.equal(r.path.collection, c)
+        assert.equal(r.path.key, k)
+        assert.equal(r.path.kind, 'event')
+        assert.equal(r.path.type, type)
+        assert.equal(r.path.timestamp, r.timestamp)
+        assert.match(r.path.ordinal_str, /^[0-9a-f]{16}$/)
+        assert.match(r.path.ref, REF_RE)
+        assert.equal(typeof r.reftime, 'number')
+        const mine = created.find(e => e.i === r.value.i)
+        assert.equal(BigInt('0x' + r.path.ordinal_str).toString(), mine.ord)
+        assert.equal(r.timestamp, mine.ts)
+      }
+      assert.ok(!(res.links && res.links.next))
+    })
+
+    it('start/end (inclusive) with limit, paging with links.next.get()', async () => {
+      let res = await db.newEventReader().from(c, k).type(type)
+        .start(1020).end(1070).limit(2).list()
+      const pages = []
+      for (;;) {
+        assert.equal(res.statusCode, 200)
+        assert.equal(res.body.count, res.body.results.length)
+        pages.push(res.body.results.map(r => r.value.i))
+        if (!res.links || !res.links.next) {
+          assert.equal(res.body.next, undefined)
+          break
+        }
+        assert.ok(res.links.next.url.startsWith('/v0/'), res.links.next.url)
+        assert.equal(res.body.next, res.links.next.url)
+        res = await res.links.next.get()
+        assert.ok(pages.length < 20, 'paging does not end')
+      }
+      assert.deepEqual(pages.flat(), [7, 6, 5, 'same-ms', 4, 3, 2])
+      assert.ok(pages.slice(0, -1).every(p => p.length === 2), JSON.stringify(pages))
+    })
+
+    it('the unset afterTime/beforeTime fields (no setters, reference §5.2)', async () => {
+      const r = db.newEventReader().from(c, k).type(type)
+      r.afterTime = 1020 // exclusive
+      r.beforeTime = 1050 // exclusive
+      const res = await r.list()
+      // afterEvent=1020 and beforeEvent=1050 exclude those whole milliseconds.
+      assert.deepEqual(res.body.results.map(x => x.value.i), ['same-ms', 4, 3])
+    })
+
+    it('removing an event takes it out of the list', async () => {
+      const victim = created.find(e => e.i === 0)
+      await db.newEventBuilder().from(c, k).type(type).time(victim.ts).ordinal(victim.ord).remove()
+      const res = await db.newEventReader().from(c, k).type(type).start(1000).end(1010).list()
+      assert.deepEqual(res.body.results.map(r => r.value.i), [1])
+    })
+  })
+
+  it('events need no item, and purging the item removes them', async () => {
+    const pc = coll('evpurge')
+    const res = await db.newEventBuilder().from(pc, 'solo').type('t').data({ a: 1 }).create()
+    await expectStatus(db.get(pc, 'solo'), 404)
+    const ts = res.path.timestamp
+    const ord = res.path.ordinal_str
+    assert.deepEqual((await db.newEventReader().from(pc, 'solo').type('t').time(ts).ordinal(ord)
+      .get()).body.value, { a: 1 })
+    await db.put(pc, 'solo', { item: true })
+    await db.remove(pc, 'solo', true)
+    await expectStatus(db.newEventReader().from(pc, 'solo').type('t').time(ts).ordinal(ord)
+      .get(), 404)
+  })
+})
