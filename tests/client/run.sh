@@ -47,6 +47,15 @@ if [ -z "${NGINX:-}" ] && ! command -v nginx >/dev/null 2>&1; then
 fi
 export PYTHONDONTWRITEBYTECODE=1
 
+# A read-only source tree (make distcheck) gets a writable copy of the client.
+if [ ! -w "$here" ]; then
+    copy="$(mktemp -d)"
+    cp "$here"/package.json "$here"/package-lock.json "$here"/*.test.js "$here"/serve.py "$copy"/
+    chmod u+w "$copy"/*
+    sed -i "s|os.path.join(HERE, \"..\", \"e2e\")|\"$here/../e2e\"|" "$copy/serve.py"
+    here="$copy"
+fi
+
 installed="$(cd "$here" && node -p "require('orchestrate/package.json').version" 2>/dev/null || true)"
 if [ "$installed" != "0.8.2" ]; then
     echo "# installing the client into $here/node_modules"
