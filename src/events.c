@@ -245,7 +245,8 @@ events_create(struct ctx *c)
 	if (c->req->path.nseg == 5) {
 		ts = c->req->path.seg[4].s;
 		tslen = c->req->path.seg[4].len;
-	} else if (c->req->method == M_PUT) {
+	} else {
+		/* The legacy PUT takes it here; POST accepts it too. */
 		ts = query_get(&c->req->query, "timestamp", &tslen);
 	}
 	if (ts != NULL && timefmt_parse(ts, tslen, &ms) == -1) {
@@ -571,6 +572,7 @@ list_bounds(struct ctx *c, struct bounds *b)
 		{ "beforeEvent", true, true }, { "end", true, true },
 	};
 	int nlo = 0, nhi = 0;
+	const char *second = NULL; /* the bound that conflicts with an earlier one */
 
 	memset(b, 0, sizeof(*b));
 	b->hi.ts = b->hi.ord = UINT64_MAX;
@@ -581,6 +583,8 @@ list_bounds(struct ctx *c, struct bounds *b)
 
 		if (r == -1)
 			return -1;
+		if (r == 1 && ((params[i].upper && nhi == 1) || (!params[i].upper && nlo == 1)))
+			second = params[i].name;
 		if (r == 1 && !params[i].upper) {
 			nlo++;
 			b->lo_name = params[i].name;
@@ -589,7 +593,7 @@ list_bounds(struct ctx *c, struct bounds *b)
 		nhi += r == 1 && params[i].upper;
 	}
 	if (nlo > 1 || nhi > 1) {
-		param_invalid(c, nlo > 1 ? "startEvent" : "endEvent",
+		param_invalid(c, second,
 		    "Send at most one lower bound (startEvent, afterEvent, start) and one "
 		    "upper bound (endEvent, beforeEvent, end).");
 		return -1;

@@ -226,6 +226,12 @@ class CreateTest(EventsTestBase):
         ("1994-11-06T01:49:37-07:00", utc(1994, 11, 6, 1, 49, 37, offset_min=-420)),
         ("1970-01-01T00:00:00.000Z", 0),
         ("1970-01-01T01:00:00+01:00", 0),
+        # the range is checked after applying the offset
+        ("1969-12-31T23:30:00-01:00", 30 * 60 * 1000),
+        # day names are checked for spelling, not against the date
+        ("Mon, 24 Apr 2014 18:44:13 GMT", utc(2014, 4, 24, 18, 44, 13)),
+        ("Monday, 24-Apr-14 18:44:13 GMT", utc(2014, 4, 24, 18, 44, 13)),
+        ("Mon Apr 24 18:44:13 2014", utc(2014, 4, 24, 18, 44, 13)),
         ("9999-12-31T23:59:59.999Z", MAX_MS),
         ("Thu, 24 Apr 2014 18:44:13 GMT", utc(2014, 4, 24, 18, 44, 13)),
         ("Sun, 06 Nov 1994 08:49:37 GMT", utc(1994, 11, 6, 8, 49, 37)),
@@ -825,6 +831,8 @@ class ListTest(EventsTestBase):
             self.assertEqual(st, 200, body)
             self.assertEqual(doc["count"], len(doc["results"]))
             pages.append(doc["count"])
+            self.assertNotIn("prev", doc)  # no prev on events
+            self.assertNotIn('rel="prev"', h.get("link", ""))
             seen.extend((r["timestamp"], r["ordinal"]) for r in doc["results"])
             url = self.check_next(h, doc)
             if url is not None and add_between:
@@ -1003,8 +1011,13 @@ class PurgeAndTenantsTest(EventsTestBase):
         st, h, body, doc = self.server.request("GET", "/v0/c/k/events/t")
         self.assertJsonError((st, h, body, doc), 401, "security_unauthorized")
         st, h, body, doc = self.req("POST", "/v0/c/k/events/t/1/2", body={})
-        self.assertEqual(st, 405, body)
+        self.assertJsonError((st, h, body, doc), 405, "api_bad_request")
         self.assertIn("PUT", h.get("allow", ""))
+        # the legacy PUT takes no timestamp segment (that is POST's form)
+        st, h, body, doc = self.req("PUT", "/v0/c/k/events/t/1", body={})
+        self.assertEqual(st, 405, body)
+        self.assertIn("POST", h.get("allow", ""))
+        self.assertEqual(self.count("c", "k", "t"), 0)
 
 
 if __name__ == "__main__":
