@@ -106,8 +106,12 @@ hex4(struct scan *s, unsigned *out)
 	return 0;
 }
 
+/*
+ * A name (object key) may not hold U+0000: json-c keeps names as C strings
+ * and would cut the name at the NUL, silently changing the document.
+ */
 static int
-scan_string(struct scan *s)
+scan_string(struct scan *s, bool name)
 {
 	s->p++; /* the opening quote */
 	while (s->p < s->end) {
@@ -126,6 +130,8 @@ scan_string(struct scan *s)
 		if (strchr("\"\\/bfnrt", c) != NULL && c != '\0')
 			continue;
 		if (c != 'u' || hex4(s, &u) == -1)
+			return -1;
+		if (u == 0 && name)
 			return -1;
 		if (u >= 0xdc00 && u <= 0xdfff)
 			return -1; /* a low surrogate alone */
@@ -190,7 +196,7 @@ scan_container(struct scan *s, int depth, bool object)
 	for (;;) {
 		skip_ws(s);
 		if (object) {
-			if (s->p == s->end || *s->p != '"' || scan_string(s) == -1)
+			if (s->p == s->end || *s->p != '"' || scan_string(s, true) == -1)
 				return -1;
 			skip_ws(s);
 			if (s->p == s->end || *s->p++ != ':')
@@ -230,7 +236,7 @@ scan_value(struct scan *s, int depth)
 	switch (*s->p) {
 	case '{': return scan_container(s, depth, true);
 	case '[': return scan_container(s, depth, false);
-	case '"': return scan_string(s);
+	case '"': return scan_string(s, false);
 	case 't': return literal(s, "true");
 	case 'f': return literal(s, "false");
 	case 'n': return literal(s, "null");

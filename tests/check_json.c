@@ -91,6 +91,7 @@ static const struct parse_case parse_core[] = {
 	OK("{\"a\":\"\\u00e9\"}", "{\"a\":\"\xc3\xa9\"}"),
 	OK("{\"\xe2\x82\xac\":\"\xf0\x9f\x98\x80\"}", NULL),
 	OK("{\"a\":\"\\ud83d\\ude00\"}", "{\"a\":\"\xf0\x9f\x98\x80\"}"),
+	OK("{\"a\":\"x\\u0000y\"}", NULL),
 	OK("{\"a\":\"\\\"\\\\\\n\\t\"}", NULL),
 	OK("{\"a\":\"\\u0001\\u001f\"}", NULL),
 	/* Numbers keep their text. */
@@ -122,20 +123,21 @@ static const struct parse_case parse_limits[] = {
 	ERR("{\"a\":1.7976931348623157e309}", JSON_NUMBER),
 	ERR("{\"a\":[1,2,99999999999999999999]}", JSON_NUMBER),
 	ERR("{\"a\":{\"b\":{\"c\":1e400}}}", JSON_NUMBER),
-	/* Depth counts every nested value. */
+	/* Depth counts containers (objects and arrays); scalars add none. */
 	OKD("{}", 1),
-	OKD("{\"a\":1}", 2),
+	OKD("{\"a\":1}", 1),
 	OKD("{\"a\":{}}", 2),
-	OKD("{\"a\":{\"b\":1}}", 3),
+	OKD("{\"a\":{\"b\":1}}", 2),
 	OKD("{\"a\":{\"b\":{}}}", 3),
-	OKD("{\"a\":[1]}", 3),
+	OKD("{\"a\":[1]}", 2),
 	OKD("{\"a\":[[]]}", 3),
-	ERRD("{\"a\":1}", 1, JSON_DEPTH),
-	ERRD("{\"a\":{\"b\":1}}", 2, JSON_DEPTH),
-	ERRD("{\"a\":{\"b\":{\"c\":1}}}", 3, JSON_DEPTH),
-	ERRD("{\"a\":[[1]]}", 3, JSON_DEPTH),
+	OKD("{\"a\":\"{{{{\"}", 1),
+	ERRD("{\"a\":{}}", 1, JSON_DEPTH),
+	ERRD("{\"a\":{\"b\":{}}}", 2, JSON_DEPTH),
 	ERRD("{\"a\":{\"b\":{\"c\":{}}}}", 3, JSON_DEPTH),
-	ERRD("{\"a\":[{\"b\":[1]}]}", 4, JSON_DEPTH),
+	ERRD("{\"a\":[[1]]}", 2, JSON_DEPTH),
+	ERRD("{\"a\":[[[]]]}", 3, JSON_DEPTH),
+	ERRD("{\"a\":[{\"b\":[1]}]}", 3, JSON_DEPTH),
 };
 
 static const struct parse_case parse_errors[] = {
@@ -196,6 +198,10 @@ static const struct parse_case parse_errors[] = {
 	ERR("{\"a\":\"\xe0\x80\xaf\"}", JSON_SYNTAX),
 	ERR("{\"a\":\"\xed\xa0\x80\"}", JSON_SYNTAX),
 	ERR("{\"a\":\"\xf4\x90\x80\x80\"}", JSON_SYNTAX),
+	/* json-c keeps names as C strings: a NUL would cut the name. */
+	ERR("{\"a\\u0000b\":1}", JSON_SYNTAX),
+	ERR("{\"\\u0000\":1}", JSON_SYNTAX),
+	ERR("{\"a\":{\"\\u0000\":1}}", JSON_SYNTAX),
 	/* A lone surrogate escape cannot be stored as UTF-8 unchanged. */
 	ERR("{\"a\":\"\\ud800\"}", JSON_SYNTAX),
 	ERR("{\"a\":\"\\udc00x\"}", JSON_SYNTAX),
@@ -300,10 +306,10 @@ struct nest_case {
 };
 
 static const struct nest_case nest_cases[] = {
-	{ 63, 64, JSON_OK },
-	{ 64, 64, JSON_DEPTH },
-	{ 999, 1000, JSON_OK },
-	{ 1000, 1000, JSON_DEPTH },
+	{ 64, 64, JSON_OK },
+	{ 65, 64, JSON_DEPTH },
+	{ 1000, 1000, JSON_OK },
+	{ 1001, 1000, JSON_DEPTH },
 	{ 100000, 64, JSON_DEPTH },
 };
 
