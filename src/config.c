@@ -65,7 +65,7 @@ config_defaults(struct config *c)
 	c->max_json_depth = 64;
 	c->max_name_length = 1024;
 	c->deadlock_retries = 20;
-	c->failchk_timeout = 5;
+	c->failchk_timeout = 2;
 	c->worker_start_timeout = 10;
 	c->shutdown_timeout = 30;
 	c->log_level = LOG_LEVEL_INFO;

@@ -54,7 +54,7 @@ START_TEST(test_defaults)
 	    "max_name_length: got %d, want 1024", c.max_name_length);
 	ck_assert_msg(c.deadlock_retries == 20, "deadlock_retries: got %d, want 20",
 	    c.deadlock_retries);
-	ck_assert_msg(c.failchk_timeout == 5, "failchk_timeout: got %d, want 5",
+	ck_assert_msg(c.failchk_timeout == 2, "failchk_timeout: got %d, want 2",
 	    c.failchk_timeout);
 	ck_assert_msg(c.worker_start_timeout == 10,
 	    "worker_start_timeout: got %d, want 10", c.worker_start_timeout);

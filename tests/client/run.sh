@@ -22,30 +22,8 @@ for tool in node npm; do
         exit 77
     fi
 done
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    echo "SKIP: nginx is not installed (script/bootstrap installs it)"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "FAIL: python3 is not installed"
-    exit 1
-fi
-
-# Same binary lookup as tests/e2e/run.sh.
-if [ -z "${abs_top_builddir:-}" ]; then
-    if [ -x "$PWD/../src/orchidd" ]; then
-        abs_top_builddir="$(cd "$PWD/.." && pwd)"
-    else
-        abs_top_builddir="$(cd "$here/../.." && pwd)"
-    fi
-fi
-export abs_top_builddir
-export ORCHIDD="${ORCHIDD:-$abs_top_builddir/src/orchidd}"
-export ORCHIDCTL="${ORCHIDCTL:-$abs_top_builddir/src/orchidctl}"
-if [ -z "${NGINX:-}" ] && ! command -v nginx >/dev/null 2>&1; then
-    export NGINX=/usr/sbin/nginx
-fi
-export PYTHONDONTWRITEBYTECODE=1
+# shellcheck source=tests/env.sh
+. "$here/../env.sh"
 
 # A read-only source tree (make distcheck) gets a writable copy of the client.
 if [ ! -w "$here" ]; then

@@ -1,36 +1,10 @@
 #!/usr/bin/env bash
-# "make check" entry for the end-to-end suite (tests/e2e/run.py). Finds the
-# built binaries from $abs_top_builddir (or $ORCHIDD/$ORCHIDCTL, or the build
-# tree this is run from) and exits 77, automake's SKIP, only when nginx is not
-# installed: a missing orchidd is a failure, not a skip.
+# "make check" entry for the end-to-end suite (tests/e2e/run.py); tests/env.sh
+# finds the binaries and skips (77) only when nginx is missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
 
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    echo "SKIP: nginx is not installed (script/bootstrap installs it)"
-    exit 77
-fi
-if ! command -v python3 >/dev/null 2>&1; then
-    echo "FAIL: python3 is not installed"
-    exit 1
-fi
-
-# make check runs this from <builddir>/tests; in-tree that is also the source.
-if [ -z "${abs_top_builddir:-}" ]; then
-    if [ -x "$PWD/../src/orchidd" ]; then
-        abs_top_builddir="$(cd "$PWD/.." && pwd)"
-    else
-        abs_top_builddir="$(cd "$here/../.." && pwd)"
-    fi
-fi
-export abs_top_builddir
-export ORCHIDD="${ORCHIDD:-$abs_top_builddir/src/orchidd}"
-export ORCHIDCTL="${ORCHIDCTL:-$abs_top_builddir/src/orchidctl}"
-if [ -z "${NGINX:-}" ] && ! command -v nginx >/dev/null 2>&1; then
-    export NGINX=/usr/sbin/nginx
-fi
-
-# No __pycache__ in the source tree (read-only under "make distcheck").
-export PYTHONDONTWRITEBYTECODE=1
+# shellcheck source=tests/env.sh
+. "$here/../env.sh"
 exec python3 "$here/run.py" "$@"

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Crash test (tests/crash/crash_test.py), short form, two checks:
+#   1. durability = sync under kill -9 of workers, the maintainer, the master,
+#      the whole process group (and again during recovery): no acknowledged
+#      write may be lost.
+#   2. negative control: durability = none, only kills of the whole process
+#      group, no checkpoints: the test must see acknowledged writes lost,
+#      otherwise it could not detect loss at all.
+# Extra arguments go to both runs (e.g. --seed 1234). CRASH_CYCLES and
+# CRASH_SECONDS change the length of the durable run.
+# Finds the binaries like tests/e2e/run.sh; exits 77 (SKIP) only when nginx
+# is missing. Last line: "N passed, N failed".
+set -euo pipefail
+
+here="$(cd "$(dirname "$0")" && pwd)"
+
+# shellcheck source=tests/env.sh
+. "$here/../env.sh"
+
+passed=0
+failed=0
+
+echo "== crash: durability = sync, every kind of kill =="
+if python3 "$here/crash_test.py" --cycles "${CRASH_CYCLES:-6}" \
+        --seconds-per-cycle "${CRASH_SECONDS:-4}" --writers 8 --durability sync "$@"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL: acknowledged writes were lost or another anomaly was found (see above)"
+    failed=$((failed + 1))
+fi
+
+echo "== crash: negative control, durability = none, kills of the whole group =="
+if python3 "$here/crash_test.py" --cycles 5 --seconds-per-cycle 3 --writers 8 \
+        --durability none --kinds group --checkpoint-interval 3600 --expect-loss "$@"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL: the negative control found no lost write: the crash test cannot detect loss"
+    failed=$((failed + 1))
+fi
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
