@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154
 # Sourced by the "make check" scripts that start real nginx and orchidd
 # (e2e/run.sh, client/run.sh, crash/run.sh). Exits 77, automake's SKIP, only
 # when nginx is not installed: a missing orchidd is a failure, not a skip.
