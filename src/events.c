@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "evpos.h"
 #include "ids.h"
 #include "json.h"
 #include "mem.h"
@@ -34,12 +35,6 @@ struct ev_rec {
 	char ref[IDS_REF_LEN + 1];
 	const char *value;
 	size_t vlen;
-};
-
-/* A position in an event stream; a list bound. */
-struct evpos {
-	uint64_t ts;
-	uint64_t ord;
 };
 
 struct evkey {
@@ -79,37 +74,6 @@ param_invalid(struct ctx *c, const char *param, const char *info)
 	http_error(c->resp, 400, "event_param_invalid", "A provided event param is invalid.",
 	    d.b_failed ? NULL : d.b_data);
 	buf_free(&d);
-}
-
-/* Ordinals: exactly 16 hex digits are ordinal_str, anything else decimal. */
-static int
-parse_ordinal(const char *s, size_t len, uint64_t *out)
-{
-	unsigned char b[8];
-
-	if (len == 16 && util_is_hex(s, len) && ids_ref_parse(s, len, b) == 0) {
-		*out = util_get_be64(b);
-		return 0;
-	}
-	return util_parse_uint64(s, len, out);
-}
-
-/* Parses "TS" or "TS/ORD" (ord_given tells which). */
-static int
-parse_pos(const char *s, size_t len, struct evpos *p, bool *ord_given)
-{
-	const char *slash = memchr(s, '/', len);
-	int64_t ms;
-
-	*ord_given = slash != NULL;
-	if (timefmt_parse(s, slash ? (size_t)(slash - s) : len, &ms) == -1)
-		return -1;
-	p->ts = (uint64_t)ms;
-	p->ord = 0;
-	if (slash != NULL &&
-	    parse_ordinal(slash + 1, len - (size_t)(slash - s) - 1, &p->ord) == -1)
-		return -1;
-	return 0;
 }
 
 static int
@@ -284,7 +248,7 @@ single_pos(struct ctx *c, struct evpos *p)
 		param_invalid(c, "timestamp", "Not a timestamp in a supported format, or out of range.");
 		return -1;
 	}
-	if (parse_ordinal(ord->s, ord->len, &p->ord) == -1) {
+	if (evpos_parse_ordinal(ord->s, ord->len, &p->ord) == -1) {
 		param_invalid(c, "ordinal", "An ordinal is a decimal number or 16 hex digits.");
 		return -1;
 	}
@@ -525,20 +489,9 @@ events_delete(struct ctx *c)
 /* --- lists ---------------------------------------------------------------- */
 
 struct bounds {
-	struct evpos lo, hi;
-	bool lo_excl, hi_excl;
+	struct evrange r;
 	const char *lo_name, *lo_value; /* carried into "next" */
 };
-
-static int
-pos_cmp(const struct evpos *a, const struct evpos *b)
-{
-	if (a->ts != b->ts)
-		return a->ts < b->ts ? -1 : 1;
-	if (a->ord != b->ord)
-		return a->ord < b->ord ? -1 : 1;
-	return 0;
-}
 
 /* Reads one bound parameter; 1 when present, 0 absent, -1 answered 400. */
 static int
@@ -547,17 +500,13 @@ read_bound(struct ctx *c, const char *name, bool is_upper, bool excl, struct evp
 {
 	size_t len;
 	const char *v = query_get(&c->req->query, name, &len);
-	bool ord_given;
 
 	if (v == NULL)
 		return 0;
-	if (parse_pos(v, len, p, &ord_given) == -1) {
+	if (evpos_parse_bound(v, len, is_upper, excl, p) == -1) {
 		param_invalid(c, name, "Expected a timestamp or timestamp/ordinal.");
 		return -1;
 	}
-	/* A bare timestamp covers every ordinal of that millisecond. */
-	if (!ord_given)
-		p->ord = is_upper == excl ? 0 : UINT64_MAX;
 	*p_excl = excl;
 	return 1;
 }
@@ -575,10 +524,10 @@ list_bounds(struct ctx *c, struct bounds *b)
 	const char *second = NULL; /* the bound that conflicts with an earlier one */
 
 	memset(b, 0, sizeof(*b));
-	b->hi.ts = b->hi.ord = UINT64_MAX;
+	evrange_all(&b->r);
 	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		struct evpos *p = params[i].upper ? &b->hi : &b->lo;
-		bool *excl = params[i].upper ? &b->hi_excl : &b->lo_excl;
+		struct evpos *p = params[i].upper ? &b->r.hi : &b->r.lo;
+		bool *excl = params[i].upper ? &b->r.hi_excl : &b->r.lo_excl;
 		int r = read_bound(c, params[i].name, params[i].upper, params[i].excl, p, excl);
 
 		if (r == -1)
@@ -606,24 +555,13 @@ static int
 exact_ms_bounds(struct ctx *c, struct bounds *b)
 {
 	const struct seg *ts = &c->req->path.seg[4];
-	struct evpos lo, hi;
 	int64_t ms;
 
 	if (timefmt_parse(ts->s, ts->len, &ms) == -1) {
 		param_invalid(c, "timestamp", "Not a timestamp in a supported format, or out of range.");
 		return -1;
 	}
-	lo.ts = hi.ts = (uint64_t)ms;
-	lo.ord = 0;
-	hi.ord = UINT64_MAX;
-	if (pos_cmp(&lo, &b->lo) > 0 || (pos_cmp(&lo, &b->lo) == 0 && !b->lo_excl)) {
-		b->lo = lo;
-		b->lo_excl = false;
-	}
-	if (pos_cmp(&hi, &b->hi) < 0) {
-		b->hi = hi;
-		b->hi_excl = false;
-	}
+	evrange_narrow_ms(&b->r, (uint64_t)ms);
 	return 0;
 }
 
@@ -665,7 +603,7 @@ walk(struct ctx *c, struct evkey *k, const struct bounds *b, int64_t limit,
 	size_t kl, vl;
 	enum store_rc rc;
 
-	set_pos(k, &b->hi);
+	set_pos(k, &b->r.hi);
 	rc = store_cursor_open(c->txn, STORE_DB_EVENTS, &cur);
 	if (rc != STORE_OK)
 		return rc;
@@ -673,16 +611,16 @@ walk(struct ctx *c, struct evkey *k, const struct bounds *b, int64_t limit,
 	for (; rc == STORE_OK; rc = store_cursor_get(cur, STORE_PREV, NULL, 0, &kp, &kl, &vp, &vl)) {
 		struct evpos p;
 		struct ev_rec r;
-		int lo;
+		int where;
 
 		if (kl != k->plen + 16 || memcmp(kp, k->b, k->plen) != 0)
 			break;
 		p.ts = util_get_be64((const unsigned char *)kp + k->plen);
 		p.ord = util_get_be64((const unsigned char *)kp + k->plen + 8);
-		if (b->hi_excl && pos_cmp(&p, &b->hi) >= 0)
+		where = evrange_where(&b->r, &p);
+		if (where > 0) /* only the exclusive upper bound itself */
 			continue;
-		lo = pos_cmp(&p, &b->lo);
-		if (lo < 0 || (lo == 0 && b->lo_excl))
+		if (where < 0)
 			break;
 		if (*count == limit) {
 			*more = true;

@@ -33,6 +33,7 @@ declare -A sources=(
     [json]="json.c buf.c util.c"
     [request]="reqparse.c route.c query.c http.c auth.c ids.c json.c config.c log.c mem.c buf.c util.c"
     [timefmt]="timefmt.c"
+    [evpos]="evpos.c timefmt.c ids.c util.c"
     [patch]="patch.c"
 )
 
