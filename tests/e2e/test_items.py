@@ -684,6 +684,20 @@ class NumbersTest(ItemsTestBase):
         self.assertEqual(self.req("GET", "/v0/nums/range")[3], {"ok": 1})
 
 
+class StringsAndNamesInBodiesTest(ItemsTestBase):
+    def test_duplicate_member_names_keep_the_last_value(self):
+        raw = b'{"a":1,"a":2,"b":{"x":1,"x":[3]}}'
+        st, h, body, _ = self.req("PUT", "/v0/dups/d", raw_body=raw)
+        self.assertEqual(st, 201, body)
+        self.assertEqual(self.req("GET", "/v0/dups/d")[2], b'{"a":2,"b":{"x":[3]}}')
+
+    def test_nul_and_escapes_in_string_values_round_trip(self):
+        value = {"s": "x\u0000y", "t": "tab\tquote\"back\\slash", "u": "\u00e9\U0001f600"}
+        st, _, body, _ = self.req("PUT", "/v0/strs/s", body=value)
+        self.assertEqual(st, 201, body)
+        self.assertEqual(self.req("GET", "/v0/strs/s")[3], value)
+
+
 class CollectionListTest(ItemsTestBase):
     # byte order: upper case before lower case, UTF-8 after ASCII
     KEYS = ["A", "Z", "a", "b", "b0", "ba", "c", "d", "é"]
