@@ -53,11 +53,26 @@ static const char *db_files[STORE_DB_COUNT] = {
 /* Set by the panic callback; a process has one environment at a time. */
 static volatile sig_atomic_t store_panic_seen;
 
+/* Set while store_recover opens the environment (the master, single-threaded). */
+static bool store_recovering;
+
 static void
 errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
 	(void)env;
 	(void)pfx;
+	/*
+	 * DB_RECOVER first tries to join the old environment to remove it;
+	 * when a process was killed while creating it (a kill during an
+	 * earlier recovery), that fails with BDB1546 and Berkeley DB removes
+	 * the region files by hand and goes on. Not an error: the open's own
+	 * return code says whether recovery worked.
+	 */
+	if (store_recovering && strncmp(msg, "BDB1546 ", 8) == 0) {
+		log_info("bdb: %s (regions left by a killed process; recovery removes them)",
+		    msg);
+		return;
+	}
 	log_err("bdb: %s", msg);
 }
 
@@ -261,7 +276,10 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (write_db_config(cfg, err, errlen) == -1)
 		return -1;
-	if (env_open(cfg, &s.env, DB_RECOVER, err, errlen) == -1)
+	store_recovering = true;
+	rc = env_open(cfg, &s.env, DB_RECOVER, err, errlen);
+	store_recovering = false;
+	if (rc == -1)
 		return -1;
 	rc = open_dbs(&s, true, err, errlen);
 	if (rc == 0)
