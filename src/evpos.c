@@ -14,7 +14,8 @@ evpos_parse_ordinal(const char *s, size_t len, uint64_t *ord)
 {
 	unsigned char b[IDS_REF_BYTES];
 
-	if (len == 16 && util_is_hex(s, len) && ids_ref_parse(s, len, b) == 0) {
+	/* ids_ref_parse takes exactly IDS_REF_LEN (16) hex digits. */
+	if (ids_ref_parse(s, len, b) == 0) {
 		*ord = util_get_be64(b);
 		return 0;
 	}
