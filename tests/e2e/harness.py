@@ -118,12 +118,14 @@ class Server:
     """orchidd + nginx on a free loopback port, in a temporary directory.
 
     workers, durability, log_level and extra (a dict of further config keys)
-    go into orchidd.conf. start() returns self; stop() is idempotent.
+    go into orchidd.conf; env (a dict) is added to orchidd's environment (not
+    nginx's). start() returns self; stop() is idempotent.
     """
 
     def __init__(self, workers=2, durability=None, log_level=None, extra=None,
-                 startup_timeout=30.0):
+                 startup_timeout=30.0, env=None):
         self.workers = workers
+        self.env = dict(env or {})
         self.durability = durability
         self.log_level = log_level
         self.extra = dict(extra or {})
@@ -254,7 +256,7 @@ class Server:
         self.orchidd_proc = subprocess.Popen(
             [ORCHIDD, "-f", "-c", self.conf_path],
             stdin=subprocess.DEVNULL, stdout=self._orchidd_log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            start_new_session=True, env=dict(os.environ, **self.env) if self.env else None)
         return self.orchidd_proc.pid
 
     def _start_nginx(self, nginx):
