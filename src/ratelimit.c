@@ -3,6 +3,8 @@
  * so integer arithmetic refills smoothly. The table is open-addressed by
  * tenant id; when it is full, the least recently used bucket is reused (a
  * tenant then starts with a full bucket, which only ever errs on allowing).
+ * Times come from the caller and may be anything an int64_t holds: refill
+ * never overflows, and a clock that goes back is handled (see refill).
  */
 #include "ratelimit.h"
 
@@ -13,11 +15,13 @@
 
 #define RL_SLOTS 4096
 #define RL_PROBE 16
+#define RL_SKEW_MS 1000    /* how far back a time may be and still be skew */
 
 struct bucket {
-	uint32_t tenant;   /* 0: free */
-	int64_t milli;     /* tokens * 1000 */
-	int64_t last_ms;
+	uint32_t tenant;
+	bool used;         /* false: free (tenant 0 is a tenant like any other) */
+	int64_t milli;     /* tokens * 1000, in [0, cap] after refill */
+	int64_t last_ms;   /* the time milli was computed for */
 };
 
 struct ratelimit {
@@ -74,18 +78,50 @@ find(struct ratelimit *rl, uint32_t tenant, int64_t burst_milli, int64_t now_ms)
 	for (int i = 0; i < RL_PROBE; i++) {
 		struct bucket *b = &rl->b[(h + (uint32_t)i) % RL_SLOTS];
 
-		if (b->tenant == tenant)
+		if (b->used && b->tenant == tenant)
 			return b;
-		if (b->tenant == 0 || oldest == NULL || b->last_ms < oldest->last_ms) {
+		if (!b->used || oldest == NULL || b->last_ms < oldest->last_ms) {
 			oldest = b;
-			if (b->tenant == 0)
+			if (!b->used)
 				break;
 		}
 	}
 	oldest->tenant = tenant;
+	oldest->used = true;
 	oldest->milli = burst_milli;
 	oldest->last_ms = now_ms;
 	return oldest;
+}
+
+/*
+ * Brings b from last_ms to now_ms at rate thousandths per ms, capped. The gap
+ * is taken in uint64_t (now_ms - last_ms may not fit an int64_t) and compared
+ * with what is missing before it is multiplied, so nothing overflows.
+ *
+ * Workers read the clock before they queue for the lock, so times arrive a
+ * little out of order: a time up to RL_SKEW_MS back is taken as the later one
+ * (no refill; retry_ms adds the difference). A clock stepped back further
+ * restarts refill from now_ms, rather than lock the tenant out until the old
+ * time comes round again while retry_ms promises a token sooner.
+ */
+static void
+refill(struct bucket *b, int64_t now_ms, int rate, int64_t cap)
+{
+	uint64_t gap, need;
+
+	if (now_ms < b->last_ms) {
+		if ((uint64_t)b->last_ms - (uint64_t)now_ms > RL_SKEW_MS)
+			b->last_ms = now_ms;
+	} else {
+		gap = (uint64_t)now_ms - (uint64_t)b->last_ms;
+		need = b->milli < cap ? ((uint64_t)(cap - b->milli) + (uint64_t)rate - 1) /
+		    (uint64_t)rate : 0;
+		b->milli = gap >= need ? cap : b->milli + (int64_t)gap * rate;
+		b->last_ms = now_ms;
+	}
+	/* A lower burst (a reloaded config) applies at once. */
+	if (b->milli > cap)
+		b->milli = cap;
 }
 
 bool
@@ -102,17 +138,12 @@ ratelimit_take(struct ratelimit *rl, uint32_t tenant, int64_t now_ms, int rate,
 	if (lock(rl) != 0)
 		return true; /* never refuse service because of the limiter */
 	b = find(rl, tenant, cap, now_ms);
-	if (now_ms > b->last_ms) {
-		b->milli += (now_ms - b->last_ms) * rate;
-		if (b->milli > cap)
-			b->milli = cap;
-		b->last_ms = now_ms;
-	}
+	refill(b, now_ms, rate, cap);
 	ok = b->milli >= 1000;
 	if (ok)
 		b->milli -= 1000;
-	else
-		*retry_ms = (1000 - b->milli + rate - 1) / rate;
+	else	/* 1 to 1000 ms after last_ms, which is at most RL_SKEW_MS ahead */
+		*retry_ms = (b->last_ms - now_ms) + (1000 - b->milli + rate - 1) / rate;
 	(void)pthread_mutex_unlock(&rl->lock);
 	return ok;
 }

@@ -54,13 +54,28 @@ reqparse_fill(struct request *req, struct parse_result *pr, reqparse_param_fn ge
 	    &req->query, &pr->query_why) == -1;
 }
 
+/*
+ * Content-Length is 1*DIGIT (RFC 9110 8.6): nginx passes leading zeros on
+ * as the client sent them, so they are skipped here rather than counted
+ * against util_parse_int64's 20 digits. Digits that overflow an int64_t are
+ * a number over any max: 413 with *len saturated at INT64_MAX.
+ */
 int
 reqparse_content_length(const char *value, int64_t max, int64_t *len)
 {
+	size_t n, z = 0;
+
 	*len = 0;
 	if (value == NULL || *value == '\0')
 		return 0;
-	if (util_parse_int64(value, strlen(value), 0, INT64_MAX, len) == -1)
+	n = strlen(value);
+	if (strspn(value, "0123456789") != n)
 		return 400;
+	while (z + 1 < n && value[z] == '0')
+		z++;
+	if (util_parse_int64(value + z, n - z, 0, INT64_MAX, len) == -1) {
+		*len = INT64_MAX;
+		return 413;
+	}
 	return *len > max ? 413 : 0;
 }
