@@ -89,25 +89,38 @@ buf_addc(struct buf *b, char c)
 }
 
 int
-buf_printf(struct buf *b, const char *fmt, ...)
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
-	va_start(ap, fmt);
+	if (b->b_failed)
+		return -1;
+	va_copy(again, ap);
 	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
 	if (n < 0 || reserve(b, (size_t)n) == -1) {
+		va_end(again);
 		b->b_failed = true;
 		return -1;
 	}
-	va_start(ap, fmt);
-	n = vsnprintf(b->b_data + b->b_len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
+	n = vsnprintf(b->b_data + b->b_len, (size_t)n + 1, fmt, again);
+	va_end(again);
 	if (n < 0) {
 		b->b_failed = true;
 		return -1;
 	}
 	b->b_len += (size_t)n;
 	return 0;
+}
+
+int
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = buf_vprintf(b, fmt, ap);
+	va_end(ap);
+	return rc;
 }

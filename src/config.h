@@ -32,6 +32,7 @@ struct config {
 	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
 	int checkpoint_interval;    /* seconds */
 	int64_t max_body;           /* bytes */
+	int64_t max_response;       /* bytes a list page may fill (one entry always fits) */
 	int max_json_depth;
 	int max_name_length;        /* bytes of a collection, key or type name */
 	int deadlock_retries;

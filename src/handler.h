@@ -1,15 +1,22 @@
 /*
- * handler: what every API handler receives. A handler is a business rule
- * over a request and one store transaction; it fills the response and
- * returns STORE_OK (the response is complete, 2xx or 4xx), STORE_RETRY (a
- * deadlock: the dispatcher aborts and runs it again) or STORE_ERR/STORE_PANIC.
- * It never touches FastCGI or Berkeley DB directly.
+ * handler: the HTTP handlers (handle_items.c, handle_events.c) and what they
+ * share (handle.c). A handler maps one request to domain calls (items.h,
+ * events.h) inside the transaction the dispatcher runs, and the domain's
+ * result to a response. It returns STORE_OK when the response is complete
+ * (2xx or 4xx), or the fault (STORE_RETRY: the dispatcher aborts and runs it
+ * again; STORE_ERR/STORE_PANIC). It never touches FastCGI or Berkeley DB.
  */
 #ifndef ORCHID_HANDLER_H
 #define ORCHID_HANDLER_H
 
+#include <stdbool.h>
+
+#include "domain.h"
 #include "http.h"
 #include "store.h"
+
+struct json_object;
+struct patch_error;
 
 struct ctx {
 	struct request *req;
@@ -19,51 +26,77 @@ struct ctx {
 
 typedef enum store_rc (*handler_fn)(struct ctx *c);
 
-/* Items and refs (items.c). */
-enum store_rc items_get(struct ctx *c);
-enum store_rc items_put(struct ctx *c);
-enum store_rc items_post(struct ctx *c);
-enum store_rc items_delete(struct ctx *c);
-enum store_rc items_list_refs(struct ctx *c);
-enum store_rc items_get_ref(struct ctx *c);
-enum store_rc items_list_collection(struct ctx *c);
-enum store_rc items_list_collections(struct ctx *c);
-enum store_rc items_ping(struct ctx *c);
+/* Items, refs and collections (handle_items.c). */
+enum store_rc handle_item_get(struct ctx *c);
+enum store_rc handle_item_put(struct ctx *c);
+enum store_rc handle_item_post(struct ctx *c);
+enum store_rc handle_item_delete(struct ctx *c);
+enum store_rc handle_item_patch(struct ctx *c);
+enum store_rc handle_item_refs(struct ctx *c);
+enum store_rc handle_item_ref(struct ctx *c);
+enum store_rc handle_collection_list(struct ctx *c);
+enum store_rc handle_collections(struct ctx *c);
+enum store_rc handle_ping(struct ctx *c);
+/* A known resource of a later release: 501 api_unsupported. */
+enum store_rc handle_unsupported(struct ctx *c);
+
+/* Events (handle_events.c). */
+enum store_rc handle_event_create(struct ctx *c);
+enum store_rc handle_event_list(struct ctx *c);
+enum store_rc handle_event_get(struct ctx *c);
+enum store_rc handle_event_replace(struct ctx *c);
+enum store_rc handle_event_patch(struct ctx *c);
+enum store_rc handle_event_delete(struct ctx *c);
+
+/* ---- shared (handle.c) ---- */
+
+/* The domain context of this request. */
+void handler_dom(struct ctx *c, struct dom *d);
 
 /*
- * Shared helpers for handlers (items.c): the store key prefix of an item,
- * tenant(be32) | collection | 0x00 | key, with room for extra bytes after it;
- * NULL when out of memory.
+ * Parses an If-Match or If-None-Match header value (NULL: absent) into a
+ * condition. 0, or -1 after answering 400 item_ref_malformed.
  */
-unsigned char *items_key(struct ctx *c, const char *collection, const char *key,
-    size_t extra, size_t *len);
+int handler_cond(struct ctx *c, const char *header, struct dom_cond *out);
 
-/* Parses the body as a JSON object within the limits, or answers 400/413. */
-struct json_object;
-enum store_rc items_parse_body(struct ctx *c, struct json_object **out, int *ok);
+/*
+ * The body as a canonical JSON object within the limits: 1 and *val, *vlen
+ * (in the request's arena), 0 after answering 400, -1 when out of memory.
+ */
+int handler_body(struct ctx *c, const char **val, size_t *vlen);
 
-/* Reads "limit" (1..100, default 10) and "offset" (>= 0); answers 400 itself. */
+/*
+ * The body of a PATCH: an array of operations (application/json-patch+json,
+ * or application/json with an array) or a merge document
+ * (application/merge-patch+json, or application/json with an object). 1 and
+ * *patch (release with json_release) and *merge; 0 after answering 400; -1
+ * when out of memory.
+ */
+int handler_patch_body(struct ctx *c, struct json_object **patch, bool *merge);
+
+/*
+ * Answers a domain result other than DOM_OK: 404 (naming coll and key),
+ * 412, 400, 409 (with err's details; err may be NULL), 413. Returns
+ * STORE_OK, or the fault as a store result for DOM_RETRY/ERR/PANIC.
+ */
+enum store_rc handler_fail(struct ctx *c, enum dom_rc rc, const char *coll,
+    const char *key, struct patch_error *err);
+
+/* Reads "limit" (1..100, default 10) and "offset" (>= 0; NULL: not read);
+ * answers 400 search_param_invalid itself and returns -1. */
 int handler_limit_offset(struct ctx *c, int64_t *limit, int64_t *offset);
 
-/*
- * Parses an If-Match or If-None-Match header value (NULL: absent). Returns 1
- * when present and valid, 0 when absent, -1 after answering 400
- * item_ref_malformed.
- */
-int handler_parse_cond(struct ctx *c, const char *header, struct etag_list *l);
-
-/* Answers 412 item_version_mismatch. */
-void handler_version_mismatch(struct ctx *c);
-
-/* Events (events.c). */
-enum store_rc events_create(struct ctx *c);
-enum store_rc events_list(struct ctx *c);
-enum store_rc events_get(struct ctx *c);
-enum store_rc events_update(struct ctx *c);
-enum store_rc events_patch(struct ctx *c);
-enum store_rc events_delete(struct ctx *c);
+/* Reads a boolean parameter; answers 400 and returns -1 when malformed. */
+int handler_bool(struct ctx *c, const char *name, bool def, bool *out);
 
 /* Appends the URL path "/v0/<c>/<k>" percent-encoded. */
 void handler_item_path(struct buf *b, const char *collection, const char *key);
+
+/*
+ * For lists: true when an entry of about len more bytes may still go into
+ * this response (the first entry always may: a single value is always sent
+ * whole). The cap is the config's max_response.
+ */
+bool handler_room(struct ctx *c, size_t len, int64_t taken);
 
 #endif

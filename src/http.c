@@ -75,24 +75,20 @@ http_response_reset(struct response *r)
 	buf_reset(&r->headers);
 	buf_reset(&r->body);
 	r->status = 200;
-	r->allow_commit = false;
 }
 
 void
 http_header(struct response *r, const char *name, const char *fmt, ...)
 {
-	char value[4096];
 	va_list ap;
-	int n;
 
+	/* Any length: a header that does not fit the buffer's cap marks the
+	 * response failed (500), it is never dropped. */
+	buf_printf(&r->headers, "%s: ", name);
 	va_start(ap, fmt);
-	n = vsnprintf(value, sizeof(value), fmt, ap);
+	buf_vprintf(&r->headers, fmt, ap);
 	va_end(ap);
-	if (n < 0 || (size_t)n >= sizeof(value)) {
-		r->headers.b_failed = true;
-		return;
-	}
-	buf_printf(&r->headers, "%s: %s\r\n", name, value);
+	buf_adds(&r->headers, "\r\n");
 }
 
 void

@@ -47,7 +47,6 @@ struct response {
 	int status;
 	struct buf headers;         /* "Name: value\r\n" lines */
 	struct buf body;
-	bool allow_commit;          /* a 2xx answer whose writes must be committed */
 };
 
 /* Maps a method name to the enum (M_OTHER when unknown). */

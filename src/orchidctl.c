@@ -68,36 +68,56 @@ open_store(const struct config *cfg)
 	return s;
 }
 
+/* orchidctl's writes go through store_run, as orchidd's do: a deadlock
+ * with a running server is retried, not reported. */
+#define CTL_RETRIES 20
+
+struct key_create_args {
+	struct arena *a;
+	const char *tenant;
+	const char *key;
+	uint32_t id;
+	int created;
+};
+
+static enum store_rc
+key_create_txn(struct store_txn *t, void *arg, bool *commit)
+{
+	struct key_create_args *k = arg;
+	enum store_rc rc = tenants_ensure(t, k->a, k->tenant, &k->id, &k->created);
+
+	if (rc == STORE_OK)
+		rc = tenants_add_key(t, k->id, k->key, timefmt_now_ms());
+	*commit = rc == STORE_OK;
+	return rc;
+}
+
 static int
 key_create(struct store *s, const char *tenant)
 {
-	struct store_txn *t;
 	struct arena *a = mem_new();
 	char key[37];
-	uint32_t id;
-	int created;
+	struct key_create_args k = { a, tenant, key, 0, 0 };
+	enum store_rc rc;
 
 	if (!tenants_name_ok(tenant)) {
 		fprintf(stderr, "orchidctl: a tenant name is 1 to %d of A-Z a-z 0-9 . _ -\n",
 		    TENANT_MAX_NAME);
+		mem_free(a);
 		return 2;
 	}
-	if (a == NULL || auth_new_key(key) == -1 || store_begin(s, true, &t) != STORE_OK)
-		return 1;
-	if (tenants_ensure(t, a, tenant, &id, &created) != STORE_OK ||
-	    tenants_add_key(t, id, key, timefmt_now_ms()) != STORE_OK) {
-		store_abort(t);
+	if (a == NULL || auth_new_key(key) == -1) {
 		mem_free(a);
+		return 1;
+	}
+	rc = store_run(s, true, CTL_RETRIES, key_create_txn, &k);
+	mem_free(a);
+	if (rc != STORE_OK) {
 		fprintf(stderr, "orchidctl: could not store the key\n");
 		return 1;
 	}
-	mem_free(a);
-	if (store_commit(t) != STORE_OK) {
-		fprintf(stderr, "orchidctl: could not commit the key\n");
-		return 1;
-	}
-	if (created)
-		fprintf(stderr, "orchidctl: created tenant %s (id %u)\n", tenant, id);
+	if (k.created)
+		fprintf(stderr, "orchidctl: created tenant %s (id %u)\n", tenant, k.id);
 	printf("%s\n", key);
 	return 0;
 }
@@ -131,21 +151,29 @@ run_list(struct store *s, int which)
 	return 0;
 }
 
+struct revoke_args {
+	const char *key;
+	int found;
+};
+
+static enum store_rc
+key_revoke_txn(struct store_txn *t, void *arg, bool *commit)
+{
+	struct revoke_args *r = arg;
+	enum store_rc rc = tenants_revoke(t, r->key, &r->found);
+
+	*commit = rc == STORE_OK;
+	return rc;
+}
+
 static int
 key_revoke(struct store *s, const char *key)
 {
-	struct store_txn *t;
-	int found;
+	struct revoke_args r = { key, 0 };
 
-	if (store_begin(s, true, &t) != STORE_OK)
+	if (store_run(s, true, CTL_RETRIES, key_revoke_txn, &r) != STORE_OK)
 		return 1;
-	if (tenants_revoke(t, key, &found) != STORE_OK) {
-		store_abort(t);
-		return 1;
-	}
-	if (store_commit(t) != STORE_OK)
-		return 1;
-	if (!found) {
+	if (!r.found) {
 		fprintf(stderr, "orchidctl: no such key\n");
 		return 1;
 	}

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <dirent.h>
@@ -611,6 +612,31 @@ store_abort(struct store_txn *t)
 	if (rc != 0)
 		map_rc(rc, "txn_abort");
 	free(t);
+}
+
+enum store_rc
+store_run(struct store *s, bool write, int retries, store_txn_fn fn, void *arg)
+{
+	struct store_txn *t;
+	enum store_rc rc;
+	bool commit;
+
+	for (int attempt = 0;; attempt++) {
+		rc = store_begin(s, write, &t);
+		if (rc == STORE_OK) {
+			commit = false;
+			rc = fn(t, arg, &commit);
+			if (rc == STORE_OK && commit)
+				rc = store_commit(t);
+			else
+				store_abort(t);
+		}
+		if (rc != STORE_RETRY || attempt >= retries)
+			return rc;
+		/* Back off a little so the winner of the deadlock can finish. */
+		struct timespec ts = { 0, (long)(attempt + 1) * 200000L };
+		(void)nanosleep(&ts, NULL);
+	}
 }
 
 static void

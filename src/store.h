@@ -100,6 +100,17 @@ enum store_rc store_commit(struct store_txn *t);
 void store_abort(struct store_txn *t);
 
 /*
+ * The transaction runner every writer uses: begins a transaction, calls fn,
+ * commits when fn returns STORE_OK and set *commit (else aborts), and on
+ * STORE_RETRY (a deadlock, in fn or at commit) runs it all again, at most
+ * retries more times, with a short growing back-off. Returns the last
+ * result. fn must not keep state across attempts it did not reset.
+ */
+typedef enum store_rc (*store_txn_fn)(struct store_txn *t, void *arg, bool *commit);
+enum store_rc store_run(struct store *s, bool write, int retries, store_txn_fn fn,
+    void *arg);
+
+/*
  * Reads the value of key into memory owned by the arena a. rmw takes the
  * write lock at once (for read-modify-write). STORE_NOTFOUND when absent.
  */

@@ -151,6 +151,10 @@ serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int liste
 		exit(WORKER_EXIT_PANIC);
 	}
 	http_response_init(&resp);
+	/* A list page stops at max_response, but its first entry (a single
+	 * value, at most max_body) always goes in whole, with room for the
+	 * wrapper: a body past this cap is a fault (500), never cut short. */
+	resp.body.b_max = (size_t)cfg->max_response + (size_t)cfg->max_body + ((size_t)1 << 20);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);

@@ -1,0 +1,124 @@
+/*
+ * routes: the route table (routes.h). A pattern is the segments after /v0
+ * separated by '/': "*" matches any one segment, "**" (last) any number of
+ * them, anything else itself; "" is /v0 itself.
+ */
+#include "routes.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define ANY_METHOD M_OTHER
+
+struct route {
+	const char *pattern;
+	enum http_method method;   /* ANY_METHOD: every method */
+	handler_fn fn;
+	bool write;
+};
+
+/* Rows of one pattern stay together, methods in the order Allow lists them. */
+static const struct route routes[] = {
+	{ "", M_GET, handle_collections, false },
+	{ "", M_HEAD, handle_ping, false },
+	{ "", M_POST, handle_unsupported, false },          /* bulk */
+	{ "*", M_GET, handle_collection_list, false },
+	{ "*", M_HEAD, handle_collection_list, false },
+	{ "*", M_POST, handle_item_post, true },
+	{ "*", M_DELETE, handle_unsupported, false },       /* collection delete */
+	{ "*/*", M_GET, handle_item_get, false },
+	{ "*/*", M_HEAD, handle_item_get, false },
+	{ "*/*", M_PUT, handle_item_put, true },
+	{ "*/*", M_PATCH, handle_item_patch, true },
+	{ "*/*", M_DELETE, handle_item_delete, true },
+	{ "*/*/refs", M_GET, handle_item_refs, false },
+	{ "*/*/refs", M_HEAD, handle_item_refs, false },
+	{ "*/*/refs/*", M_GET, handle_item_ref, false },
+	{ "*/*/refs/*", M_HEAD, handle_item_ref, false },
+	{ "*/*/events/*", M_GET, handle_event_list, false },
+	{ "*/*/events/*", M_HEAD, handle_event_list, false },
+	{ "*/*/events/*", M_POST, handle_event_create, true },
+	{ "*/*/events/*", M_PUT, handle_event_create, true },  /* legacy create */
+	{ "*/*/events/*/*", M_GET, handle_event_list, false },
+	{ "*/*/events/*/*", M_HEAD, handle_event_list, false },
+	{ "*/*/events/*/*", M_POST, handle_event_create, true },
+	{ "*/*/events/*/*/*", M_GET, handle_event_get, false },
+	{ "*/*/events/*/*/*", M_HEAD, handle_event_get, false },
+	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true },
+	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true },
+	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true },
+	{ "*/*/relation/**", ANY_METHOD, handle_unsupported, false },  /* relations */
+	{ "*/*/relations/**", ANY_METHOD, handle_unsupported, false },
+};
+
+static const char *
+method_name(enum http_method m)
+{
+	switch (m) {
+	case M_GET: return "GET";
+	case M_HEAD: return "HEAD";
+	case M_PUT: return "PUT";
+	case M_POST: return "POST";
+	case M_PATCH: return "PATCH";
+	case M_DELETE: return "DELETE";
+	default: return "";
+	}
+}
+
+/* True when the path's segments have the shape of pattern. */
+static bool
+shape_matches(const char *pattern, const struct path *path)
+{
+	const char *p = pattern;
+	size_t i = 0;
+
+	if (*p == '\0')
+		return path->nseg == 0;
+	for (;;) {
+		size_t n = strcspn(p, "/");
+
+		if (n == 2 && p[0] == '*' && p[1] == '*')
+			return true;
+		if (i == path->nseg)
+			return false;
+		if (!(n == 1 && p[0] == '*') &&
+		    (path->seg[i].len != n || memcmp(path->seg[i].s, p, n) != 0))
+			return false;
+		i++;
+		p += n;
+		if (*p == '\0')
+			return i == path->nseg;
+		p++;
+	}
+}
+
+void
+routes_match(const struct request *req, struct route_match *m)
+{
+	const char *shape = NULL;
+	size_t used = 0;
+
+	memset(m, 0, sizeof(*m));
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		const struct route *r = &routes[i];
+
+		if (shape != NULL && strcmp(shape, r->pattern) != 0)
+			continue; /* only the rows of the first shape that fits */
+		if (shape == NULL && !shape_matches(r->pattern, &req->path))
+			continue;
+		shape = r->pattern;
+		m->found = true;
+		if (r->method == req->method || r->method == ANY_METHOD) {
+			m->fn = r->fn;
+			m->write = r->write;
+			return;
+		}
+		if (r->fn != handle_unsupported) {
+			int n = snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s",
+			    used ? ", " : "", method_name(r->method));
+
+			if (n > 0 && (size_t)n < sizeof(m->allow) - used)
+				used += (size_t)n;
+		}
+	}
+}

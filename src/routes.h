@@ -1,0 +1,24 @@
+/*
+ * routes: the table of the API's resources: path shape and method to
+ * handler. 404 for a path no row has, 405 with the methods of the rows of
+ * that shape for another method, and rows of features of a later release
+ * answer 501 (they are not listed in Allow).
+ */
+#ifndef ORCHID_ROUTES_H
+#define ORCHID_ROUTES_H
+
+#include <stdbool.h>
+
+#include "handler.h"
+
+struct route_match {
+	handler_fn fn;       /* NULL: 404 or 405 */
+	bool write;          /* runs in a write transaction */
+	bool found;          /* some row has this path shape (else 404) */
+	char allow[64];      /* for 405: "GET, HEAD, ..." */
+};
+
+/* Matches the request's method and path (segments after /v0). */
+void routes_match(const struct request *req, struct route_match *m);
+
+#endif
