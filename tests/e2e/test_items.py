@@ -2,13 +2,13 @@
 (and the transport rules they rely on), through nginx."""
 
 import email.utils
+import functools
 import json
 import re
-import threading
 import unittest
 import urllib.parse
 
-from harness import UUID_RE, ServerTestCase
+from harness import UUID_RE, ServerTestCase, run_threads
 
 REF_RE = re.compile(r"^[0-9a-f]{16}$")
 ETAG_RE = re.compile(r'^"([0-9a-f]{16})"$')
@@ -507,28 +507,23 @@ class RefsPagingTest(ItemsTestBase):
     def test_concurrent_writes_all_appear(self):
         p = "/v0/paging/concurrent"
         threads, per = 4, 10
-        acked = [[] for _ in range(threads)]
-        errors = []
+        acked = {}
 
         def run(t):
             for i in range(per):
-                st, h, body, _ = self.server.request("PUT", p, key=self.key,
-                                                     body={"t": t, "i": i})
-                if st != 201:
-                    errors.append((st, body))
-                    return
-                acked[t].append(i)
+                value = {"t": t, "i": i}
+                st, h, body, _ = self.server.request("PUT", p, key=self.key, body=value)
+                self.assertEqual(st, 201, body)
+                acked[(t, i)] = (self.ref_of(h), value)
 
-        ths = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-        for th in ths:
-            th.start()
-        for th in ths:
-            th.join(60)
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(run, t) for t in range(threads)])
         doc = self.refs(p, "?values=true&limit=100")
         self.assertEqual(doc["count"], threads * per)
+        # exactly the acknowledged versions, each with its ref and value
+        self.assertEqual(sorted((e["path"]["ref"], json.dumps(e["value"], sort_keys=True))
+                                for e in doc["results"]),
+                         sorted((ref, json.dumps(v, sort_keys=True)) for ref, v in acked.values()))
         seen = [(e["value"]["t"], e["value"]["i"]) for e in reversed(doc["results"])]
-        self.assertEqual(len(set(seen)), threads * per)
         for t in range(threads):
             # each thread's writes were sequential: they appear in its order
             self.assertEqual([i for (tt, i) in seen if tt == t], list(range(per)))
@@ -540,21 +535,14 @@ class RefsPagingTest(ItemsTestBase):
         # version stored before it, so "newest first" is reftime order.
         p = "/v0/paging/reftimes"
         big = "x" * 1000000
-        errors = []
 
         def run(t):
             for i in range(20):
                 body = {"t": t, "i": i, "big": big} if t % 2 == 0 else {"t": t, "i": i}
-                st = self.server.request("PUT", p, key=self.key, body=body)[0]
-                if st != 201:
-                    errors.append(st)
+                st, _, payload, _ = self.server.request("PUT", p, key=self.key, body=body)
+                self.assertEqual(st, 201, payload)
 
-        ths = [threading.Thread(target=run, args=(t,)) for t in range(4)]
-        for th in ths:
-            th.start()
-        for th in ths:
-            th.join(120)
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(run, t) for t in range(4)])
         times = []
         for offset in (0, 50):
             doc = self.refs(p, "?limit=50&offset=%d" % offset)
@@ -804,8 +792,8 @@ class CollectionListTest(ItemsTestBase):
         self.assertEqual(doc["results"], [])
 
     def test_limits(self):
-        self.assertEqual(len(self.keys("?limit=1")), 1)
-        self.assertEqual(len(self.keys("?limit=100")), len(self.KEYS))
+        self.assertEqual(self.keys("?limit=1"), self.KEYS[:1])
+        self.assertEqual(self.keys("?limit=100"), self.KEYS)
         for q in ("?limit=0", "?limit=101", "?limit=x"):
             with self.subTest(q=q):
                 self.assertError(self.req("GET", "/v0/list" + q), 400, "search_param_invalid")
