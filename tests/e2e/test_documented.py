@@ -13,7 +13,6 @@
 import functools
 import hashlib
 import http.client
-import json
 import os
 import re
 import shutil
@@ -452,13 +451,12 @@ class NginxErrorsTest(unittest.TestCase, JsonErrorMixin):
 
     def test_502_when_orchidd_was_killed(self):
         srv, key = self.start()
-        children = [p for p in [srv.orchidd_pids()["maintainer"]] + srv.orchidd_pids()["workers"]]
         srv.kill_orchidd(signal.SIGKILL)
         srv.orchidd_proc.wait(30)
-        self.assertTrue(wait_for(lambda: not any(os.path.exists("/proc/%d" % p) and
-                                                 harness._proc_state(p) not in (None, "Z", "X")
-                                                 for p in children), 30),
-                        "the children outlived the master")
+        # the maintainer and the workers follow their master (DESIGN.md 6)
+        self.assertTrue(wait_for(lambda: srv.orchidd_pids() == {
+            "master": None, "maintainer": None, "workers": []}, 30),
+                        "children outlived the master: %r" % srv.orchidd_pids())
         self.assertTrue(os.path.exists(srv.socket_path), "precondition: a stale socket")
         self.assertJsonErrorAnswer(srv.request("GET", "/v0/c/k", key=key),
                                    502, "service_unavailable")
