@@ -511,38 +511,67 @@ read_bound(struct ctx *c, const char *name, bool is_upper, bool excl, struct evp
 	return 1;
 }
 
+static const struct { const char *name; bool upper, excl; } bound_params[] = {
+	{ "startEvent", false, false }, { "afterEvent", false, true },
+	{ "start", false, false }, { "endEvent", true, false },
+	{ "beforeEvent", true, true }, { "end", true, true },
+};
+
+/*
+ * The bound parameter that, in the order of the query string, is the second
+ * of its side (a name repeated with the same value counts once); NULL when
+ * no side has two.
+ */
+static const char *
+second_bound(const struct query *q)
+{
+	int seen[2] = { 0, 0 };
+
+	for (size_t i = 0; i < q->n; i++) {
+		const char *name = q->p[i].name;
+		size_t j, k;
+
+		for (j = 0; j < sizeof(bound_params) / sizeof(bound_params[0]); j++)
+			if (strcmp(name, bound_params[j].name) == 0)
+				break;
+		if (j == sizeof(bound_params) / sizeof(bound_params[0]))
+			continue;
+		for (k = 0; k < i; k++)
+			if (strcmp(q->p[k].name, name) == 0)
+				break;
+		if (k == i && ++seen[bound_params[j].upper] == 2)
+			return name;
+	}
+	return NULL;
+}
+
 /* Fills the bounds from the query (and the path for .../TYPE/TS). */
 static int
 list_bounds(struct ctx *c, struct bounds *b)
 {
-	static const struct { const char *name; bool upper, excl; } params[] = {
-		{ "startEvent", false, false }, { "afterEvent", false, true },
-		{ "start", false, false }, { "endEvent", true, false },
-		{ "beforeEvent", true, true }, { "end", true, true },
-	};
+	const size_t nparams = sizeof(bound_params) / sizeof(bound_params[0]);
 	int nlo = 0, nhi = 0;
-	const char *second = NULL; /* the bound that conflicts with an earlier one */
 
 	memset(b, 0, sizeof(*b));
 	evrange_all(&b->r);
-	for (size_t i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
-		struct evpos *p = params[i].upper ? &b->r.hi : &b->r.lo;
-		bool *excl = params[i].upper ? &b->r.hi_excl : &b->r.lo_excl;
-		int r = read_bound(c, params[i].name, params[i].upper, params[i].excl, p, excl);
+	for (size_t i = 0; i < nparams; i++) {
+		bool upper = bound_params[i].upper;
+		struct evpos *p = upper ? &b->r.hi : &b->r.lo;
+		bool *excl = upper ? &b->r.hi_excl : &b->r.lo_excl;
+		int r = read_bound(c, bound_params[i].name, upper, bound_params[i].excl, p, excl);
 
 		if (r == -1)
 			return -1;
-		if (r == 1 && ((params[i].upper && nhi == 1) || (!params[i].upper && nlo == 1)))
-			second = params[i].name;
-		if (r == 1 && !params[i].upper) {
+		if (r == 1 && !upper) {
 			nlo++;
-			b->lo_name = params[i].name;
-			b->lo_value = query_get(&c->req->query, params[i].name, NULL);
+			b->lo_name = bound_params[i].name;
+			b->lo_value = query_get(&c->req->query, bound_params[i].name, NULL);
 		}
-		nhi += r == 1 && params[i].upper;
+		nhi += r == 1 && upper;
 	}
 	if (nlo > 1 || nhi > 1) {
-		param_invalid(c, second,
+		/* Named as the client sent them: the second one is refused. */
+		param_invalid(c, second_bound(&c->req->query),
 		    "Send at most one lower bound (startEvent, afterEvent, start) and one "
 		    "upper bound (endEvent, beforeEvent, end).");
 		return -1;
