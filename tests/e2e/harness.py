@@ -14,8 +14,15 @@ Environment:
     ORCHID_BUILDDIR      build dir (default: $abs_top_builddir, else the source tree)
     NGINX                nginx binary (default: nginx on PATH, else /usr/sbin/nginx)
     ORCHID_KEEP=1        keep the temp dirs and print the log tails at stop
+    ORCHID_TEST_TIMEOUT  default per-test watchdog in seconds (300)
+
+Threads: run_threads() runs a test's concurrent clients and fails the test
+with every exception raised in any of them (and any thread still running at
+its deadline). Time: run.py arms a watchdog per test (timeout() overrides
+its default), so a hung test fails instead of hanging the suite.
 """
 
+import atexit
 import base64
 import http.client
 import json
@@ -27,7 +34,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,6 +57,9 @@ _live = []
 _recent = []
 
 
+DEFAULT_TEST_TIMEOUT = float(os.environ.get("ORCHID_TEST_TIMEOUT") or 300)
+
+
 def find_nginx():
     path = os.environ.get("NGINX") or shutil.which("nginx")
     if not path and os.access("/usr/sbin/nginx", os.X_OK):
@@ -66,6 +78,139 @@ def failure_report(lines=40):
     for srv in _live + _recent:
         out.append(srv.tails(lines))
     return "\n".join(out)
+
+
+# ---- time limits ----------------------------------------------------------
+
+class TestTimeout(AssertionError):
+    """Raised in the main thread when a test outlives its watchdog."""
+
+
+def timeout(seconds):
+    """Decorator for a test method or a TestCase class: its tests may run
+    seconds instead of DEFAULT_TEST_TIMEOUT before the watchdog fails them."""
+    def mark(obj):
+        obj.orchid_timeout = seconds
+        return obj
+    return mark
+
+
+def timeout_of(test):
+    """The watchdog time of a unittest test: its method's timeout(), else its
+    class's, else the default."""
+    method = getattr(test, getattr(test, "_testMethodName", ""), None)
+    for obj in (method, test):
+        seconds = getattr(obj, "orchid_timeout", None)
+        if seconds is not None:
+            return float(seconds)
+    return DEFAULT_TEST_TIMEOUT
+
+
+def arm_watchdog(seconds, what):
+    """From now, raise TestTimeout in the main thread after seconds, unless
+    disarm_watchdog() comes first. The exception interrupts whatever the
+    test is blocked in (a socket read, a join, a sleep)."""
+    def on_alarm(signum, frame):
+        raise TestTimeout("%s did not finish within %g s: the watchdog stopped it "
+                          "(harness.timeout() sets another limit)" % (what, seconds))
+    signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+
+
+def disarm_watchdog():
+    signal.setitimer(signal.ITIMER_REAL, 0)
+    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+# ---- threads -----------------------------------------------------------------
+
+def run_threads(targets, timeout=120.0, during=None, background=(), stop=None):
+    """Runs each callable of targets in a thread of its own and fails the
+    test (AssertionError) listing every exception any thread raised, with its
+    traceback, and every thread still running at the deadline.
+
+    targets run to their end; background callables run until stop (a
+    threading.Event, needed with background) is set; during, if given, runs
+    in the calling thread meanwhile. The order: start them all, during(),
+    join targets, set stop, join background. timeout counts from when
+    during() returned (or the start) and bounds all the joining. When a
+    thread raises, stop is set at once so the others can end early.
+    Threads are daemons: one that hangs cannot keep the suite alive.
+    """
+    if background and stop is None:
+        raise ValueError("background threads need a stop event")
+    errors = []
+    lock = threading.Lock()
+
+    def wrap(fn):
+        def run():
+            try:
+                fn()
+            except BaseException:  # noqa: BLE001 - reported to the test
+                with lock:
+                    errors.append((threading.current_thread().name, traceback.format_exc()))
+                if stop is not None:
+                    stop.set()
+        return run
+
+    def start(fns, kind):
+        out = []
+        for i, fn in enumerate(fns):
+            name = "%s-%d(%s)" % (kind, i, getattr(fn, "__name__", None)
+                                  or getattr(getattr(fn, "func", None), "__name__", "?"))
+            th = threading.Thread(target=wrap(fn), name=name, daemon=True)
+            th.start()
+            out.append(th)
+        return out
+
+    fg = start(targets, "thread")
+    bg = start(background, "background")
+    during_exc = None
+    try:
+        if during is not None:
+            during()
+    except BaseException as e:  # noqa: BLE001 - re-raised below
+        during_exc = e
+        if stop is not None:
+            stop.set()
+    deadline = time.monotonic() + timeout
+    for th in fg:
+        th.join(max(0.0, deadline - time.monotonic()))
+    if stop is not None:
+        stop.set()
+    for th in bg:
+        th.join(max(0.0, deadline - time.monotonic()))
+    hung = [th.name for th in fg + bg if th.is_alive()]
+    with lock:
+        failed = list(errors)
+    if not failed and not hung:
+        if during_exc is not None:
+            raise during_exc
+        return
+    parts = ["%d of %d threads failed, %d still running after %g s"
+             % (len(failed), len(fg) + len(bg), len(hung), timeout)]
+    for name, tb in failed:
+        parts.append("--- %s raised:\n%s" % (name, tb.rstrip()))
+    for name in hung:
+        parts.append("--- %s is still running (it hangs)" % name)
+    if during_exc is not None:
+        parts.append("--- and the calling thread raised:\n%s" % "".join(
+            traceback.format_exception(type(during_exc), during_exc,
+                                       during_exc.__traceback__)).rstrip())
+    raise AssertionError("\n".join(parts))
+
+
+def _stop_all():
+    # A test stopped by its watchdog in the middle of a cleanup can leave a
+    # server running: never leave processes behind when the run ends.
+    for srv in list(_live):
+        try:
+            srv.stop()
+        except Exception:  # noqa: BLE001 - best effort at exit
+            pass
+
+
+atexit.register(_stop_all)
 
 
 def _free_port():
@@ -119,16 +264,20 @@ class Server:
 
     workers, durability, log_level and extra (a dict of further config keys)
     go into orchidd.conf; env (a dict) is added to orchidd's environment (not
-    nginx's). start() returns self; stop() is idempotent.
+    nginx's). nginx_settings ({directive: value}) replaces the value of
+    directives that conf/nginx/orchid-locations.conf sets (each must be set
+    there exactly once), e.g. {"fastcgi_read_timeout": "1s"}.
+    start() returns self; stop() is idempotent.
     """
 
     def __init__(self, workers=2, durability=None, log_level=None, extra=None,
-                 startup_timeout=30.0, env=None):
+                 startup_timeout=30.0, env=None, nginx_settings=None):
         self.workers = workers
         self.env = dict(env or {})
         self.durability = durability
         self.log_level = log_level
         self.extra = dict(extra or {})
+        self.nginx_settings = dict(nginx_settings or {})
         self.startup_timeout = startup_timeout
         self.tmp = None
         self.port = None
@@ -241,6 +390,24 @@ class Server:
                             ("@PREFIX@", self.nginx_prefix), ("@CONFDIR@", CONFDIR),
                             ("@USER_LINE@", user_line)):
             text = text.replace(name, value)
+        if self.nginx_settings:
+            # A copy of the locations with the settings replaced, included
+            # in place of the source tree's.
+            locations = os.path.join(self.nginx_prefix, "orchid-locations.conf")
+            source = os.path.join(CONFDIR, "orchid-locations.conf")
+            if text.count("include %s;" % source) != 1:
+                raise ServerError("orchid-dev.conf.in does not include %s once" % source)
+            text = text.replace("include %s;" % source, "include %s;" % locations)
+            with open(source) as f:
+                loc = f.read()
+            for name, value in self.nginx_settings.items():
+                loc, n = re.subn(r"(?m)^(\s*%s\s+)[^;]*;" % re.escape(name),
+                                 lambda m: m.group(1) + value + ";", loc)
+                if n != 1:
+                    raise ServerError("orchid-locations.conf sets %s %d times, not once"
+                                      % (name, n))
+            with open(locations, "w") as f:
+                f.write(loc)
         with open(os.path.join(self.nginx_prefix, "nginx.conf"), "w") as f:
             f.write(text)
         shutil.copy(os.path.join(CONFDIR, "fastcgi_params"),
@@ -499,7 +666,12 @@ class ServerTestCase(unittest.TestCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.server = Server(**cls.server_options)
-        cls.server.start()
+        # Outside any test, so outside run.py's per-test watchdog.
+        arm_watchdog(DEFAULT_TEST_TIMEOUT, "starting the server of %s" % cls.__name__)
+        try:
+            cls.server.start()
+        finally:
+            disarm_watchdog()
         cls.addClassCleanup(cls.server.stop)
 
     def assertJsonError(self, resp, status, code):

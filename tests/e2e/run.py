@@ -8,6 +8,10 @@ The last line of a run is "N passed, N failed" (", N skipped" when some were);
 the exit status is non-zero when a test failed or none ran, and in a full run
 (no selection) when one was skipped. When a test fails,
 the log tails of the servers it used are printed under it.
+
+Every test runs under a watchdog (harness.DEFAULT_TEST_TIMEOUT, 300 s unless
+ORCHID_TEST_TIMEOUT or harness.timeout() on the test says otherwise): a test
+that hangs fails with harness.TestTimeout instead of hanging the run.
 """
 
 import os
@@ -36,6 +40,12 @@ class Result(unittest.TextTestResult):
         harness.mark_test_start()
         self.started += 1
         super().startTest(test)
+        # Covers setUp, the test, tearDown and the cleanups.
+        harness.arm_watchdog(harness.timeout_of(test), test.id())
+
+    def stopTest(self, test):
+        harness.disarm_watchdog()
+        super().stopTest(test)
 
     def _report(self):
         report = harness.failure_report()

@@ -1,11 +1,13 @@
 """Hot backup under write load, restore into a fresh data directory, verify:
-every write acknowledged before the backup began is in the restored data."""
+every write acknowledged before the backup began is in the restored data,
+items and events alike, with the value and ref that were acknowledged."""
 
+import functools
 import os
 import shutil
 import threading
 
-from harness import ServerTestCase
+from harness import ServerTestCase, run_threads
 
 
 class BackupRestoreTest(ServerTestCase):
@@ -14,7 +16,8 @@ class BackupRestoreTest(ServerTestCase):
     def test_backup_under_load_restore_and_verify(self):
         srv = self.server
         key = srv.new_key("backup")
-        acked = {}
+        acked = {}    # item key -> (ETag, value)
+        events = {}   # event Location -> (ETag, value)
         lock = threading.Lock()
         stop = threading.Event()
 
@@ -22,31 +25,44 @@ class BackupRestoreTest(ServerTestCase):
             n = 0
             while not stop.is_set():
                 k = "w%d-%d" % (t, n)
-                st, h, _, _ = srv.request("PUT", "/v0/bk/" + k, key=key, body={"t": t, "n": n})
-                if st == 201:
-                    with lock:
-                        acked[k] = h["etag"]
+                value = {"t": t, "n": n}
+                st, h, body, _ = srv.request("PUT", "/v0/bk/" + k, key=key, body=value)
+                self.assertEqual(st, 201, body)
+                with lock:
+                    acked[k] = (h["etag"], value)
                 n += 1
                 # events too
-                srv.request("POST", "/v0/bk/%s/events/e" % k, key=key, body={"n": n})
+                value = {"n": n}
+                st, h, body, _ = srv.request("POST", "/v0/bk/%s/events/e" % k, key=key,
+                                             body=value)
+                self.assertEqual(st, 201, body)
+                with lock:
+                    events[h["location"]] = (h["etag"], value)
 
-        threads = [threading.Thread(target=writer, args=(t,)) for t in range(4)]
-        for t in threads:
-            t.start()
-        try:
-            while len(acked) < 200:
+        state = {}
+
+        def backup_meanwhile():
+            while not stop.is_set():
+                with lock:
+                    if len(acked) >= 200 and len(events) >= 200:
+                        break
                 stop.wait(0.05)
             with lock:
-                before = dict(acked)
+                state["items"] = dict(acked)
+                state["events"] = dict(events)
             backup = os.path.join(srv.tmp, "backup")
             proc = srv.orchidctl("backup", backup, check=False)
             self.assertEqual(proc.returncode, 0, proc.stderr)
             # A second backup into the same directory is refused.
             self.assertNotEqual(srv.orchidctl("backup", backup, check=False).returncode, 0)
-        finally:
-            stop.set()
-            for t in threads:
-                t.join()
+            state["backup"] = backup
+
+        run_threads([], during=backup_meanwhile, stop=stop,
+                    background=[functools.partial(writer, t) for t in range(4)])
+        before, events_before, backup = state["items"], state["events"], state["backup"]
+        self.assertGreaterEqual(len(before), 200)
+        self.assertGreaterEqual(len(events_before), 200)
+        # The writers went on while the backup ran.
         self.assertGreater(len(acked), len(before))
 
         # verify and restore need the environment to themselves.
@@ -67,10 +83,14 @@ class BackupRestoreTest(ServerTestCase):
         shutil.move(restored, srv.datadir)
         srv.start_orchidd()
         srv.wait_ready()
-        for k, etag in before.items():
-            st, h, body, _ = srv.request("GET", "/v0/bk/" + k, key=key)
+        for k, (etag, value) in sorted(before.items()):
+            st, h, body, doc = srv.request("GET", "/v0/bk/" + k, key=key)
             self.assertEqual(st, 200, (k, body))
-            self.assertEqual(h["etag"], etag, k)
+            self.assertEqual((h["etag"], doc), (etag, value), k)
+        for loc, (etag, value) in sorted(events_before.items()):
+            st, h, body, doc = srv.request("GET", loc, key=key)
+            self.assertEqual(st, 200, (loc, body))
+            self.assertEqual((h["etag"], doc["value"]), (etag, value), loc)
         # The restored server takes writes.
         st = srv.request("PUT", "/v0/bk/after-restore", key=key, body={"ok": True})[0]
         self.assertEqual(st, 201)

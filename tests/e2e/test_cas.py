@@ -3,13 +3,14 @@ If-Match on one item and on one event. Every success is a new version, no two
 successes share a predecessor, nothing is lost, also while workers are being
 killed."""
 
+import functools
 import os
 import random
 import signal
 import threading
 import time
 
-from harness import ServerTestCase
+from harness import ServerTestCase, run_threads
 
 CLIENTS = 16
 ROUNDS = 8   # successful increments each client aims for
@@ -37,7 +38,6 @@ class CasTest(ServerTestCase):
         st = srv.request("PUT", path, key=self.key, body={"n": 0, "by": -1, "prev": None})[0]
         self.assertEqual(st, 201)
         wins, unknown, lock = [], [], threading.Lock()
-        errors = []
 
         def client(cid):
             done = 0
@@ -45,25 +45,29 @@ class CasTest(ServerTestCase):
             while done < ROUNDS and tries < 2000:
                 tries += 1
                 try:
-                    st, h, _, doc = srv.request("GET", path, key=key, timeout=10)
-                    if st != 200:
-                        continue
-                    prev = h["etag"].strip('"')
-                    new = {"n": doc["n"] + 1, "by": cid, "prev": prev, "try": tries}
+                    st, h, body, doc = srv.request("GET", path, key=key, timeout=10)
+                except OSError:
+                    st = None
+                if st != 200:
+                    # Only a killed worker excuses a failed read.
+                    self.assertTrue(kill and st in (None, 502, 503, 504), (st, body))
+                    continue
+                prev = h["etag"].strip('"')
+                new = {"n": doc["n"] + 1, "by": cid, "prev": prev, "try": tries}
+                try:
                     st, h, body, _ = srv.request("PUT", path, key=key, body=new,
                                                  headers={"If-Match": '"%s"' % prev}, timeout=10)
                 except OSError:
-                    st, h = None, {}
+                    st, h, body = None, {}, b""
                 with lock:
                     if st == 201:
                         wins.append((prev, h["etag"].strip('"'), new))
                         done += 1
-                    elif st == 412:
-                        pass
-                    elif st in (None, 502, 503, 504):
+                    elif st != 412:
+                        # Outcome unknown: allowed only while workers die.
+                        self.assertTrue(kill and st in (None, 502, 503, 504), (st, body))
                         unknown.append(new)
-                    else:
-                        errors.append((st, body))
+            self.assertEqual(done, ROUNDS, "client %d gave up after %d tries" % (cid, tries))
 
         stop = threading.Event()
 
@@ -77,18 +81,8 @@ class CasTest(ServerTestCase):
                     except ProcessLookupError:
                         pass
 
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
-        nem = threading.Thread(target=nemesis) if kill else None
-        for t in threads:
-            t.start()
-        if nem:
-            nem.start()
-        for t in threads:
-            t.join()
-        stop.set()
-        if nem:
-            nem.join()
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(client, c) for c in range(CLIENTS)],
+                    background=[nemesis] if kill else [], stop=stop)
 
         # No two successes share a predecessor.
         preds = [p for p, _, _ in wins]
@@ -107,15 +101,21 @@ class CasTest(ServerTestCase):
         for older, newer in zip(hist, hist[1:]):
             self.assertEqual(newer["value"]["prev"], older["path"]["ref"])
             self.assertEqual(newer["value"]["n"], older["value"]["n"] + 1)
-        # Every acknowledged success is in it; nothing else but unknowns.
-        refs = [e["path"]["ref"] for e in hist]
-        for _, ref, _ in wins:
-            self.assertIn(ref, refs)
-        self.assertGreaterEqual(len(hist) - 1, len(wins))
-        self.assertLessEqual(len(hist) - 1, len(wins) + len(unknown))
+        # Every acknowledged success is in it with its ref and value; nothing
+        # else but writes whose outcome is unknown. (Values are unique: each
+        # names its client, try and predecessor.)
+        self.assertEqual(hist[0]["value"], {"n": 0, "by": -1, "prev": None})
+        stored = {e["path"]["ref"]: e["value"] for e in hist[1:]}
+        self.assertEqual(len(stored), len(hist) - 1, "a ref appears twice in the history")
+        self.assertEqual({ref: new for _, ref, new in wins if ref in stored},
+                         {ref: new for _, ref, new in wins}, "acknowledged writes missing")
+        for ref, value in stored.items():
+            if ref in {r for _, r, _ in wins}:
+                continue
+            self.assertIn(value, unknown, "a stored version nobody wrote or saw fail")
         if not kill:
-            self.assertEqual(len(hist) - 1, len(wins))
             self.assertEqual(len(wins), CLIENTS * ROUNDS)
+            self.assertEqual(stored, {ref: new for _, ref, new in wins})
         return wins, unknown
 
     def test_item_read_modify_write(self):
@@ -148,11 +148,7 @@ class CasTest(ServerTestCase):
                 else:
                     self.assertEqual(st, 412, body)
 
-        threads = [threading.Thread(target=client, args=(c,)) for c in range(CLIENTS)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        run_threads([functools.partial(client, c) for c in range(CLIENTS)])
         self.assertEqual(len(wins), len(set(wins)))
         doc = srv.request("GET", url, key=key)[3]
         self.assertEqual(doc["value"]["n"], CLIENTS * ROUNDS)

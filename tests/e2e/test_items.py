@@ -2,15 +2,18 @@
 (and the transport rules they rely on), through nginx."""
 
 import email.utils
+import functools
+import hashlib
 import json
 import re
-import threading
 import unittest
 import urllib.parse
 
-from harness import UUID_RE, ServerTestCase
+from harness import UUID_RE, ServerTestCase, run_threads
 
 REF_RE = re.compile(r"^[0-9a-f]{16}$")
+# docs/api.md: a tombstone's ref is that of null.
+NULL_REF = hashlib.sha256(b"null").hexdigest()[:16]
 ETAG_RE = re.compile(r'^"([0-9a-f]{16})"$')
 
 
@@ -186,11 +189,15 @@ class ConditionalTest(ItemsTestBase):
         self.path = "/v0/cond/" + self.id().rsplit(".", 1)[1]
         self.ref = self.ref_of(self.put(self.path, {"v": "base"}))
 
-    def count(self):
-        return self.refs(self.path)["count"]
+    def history(self):
+        """Every version, newest first, with values: compared whole, so that
+        "nothing written" also means "nothing changed"."""
+        doc = self.refs(self.path, "?values=true&limit=100")
+        self.assertNotIn("next", doc)
+        return doc["results"]
 
     def test_if_match_forms_that_match(self):
-        n = self.count()
+        before = self.history()
         forms = ['"%s"' % self.ref, self.ref, '"0000000000000000", "%s"' % self.ref,
                  '"%s",0000000000000000' % self.ref, "*", '"*"',
                  '"%s"' % self.ref.upper()]
@@ -200,17 +207,20 @@ class ConditionalTest(ItemsTestBase):
                                           headers={"If-Match": im})
                 self.assertEqual(st, 201, body)
                 self.assertEqual(self.ref_of(h), self.ref)
-        self.assertEqual(self.count(), n + len(forms))
+        after = self.history()
+        self.assertEqual(after[len(forms):], before)
+        self.assertEqual([(e["path"]["ref"], e["value"]) for e in after[:len(forms)]],
+                         [(self.ref, {"v": "base"})] * len(forms))
 
     def test_if_match_mismatch_is_412_and_writes_nothing(self):
-        n = self.count()
+        before = self.history()
         for im in ['"0000000000000000"', '0000000000000000', 'W/"%s"' % self.ref,
                    '"%s"' % self.ref[:8], '"00", "11"']:
             with self.subTest(if_match=im):
                 self.assertError(self.req("PUT", self.path, body={"v": "other"},
                                           headers={"If-Match": im}),
                                  412, "item_version_mismatch")
-        self.assertEqual(self.count(), n)
+        self.assertEqual(self.history(), before)
         self.assertEqual(self.req("GET", self.path)[3], {"v": "base"})
 
     def test_if_match_on_missing_item_is_412(self):
@@ -224,13 +234,13 @@ class ConditionalTest(ItemsTestBase):
 
     def test_if_match_on_tombstoned_item_is_412(self):
         self.assertEqual(self.req("DELETE", self.path)[0], 204)
-        n = self.count()
+        before = self.history()
         for im in ['"%s"' % self.ref, "*"]:
             with self.subTest(if_match=im):
                 self.assertError(self.req("PUT", self.path, body={"v": 1},
                                           headers={"If-Match": im}),
                                  412, "item_version_mismatch")
-        self.assertEqual(self.count(), n)
+        self.assertEqual(self.history(), before)
 
     def test_if_match_malformed_is_400(self):
         for im in ['"xyz"', '""', '"abc', "W/" + self.ref]:
@@ -240,13 +250,13 @@ class ConditionalTest(ItemsTestBase):
                                  400, "item_ref_malformed")
 
     def test_if_none_match_star_on_live_item_is_412(self):
-        n = self.count()
+        before = self.history()
         for inm in ["*", '"*"']:
             with self.subTest(if_none_match=inm):
                 self.assertError(self.req("PUT", self.path, body={"v": "new"},
                                           headers={"If-None-Match": inm}),
                                  412, "item_already_present")
-        self.assertEqual(self.count(), n)
+        self.assertEqual(self.history(), before)
         self.assertEqual(self.req("GET", self.path)[3], {"v": "base"})
 
     def test_if_none_match_star_creates_a_missing_item(self):
@@ -277,16 +287,19 @@ class ConditionalTest(ItemsTestBase):
         self.assertEqual(st, 201, body)
 
     def test_delete_with_if_match(self):
-        n = self.count()
+        before = self.history()
         self.assertError(self.req("DELETE", self.path,
                                   headers={"If-Match": '"0000000000000000"'}),
                          412, "item_version_mismatch")
         self.assertEqual(self.req("GET", self.path)[0], 200)
-        self.assertEqual(self.count(), n)
+        self.assertEqual(self.history(), before)
         st, h, body, _ = self.req("DELETE", self.path, headers={"If-Match": '"%s"' % self.ref})
         self.assertEqual((st, body), (204, b""))
         self.assertError(self.req("GET", self.path), 404, "items_not_found")
-        self.assertEqual(self.count(), n + 1)
+        after = self.history()
+        self.assertEqual(after[1:], before)
+        self.assertEqual((after[0]["path"]["ref"], after[0]["path"].get("tombstone")),
+                         (NULL_REF, True))
         # deleted: If-Match cannot match any more
         self.assertError(self.req("DELETE", self.path, headers={"If-Match": "*"}),
                          412, "item_version_mismatch")
@@ -323,14 +336,15 @@ class DeleteTest(ItemsTestBase):
             self.assertNotIn("tombstone", e["path"])
         # deleting again: 204, nothing written
         self.assertEqual(self.req("DELETE", p)[0], 204)
-        self.assertEqual(self.refs(p)["count"], 3)
+        self.assertEqual(self.refs(p, "?values=true"), doc)
         # and it is gone from the listing
         keys = [e["path"]["key"] for e in self.req("GET", "/v0/del")[3]["results"]]
         self.assertNotIn("tomb", keys)
         # writing again revives it with a longer history
-        self.put(p, {"v": 3})
+        r3 = self.ref_of(self.put(p, {"v": 3}))
         self.assertEqual(self.req("GET", p)[3], {"v": 3})
-        self.assertEqual(self.refs(p)["count"], 4)
+        self.assertEqual([e["path"]["ref"] for e in self.refs(p)["results"]],
+                         [r3, NULL_REF, r2, r1])
 
     def test_delete_of_never_written_key(self):
         st, h, body, _ = self.req("DELETE", "/v0/del/never")
@@ -345,7 +359,7 @@ class DeleteTest(ItemsTestBase):
         p = "/v0/del/purged"
         r1 = self.ref_of(self.put(p, {"v": 1}))
         r2 = self.ref_of(self.put(p, {"v": 2}))
-        self.req("DELETE", p)
+        self.assertEqual(self.req("DELETE", p)[0], 204)
         self.put("/v0/del/neighbour", {"v": 1})
         st, h, body, _ = self.req("DELETE", p + "?purge=true")
         self.assertEqual((st, body), (204, b""))
@@ -356,9 +370,9 @@ class DeleteTest(ItemsTestBase):
         # the neighbour with the same content keeps its ref
         self.assertEqual(self.req("GET", "/v0/del/neighbour/refs/" + r1)[3], {"v": 1})
         # a new write starts a new history
-        self.put(p, {"v": 9})
+        r9 = self.ref_of(self.put(p, {"v": 9}))
         doc = self.refs(p)
-        self.assertEqual(doc["count"], 1)
+        self.assertEqual([e["path"]["ref"] for e in doc["results"]], [r9])
 
     def test_purge_of_live_item(self):
         p = "/v0/del/purge-live"
@@ -373,7 +387,9 @@ class DeleteTest(ItemsTestBase):
         r1 = self.ref_of(self.put(p, {"pf": 1}))
         self.assertEqual(self.req("DELETE", p + "?purge=false")[0], 204)
         self.assertEqual(self.req("GET", p + "/refs/" + r1)[3], {"pf": 1})
-        self.assertEqual(self.refs(p)["count"], 2)
+        self.assertEqual([(e["path"]["ref"], e["path"].get("tombstone"))
+                          for e in self.refs(p)["results"]],
+                         [(NULL_REF, True), (r1, None)])
 
 
 class RefsPagingTest(ItemsTestBase):
@@ -387,8 +403,11 @@ class RefsPagingTest(ItemsTestBase):
             assert st == 201, body
             cls.refs5.append(h["etag"].strip('"'))
         cls.p4 = "/v0/paging/four"
+        cls.refs4 = []
         for i in range(4):
-            assert cls.server.request("PUT", cls.p4, key=cls.key, body={"i": i})[0] == 201
+            st, h, body, _ = cls.server.request("PUT", cls.p4, key=cls.key, body={"i": i})
+            assert st == 201, body
+            cls.refs4.append(h["etag"].strip('"'))
 
     def test_default_lists_every_version_newest_first(self):
         doc = self.refs(self.p5)
@@ -445,11 +464,11 @@ class RefsPagingTest(ItemsTestBase):
 
     def test_no_next_when_last_page_is_exactly_full(self):
         st, h, body, doc = self.req("GET", self.p4 + "/refs?limit=2&offset=2")
-        self.assertEqual(doc["count"], 2)
+        self.assertEqual([e["path"]["ref"] for e in doc["results"]], self.refs4[1::-1])
         self.assertNotIn("next", doc)
         self.assertNotIn("next", links(h))
         st, h, body, doc = self.req("GET", self.p4 + "/refs?limit=4")
-        self.assertEqual(doc["count"], 4)
+        self.assertEqual([e["path"]["ref"] for e in doc["results"]], self.refs4[::-1])
         self.assertNotIn("next", doc)
         self.assertEqual(links(h), {})
 
@@ -462,8 +481,10 @@ class RefsPagingTest(ItemsTestBase):
                 self.assertNotIn("next", doc)
 
     def test_limit_bounds(self):
-        self.assertEqual(self.refs(self.p5, "?limit=1")["count"], 1)
-        self.assertEqual(self.refs(self.p5, "?limit=100")["count"], 5)
+        self.assertEqual([e["path"]["ref"] for e in self.refs(self.p5, "?limit=1")["results"]],
+                         self.refs5[-1:])
+        self.assertEqual([e["path"]["ref"] for e in self.refs(self.p5, "?limit=100")["results"]],
+                         self.refs5[::-1])
         for q in ("?limit=0", "?limit=101", "?limit=-1", "?limit=abc", "?offset=-1",
                   "?offset=x"):
             with self.subTest(q=q):
@@ -473,12 +494,12 @@ class RefsPagingTest(ItemsTestBase):
 
     def test_default_limit_is_10(self):
         p = "/v0/paging/twelve"
-        for i in range(12):
-            self.put(p, {"i": i})
+        refs = [self.ref_of(self.put(p, {"i": i})) for i in range(12)]
         doc = self.refs(p)
-        self.assertEqual(doc["count"], 10)
+        self.assertEqual([e["path"]["ref"] for e in doc["results"]], refs[:1:-1])
         self.assertEqual(doc["next"], p + "/refs?offset=10&limit=10")
-        self.assertEqual(self.refs(p, "?offset=10")["count"], 2)
+        self.assertEqual([e["path"]["ref"] for e in self.refs(p, "?offset=10")["results"]],
+                         refs[1::-1])
 
     def test_same_value_twice_is_a_new_version_with_the_same_ref(self):
         p = "/v0/paging/twice"
@@ -507,28 +528,23 @@ class RefsPagingTest(ItemsTestBase):
     def test_concurrent_writes_all_appear(self):
         p = "/v0/paging/concurrent"
         threads, per = 4, 10
-        acked = [[] for _ in range(threads)]
-        errors = []
+        acked = {}
 
         def run(t):
             for i in range(per):
-                st, h, body, _ = self.server.request("PUT", p, key=self.key,
-                                                     body={"t": t, "i": i})
-                if st != 201:
-                    errors.append((st, body))
-                    return
-                acked[t].append(i)
+                value = {"t": t, "i": i}
+                st, h, body, _ = self.server.request("PUT", p, key=self.key, body=value)
+                self.assertEqual(st, 201, body)
+                acked[(t, i)] = (self.ref_of(h), value)
 
-        ths = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
-        for th in ths:
-            th.start()
-        for th in ths:
-            th.join(60)
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(run, t) for t in range(threads)])
         doc = self.refs(p, "?values=true&limit=100")
         self.assertEqual(doc["count"], threads * per)
+        # exactly the acknowledged versions, each with its ref and value
+        self.assertEqual(sorted((e["path"]["ref"], json.dumps(e["value"], sort_keys=True))
+                                for e in doc["results"]),
+                         sorted((ref, json.dumps(v, sort_keys=True)) for ref, v in acked.values()))
         seen = [(e["value"]["t"], e["value"]["i"]) for e in reversed(doc["results"])]
-        self.assertEqual(len(set(seen)), threads * per)
         for t in range(threads):
             # each thread's writes were sequential: they appear in its order
             self.assertEqual([i for (tt, i) in seen if tt == t], list(range(per)))
@@ -540,21 +556,14 @@ class RefsPagingTest(ItemsTestBase):
         # version stored before it, so "newest first" is reftime order.
         p = "/v0/paging/reftimes"
         big = "x" * 1000000
-        errors = []
 
         def run(t):
             for i in range(20):
                 body = {"t": t, "i": i, "big": big} if t % 2 == 0 else {"t": t, "i": i}
-                st = self.server.request("PUT", p, key=self.key, body=body)[0]
-                if st != 201:
-                    errors.append(st)
+                st, _, payload, _ = self.server.request("PUT", p, key=self.key, body=body)
+                self.assertEqual(st, 201, payload)
 
-        ths = [threading.Thread(target=run, args=(t,)) for t in range(4)]
-        for th in ths:
-            th.start()
-        for th in ths:
-            th.join(120)
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(run, t) for t in range(4)])
         times = []
         for offset in (0, 50):
             doc = self.refs(p, "?limit=50&offset=%d" % offset)
@@ -594,7 +603,8 @@ class NamesTest(ItemsTestBase):
                 self.assertEqual(self.req("GET", "/v0/dots/" + sent)[3], {"name": name})
         keys = [e["path"]["key"] for e in self.req("GET", "/v0/dots")[3]["results"]]
         self.assertEqual(keys, [".", ".."])
-        self.assertEqual(self.refs("/v0/dots/%2E%2E")["count"], 2)
+        self.assertEqual([e["value"] for e in self.refs("/v0/dots/%2E%2E", "?values=true")["results"]],
+                         [{"name": ".."}, {"name": ".."}])
 
     def test_dot_names_location_is_usable(self):
         for name, sent in ((".", "%2E"), ("..", "%2E%2E")):
@@ -672,7 +682,7 @@ class NumbersTest(ItemsTestBase):
         self.assertEqual(exact(self.req("GET", "/v0/nums/nested")[2]), exact(raw))
 
     def test_out_of_range_numbers_are_refused(self):
-        self.put("/v0/nums/range", {"ok": 1})
+        ref = self.ref_of(self.put("/v0/nums/range", {"ok": 1}))
         for num in (b"18446744073709551615", b"-9223372036854775808",
                     b"99999999999999999999", b"-99999999999999999999", b"1e400",
                     b"-1e400", b"[1e999]"):
@@ -680,7 +690,7 @@ class NumbersTest(ItemsTestBase):
                 self.assertError(self.req("PUT", "/v0/nums/range",
                                           raw_body=b'{"x":' + num + b"}"),
                                  400, "api_bad_request")
-        self.assertEqual(self.refs("/v0/nums/range")["count"], 1)
+        self.assertEqual([e["path"]["ref"] for e in self.refs("/v0/nums/range")["results"]], [ref])
         self.assertEqual(self.req("GET", "/v0/nums/range")[3], {"ok": 1})
 
 
@@ -804,8 +814,8 @@ class CollectionListTest(ItemsTestBase):
         self.assertEqual(doc["results"], [])
 
     def test_limits(self):
-        self.assertEqual(len(self.keys("?limit=1")), 1)
-        self.assertEqual(len(self.keys("?limit=100")), len(self.KEYS))
+        self.assertEqual(self.keys("?limit=1"), self.KEYS[:1])
+        self.assertEqual(self.keys("?limit=100"), self.KEYS)
         for q in ("?limit=0", "?limit=101", "?limit=x"):
             with self.subTest(q=q):
                 self.assertError(self.req("GET", "/v0/list" + q), 400, "search_param_invalid")
@@ -865,14 +875,14 @@ class RoutesTest(ItemsTestBase):
                 self.assertError(self.req("GET", path), 404, "api_bad_request")
 
     def test_501_for_later_features(self):
-        self.put("/v0/r/patched", {"a": 1})
+        ref = self.ref_of(self.put("/v0/r/patched", {"a": 1}))
         cases = [("PATCH", "/v0/r/patched"), ("DELETE", "/v0/r"),
                  ("GET", "/v0/r?query=a"), ("POST", "/v0")]
         for method, path in cases:
             with self.subTest(method=method, path=path):
                 self.assertError(self.req(method, path, raw_body=b'[]'), 501, "api_unsupported")
         self.assertEqual(self.req("GET", "/v0/r/patched")[3], {"a": 1})
-        self.assertEqual(self.refs("/v0/r/patched")["count"], 1)
+        self.assertEqual([e["path"]["ref"] for e in self.refs("/v0/r/patched")["results"]], [ref])
 
     def test_trailing_and_leading_slash_tolerated(self):
         self.put("/v0/r/slash", {"s": 1})

@@ -6,39 +6,68 @@ import socket
 import time
 import threading
 
-from harness import ServerTestCase
+from harness import ServerTestCase, run_threads
+
+RATE, BURST = 1, 5
 
 
 class RateLimitTest(ServerTestCase):
-    server_options = {"workers": 2, "extra": {"rate_limit": 5, "rate_burst": 5}}
+    # One token a second: the refill during a test is small, so the budget
+    # below is tight, and a fresh bucket holds exactly BURST tokens.
+    server_options = {"workers": 2, "extra": {"rate_limit": RATE, "rate_burst": BURST}}
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
         cls.key_a = cls.server.new_key("greedy")
         cls.key_b = cls.server.new_key("polite")
+        cls.key_c = cls.server.new_key("patient")
 
     def test_over_the_limit_gets_429_and_others_are_unaffected(self):
-        statuses = [self.server.request("HEAD", "/v0", key=self.key_a)[0] for _ in range(12)]
-        self.assertEqual(statuses[:5], [200] * 5, statuses)
-        self.assertIn(429, statuses[5:], statuses)
-        resp = self.server.request("GET", "/v0/c/k", key=self.key_a)
+        srv = self.server
+        start = time.monotonic()
+        admitted = []
+        i = 0
+        while True:
+            path = "/v0/c/w%d" % i
+            resp = srv.request("PUT", path, key=self.key_a, body={"i": i})
+            elapsed = time.monotonic() - start
+            if resp[0] != 201:
+                break
+            admitted.append(path)
+            # Never more than the burst plus what the elapsed time refilled
+            # (+1 for rounding to milliseconds): so a 429 must come.
+            self.assertLessEqual(len(admitted), BURST + RATE * elapsed + 1,
+                                 "%d writes admitted in %.2f s" % (len(admitted), elapsed))
+            i += 1
+        # A fresh bucket lets the first BURST requests through.
+        self.assertGreaterEqual(len(admitted), BURST)
         self.assertJsonError(resp, 429, "rate_limited")
-        retry = int(resp[1]["retry-after"])
-        self.assertGreaterEqual(retry, 1)
-        # Another tenant has its own bucket.
-        self.assertEqual(self.server.request("HEAD", "/v0", key=self.key_b)[0], 200)
-        # A refused write stores nothing.
-        st = self.server.request("PUT", "/v0/c/limited", key=self.key_a, body={"x": 1})[0]
-        if st == 429:
-            time.sleep(retry + 0.2)
-            self.assertEqual(self.server.request("GET", "/v0/c/limited", key=self.key_a)[0], 404)
-        time.sleep(retry + 0.2)
-        self.assertEqual(self.server.request("HEAD", "/v0", key=self.key_a)[0], 200)
+        # Less than one token is missing: at RATE tokens a second, 1 s.
+        self.assertEqual(resp[1].get("retry-after"), "1")
+        # Another tenant has its own bucket; a bad key is refused as such.
+        self.assertEqual(srv.request("HEAD", "/v0", key=self.key_b)[0], 200)
+        self.assertJsonError(srv.request("GET", "/v0/c/w0", key=self.key_a.upper()),
+                             401, "security_unauthorized")
+        # After Retry-After there is a token: the admitted writes are
+        # stored, the refused one is not.
+        time.sleep(int(resp[1]["retry-after"]) + 0.2)
+        st, _, body, doc = srv.request("GET", "/v0/c?limit=100&values=false", key=self.key_a)
+        self.assertEqual(st, 200, body)
+        self.assertEqual([r["path"]["key"] for r in doc["results"]],
+                         sorted(p.rsplit("/", 1)[1] for p in admitted))
 
     def test_unauthenticated_requests_do_not_spend_a_tenant_budget(self):
-        for _ in range(10):
-            self.assertEqual(self.server.request("HEAD", "/v0", key="nope")[0], 401)
+        srv = self.server
+        # Keys that are not the patient tenant's key but look like it.
+        for bad in ("nope", self.key_c.upper(), self.key_c[:-1], self.key_c + "0", ""):
+            for _ in range(2):
+                resp = srv.request("GET", "/v0", key=bad)
+                self.assertJsonError(resp, 401, "security_unauthorized")
+        # The patient tenant still has its whole burst (a fresh bucket
+        # refills only while unused, so no timing can make this pass).
+        statuses = [srv.request("HEAD", "/v0", key=self.key_c)[0] for _ in range(BURST)]
+        self.assertEqual(statuses, [200] * BURST)
 
 
 class SlowClientsTest(ServerTestCase):
@@ -85,20 +114,24 @@ class SlowClientsTest(ServerTestCase):
                             pass
                     stop.wait(0.5)
 
-            t = threading.Thread(target=trickle, daemon=True)
-            t.start()
-            # Ordinary clients are answered meanwhile (each within the
-            # harness's client timeout).
-            for i in range(40):
-                st = self.server.request("PUT", "/v0/c/fast%d" % i, key=self.key, body={"i": i})[0]
-                self.assertEqual(st, 201)
-                st = self.server.request("GET", "/v0/c/fast%d" % i, key=self.key)[0]
-                self.assertEqual(st, 200)
+            def ordinary_clients():
+                # Answered meanwhile (each within the harness's client
+                # timeout).
+                for i in range(40):
+                    st = self.server.request("PUT", "/v0/c/fast%d" % i, key=self.key,
+                                             body={"i": i})[0]
+                    self.assertEqual(st, 201)
+                    st, _, _, doc = self.server.request("GET", "/v0/c/fast%d" % i, key=self.key)
+                    self.assertEqual((st, doc), (200, {"i": i}))
+
+            run_threads([], during=ordinary_clients, background=[trickle], stop=stop)
         finally:
             stop.set()
             for s in socks:
                 s.close()
-        # None of the slow writes reached the database.
-        doc = self.server.request("GET", "/v0/c?limit=100", key=self.key)[3]
-        keys = [r["path"]["key"] for r in doc["results"]]
-        self.assertFalse([k for k in keys if k.startswith("slow")], keys)
+        # Exactly the ordinary writes are stored; none of the slow ones.
+        st, _, body, doc = self.server.request("GET", "/v0/c?limit=100", key=self.key)
+        self.assertEqual(st, 200, body)
+        self.assertEqual([(r["path"]["key"], r["value"]) for r in doc["results"]],
+                         sorted(("fast%d" % i, {"i": i}) for i in range(40)))
+        self.assertNotIn("next", doc)

@@ -12,7 +12,7 @@ import functools
 import threading
 import unittest
 
-from harness import UUID_RE, ServerTestCase
+from harness import UUID_RE, ServerTestCase, run_threads
 
 CLASSIC = "/v0/recipes/classic"
 NEW_FLAVOR = "/v0/recipes/awesome-new-flavor"
@@ -200,17 +200,13 @@ class SodaStoryTest(ServerTestCase):
         self.put(path, {"name": "Team", "ingredients": []})
         engineers, additions = 4, 5
         successes = []
-        conflicts = []
-        errors = []
         lock = threading.Lock()
 
         def engineer(e):
             for i in range(additions):
                 for attempt in range(200):
                     st, h, body, doc = self.server.request("GET", path, key=self.key)
-                    if st != 200:
-                        errors.append(("GET", st, body))
-                        return
+                    self.assertEqual(st, 200, body)
                     doc["ingredients"].append("e%d-i%d" % (e, i))
                     st, h2, body, _ = self.server.request(
                         "PUT", path, key=self.key, body=doc,
@@ -219,21 +215,11 @@ class SodaStoryTest(ServerTestCase):
                         with lock:
                             successes.append(h2["etag"])
                         break
-                    if st != 412:
-                        errors.append(("PUT", st, body))
-                        return
-                    with lock:
-                        conflicts.append(1)
+                    self.assertEqual(st, 412, body)
                 else:
-                    errors.append(("gave up", e, i))
-                    return
+                    self.fail("engineer %d gave up on addition %d" % (e, i))
 
-        threads = [threading.Thread(target=engineer, args=(e,)) for e in range(engineers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
-        self.assertEqual(errors, [])
+        run_threads([functools.partial(engineer, e) for e in range(engineers)])
         self.assertEqual(len(successes), engineers * additions)
         st, h, _, final = self.req("GET", path)
         self.assertEqual(sorted(final["ingredients"]),
@@ -247,6 +233,9 @@ class SodaStoryTest(ServerTestCase):
             self.assertEqual(after[:-1], before)
         self.assertIn(h["etag"], successes)
         self.assertEqual('"%s"' % doc["results"][0]["path"]["ref"], h["etag"])
+        # the successful PUTs are exactly the versions after the first
+        self.assertEqual(sorted('"%s"' % e["path"]["ref"] for e in doc["results"][:-1]),
+                         sorted(successes))
 
     # -- Restoring Values ---------------------------------------------------
     @step(8, needs=(6,))
