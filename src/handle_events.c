@@ -193,7 +193,7 @@ enum store_rc
 handle_event_patch(struct ctx *c)
 {
 	struct json_object *patch;
-	struct patch_error err;
+	struct patch_error err = { .op_index = -1 };
 	struct event_name n;
 	struct event_record r;
 	struct dom_cond im;

@@ -140,7 +140,7 @@ enum store_rc
 handle_item_patch(struct ctx *c)
 {
 	struct json_object *patch;
-	struct patch_error err;
+	struct patch_error err = { .op_index = -1 };
 	struct item_version v;
 	struct dom_cond im;
 	struct dom d;
@@ -174,7 +174,8 @@ struct emit {
 	const char *coll;
 	bool values;
 	int64_t count;
-	const char *last;      /* the last key emitted (collection lists) */
+	bool keep_last;        /* collection lists: keep a copy of the last key */
+	const char *last;
 	size_t lastlen;
 };
 
@@ -201,8 +202,12 @@ emit_entry(void *arg, const char *key, size_t keylen, const struct item_version 
 		buf_add(b, v->value, v->vlen);
 	}
 	buf_addc(b, '}');
-	e->last = key;
-	e->lastlen = keylen;
+	if (e->keep_last) {
+		/* The key lives in the cursor's memory only until its next move. */
+		if ((e->last = mem_strndup(e->c->req->arena, key, keylen)) == NULL)
+			return DOM_VISIT_FAIL;
+		e->lastlen = keylen;
+	}
 	return b->b_failed ? DOM_VISIT_FAIL : DOM_VISIT_NEXT;
 }
 
@@ -237,7 +242,7 @@ page_links(struct ctx *c, const char *base, int64_t offset, int64_t limit,
 enum store_rc
 handle_item_refs(struct ctx *c)
 {
-	struct emit e = { c, coll_of(c), false, 0, NULL, 0 };
+	struct emit e = { c, coll_of(c), false, 0, false, NULL, 0 };
 	struct buf base;
 	struct dom d;
 	int64_t limit, offset;
@@ -339,7 +344,7 @@ list_next_link(struct ctx *c, const struct emit *e, int64_t limit,
 enum store_rc
 handle_collection_list(struct ctx *c)
 {
-	struct emit e = { c, coll_of(c), true, 0, NULL, 0 };
+	struct emit e = { c, coll_of(c), true, 0, true, NULL, 0 };
 	struct key_range r;
 	struct dom d;
 	int64_t limit;
@@ -378,7 +383,7 @@ emit_collection(void *arg, const char *name, size_t len, int64_t items)
 enum store_rc
 handle_collections(struct ctx *c)
 {
-	struct emit e = { c, NULL, false, 0, NULL, 0 };
+	struct emit e = { c, NULL, false, 0, false, NULL, 0 };
 	struct dom d;
 	enum dom_rc rc;
 
