@@ -27,7 +27,12 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
      one of: a random worker ("worker"), the maintainer ("maint"), the master
      ("master"), the whole process group, master + children ("group"), or the
      group and then the restarted group again 0-0.5 s later, while it
-     recovers ("recovery"). After a master or group kill
+     recovers ("recovery"). Every requested kind happens in every run: the
+     first kills of a run go through the kinds not done yet (in a seeded
+     order, at least two kills per cycle while some are owed), the rest are
+     random; a worker or maintainer kill waits for one to be running, and a
+     kind that still could not be done is owed again. A run in which a
+     requested kind never happened fails. After a master or group kill
      orchidd is started again with the same command line (as systemd would)
      and must answer a ping (HEAD /v0 with a key) within --max-recovery
      seconds, with no process of the old generation left; the time is
@@ -73,11 +78,15 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
        end, each retired key must read back exactly like that (refs paged
        with values=false; events listed), so old data stays checked after
        later crashes while memory and check time stay bounded.
+     - every cycle must have acknowledged writes (a cycle without any
+       proves nothing), and by the end every kind of write in the mix must
+       have been acknowledged at least once.
 
 A lost acknowledged write is a failure (or, with --expect-loss, the wanted
 outcome: the negative control). Any other anomaly (phantom, duplicate, wrong
-value or ref, order, unreadable data, slow recovery, an unexpected status
-such as 500) is a failure in both modes. Worker and maintainer kills have a looser
+value or ref, order, unreadable data, slow recovery, a kill kind that never
+happened, a cycle without acknowledged writes, an unexpected status such as
+500) is a failure in both modes. Worker and maintainer kills have a looser
 bound (--max-stall, 6 s): orchidd's failchk can hang there until
 failchk_timeout and then recovers; the run reports how often that took more
 than 2 s. The first failing cycle stops the run, prints the evidence (seed,
@@ -563,14 +572,20 @@ class Writer:
 
 
 class Nemesis:
-    def __init__(self, srv, key, rng, kinds, max_recovery, max_stall):
+    def __init__(self, srv, key, rng, kinds, max_recovery, max_stall, cycles=1):
         self.srv = srv
         self.key = key
         self.rng = rng
-        self.kinds = kinds
+        self.kinds = list(kinds)
         self.max_recovery = max_recovery
         self.max_stall = max_stall
-        self.events = []        # (cycle, kind, detail, recovery seconds or None)
+        self.cycles = cycles
+        # kinds not done yet: the first kills of the run go through them
+        self.owed = list(self.kinds)
+        rng.shuffle(self.owed)
+        self.done = {}          # kind -> kills done
+        self.events = []        # (cycle, kind, detail, recovery seconds or None), kills done
+        self.skipped = []       # (cycle, kind, why): planned, could not be done
         self.problems = []
         self.restarts = 0
 
@@ -580,15 +595,27 @@ class Nemesis:
         except (OSError, http.client.HTTPException):
             return False
 
-    def plan(self, seconds, expect_loss):
-        """Kill moments (offsets in s) and kinds for one cycle."""
+    def plan(self, cycle, seconds, expect_loss):
+        """Kill moments (offsets in s), kinds and a random pick for one
+        cycle. While kinds are owed, at least two kills (more if the cycles
+        left would not suffice) and the owed kinds first."""
         if expect_loss:
             # one kill of the group late in the cycle, after a burst of writes
             times = [seconds * self.rng.uniform(0.55, 0.9)]
         else:
             n = self.rng.choice((1, 2, 2, 3))
+            if self.owed:
+                left = max(1, self.cycles - cycle + 1)
+                need = -(-len(self.owed) // left)
+                n = max(n, need, min(2, len(self.owed)))
             times = sorted(seconds * self.rng.uniform(0.1, 0.9) for _ in range(n))
-        return [(t, self.rng.choice(self.kinds), self.rng.random()) for t in times]
+        owed = list(self.owed)
+        return [(t, owed.pop(0) if owed else self.rng.choice(self.kinds), self.rng.random())
+                for t in times]
+
+    def missing(self):
+        """Requested kinds that have not happened (yet)."""
+        return [k for k in self.kinds if not self.done.get(k)]
 
     def run_cycle(self, cycle, plan, t0, stop):
         for offset, kind, pick in plan:
@@ -597,61 +624,82 @@ class Nemesis:
                 return
             self.strike(cycle, kind, pick)
 
+    def _done(self, cycle, kind, detail, rec):
+        self.events.append((cycle, kind, detail, rec))
+        self.done[kind] = self.done.get(kind, 0) + 1
+        if kind in self.owed:
+            self.owed.remove(kind)
+
+    def _kill_child(self, role, pick):
+        """SIGKILL a running worker (role "workers") or the maintainer;
+        waits up to max_stall for one to be running (after a restart they
+        come up a moment after the master). Returns its pid or None."""
+        deadline = time.monotonic() + self.max_stall
+        while True:
+            found = self.srv.orchidd_pids()[role]
+            victims = found if role == "workers" else [found] if found else []
+            if victims:
+                victim = victims[int(pick * len(victims))]
+                try:
+                    os.kill(victim, signal.SIGKILL)
+                    return victim
+                except ProcessLookupError:
+                    pass        # it exited meanwhile: look again
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
     def strike(self, cycle, kind, pick):
         srv = self.srv
+        if kind in ("worker", "maint"):
+            role, name = ("workers", "worker") if kind == "worker" else ("maintainer", "maintainer")
+            victim = self._kill_child(role, pick)
+            if victim is None:
+                why = "no %s running for %.0f s" % (name, self.max_stall)
+                self.skipped.append((cycle, kind, why))
+                if kind not in self.owed:
+                    self.owed.append(kind)
+                log("cycle %d: %s kill not done (%s); owed to a later kill" % (cycle, kind, why))
+                return
+            rec = self._wait_ping(time.monotonic(), None, self.max_stall)
+            self._done(cycle, kind, "pid %d" % victim, rec)
+            log("cycle %d: SIGKILL %s %d; ping after %.2f s" % (cycle, name, victim, rec or -1))
+            return
         pids = srv.orchidd_pids()
         master = srv.orchidd_proc.pid
-        if kind == "worker":
-            if not pids["workers"]:
-                self.events.append((cycle, kind, "no worker running: skipped", None))
-                return
-            victim = pids["workers"][int(pick * len(pids["workers"]))]
-            os.kill(victim, signal.SIGKILL)
-            rec = self._wait_ping(time.monotonic(), None, self.max_stall)
-            self.events.append((cycle, kind, "pid %d" % victim, rec))
-            log("cycle %d: SIGKILL worker %d; ping after %.2f s" % (cycle, victim, rec or -1))
-        elif kind == "maint":
-            victim = pids["maintainer"]
-            if not victim:
-                self.events.append((cycle, kind, "no maintainer running: skipped", None))
-                return
-            os.kill(victim, signal.SIGKILL)
-            rec = self._wait_ping(time.monotonic(), None, self.max_stall)
-            self.events.append((cycle, kind, "pid %d" % victim, rec))
-            log("cycle %d: SIGKILL maintainer %d; ping after %.2f s" % (cycle, victim, rec or -1))
+        old = [p for p in [pids["maintainer"]] + pids["workers"] if p]
+        t_kill = time.monotonic()
+        if kind == "master":
+            os.kill(master, signal.SIGKILL)
         else:
-            old = [p for p in [pids["maintainer"]] + pids["workers"] if p]
+            os.killpg(master, signal.SIGKILL)
+        srv.orchidd_proc.wait()
+        # the normal way: the same command line again, at once
+        srv.start_orchidd()
+        self.restarts += 1
+        detail = "master %d" % master
+        if kind == "recovery":
+            # and kill that one too, while it locks, recovers or starts
+            # its children; then start once more
+            time.sleep(pick * 0.5)
+            second = srv.orchidd_proc.pid
+            pids = srv.orchidd_pids()
+            old += [p for p in [pids["maintainer"]] + pids["workers"] if p]
             t_kill = time.monotonic()
-            if kind == "master":
-                os.kill(master, signal.SIGKILL)
-            else:
-                os.killpg(master, signal.SIGKILL)
+            os.killpg(second, signal.SIGKILL)
             srv.orchidd_proc.wait()
-            # the normal way: the same command line again, at once
             srv.start_orchidd()
             self.restarts += 1
-            if kind == "recovery":
-                # and kill that one too, while it locks, recovers or starts
-                # its children; then start once more
-                time.sleep(pick * 0.5)
-                second = srv.orchidd_proc.pid
-                old += [p for p in [srv.orchidd_pids()["maintainer"]]
-                        + srv.orchidd_pids()["workers"] if p]
-                t_kill = time.monotonic()
-                os.killpg(second, signal.SIGKILL)
-                srv.orchidd_proc.wait()
-                srv.start_orchidd()
-                self.restarts += 1
-                log("cycle %d: SIGKILL group (master %d), restarted, SIGKILL group again "
-                    "after %.2f s (master %d), restarted" % (cycle, master, pick * 0.5, second))
-            rec = self._wait_ping(t_kill, old, self.max_recovery)
-            self.events.append((cycle, kind, "master %d" % master, rec))
-            log("cycle %d: SIGKILL %s (master %d); restarted, ping + old processes gone "
-                "after %.2f s" % (cycle, "master" if kind == "master" else "group", master,
-                                  rec if rec is not None else -1))
-            if srv.orchidd_proc.poll() is not None:
-                self.problems.append("cycle %d: the restarted orchidd exited with %s" % (
-                    cycle, srv.orchidd_proc.returncode))
+            detail = "master %d, then master %d after %.2f s" % (master, second, pick * 0.5)
+        rec = self._wait_ping(t_kill, old, self.max_recovery)
+        self._done(cycle, kind, detail, rec)
+        log("cycle %d: SIGKILL %s (%s); restarted, ping + old processes gone after %.2f s" % (
+            cycle, {"master": "master", "group": "group",
+                    "recovery": "group, again during recovery"}[kind], detail,
+            rec if rec is not None else -1))
+        if srv.orchidd_proc.poll() is not None:
+            self.problems.append("cycle %d: the restarted orchidd exited with %s" % (
+                cycle, srv.orchidd_proc.returncode))
 
     def _wait_ping(self, t_start, old_pids, allowed):
         """Seconds from t_start until a ping is answered (and, after a
@@ -1439,12 +1487,13 @@ def main(argv=None):
         writers = [Writer(t, srv, key, runid, args.seed, args.items_per_writer,
                           args.streams_per_writer, stats, cas, args.cas_share)
                    for t in range(args.writers)]
-        nemesis = Nemesis(srv, key, rng, args.kinds, args.max_recovery, args.max_stall)
+        nemesis = Nemesis(srv, key, rng, args.kinds, args.max_recovery, args.max_stall,
+                          args.cycles)
         checker = Checker(srv, key, args.read_deadline)
         retired = []
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=8)
         for cycle in range(1, args.cycles + 1):
-            plan = nemesis.plan(args.seconds_per_cycle, args.expect_loss)
+            plan = nemesis.plan(cycle, args.seconds_per_cycle, args.expect_loss)
             stop = threading.Event()
             acked_before = stats.acked
             t0 = time.monotonic()
@@ -1465,6 +1514,9 @@ def main(argv=None):
             lost, anomalies = checker.check_all(writers, retired if full else [],
                                                 cycle == args.cycles, pool, cas)
             anomalies = list(stats.unexpected) + list(nemesis.problems) + anomalies
+            if stats.acked == acked_before:
+                anomalies.append("cycle %d: no write was acknowledged, so the cycle proves "
+                                 "nothing" % cycle)
             del stats.unexpected[:]
             del nemesis.problems[:]
             cycles_done = cycle
@@ -1502,6 +1554,23 @@ def main(argv=None):
                     "durability=none must under a kill of the group" % (cycle, len(lost)))
                 break
         pool.shutdown()
+        if not failed:
+            # the run as a whole: every requested kill and every kind of write
+            problems = ["kill kind %s was requested but never happened (%s)" % (
+                k, "; ".join("cycle %d: %s" % (c, why) for c, kk, why in nemesis.skipped
+                             if kk == k) or "never planned") for k in nemesis.missing()]
+            problems += ["no %s was acknowledged in the whole run" % OP_LABEL[op]
+                         for op, share in WRITE_MIX
+                         if share > 0 and not stats.acked_by_op.get(op)]
+            if args.cas_keys and args.cas_share > 0 and not stats.acked_by_op.get("cas"):
+                problems.append("no %s was acknowledged in the whole run" % OP_LABEL["cas"])
+            for line in problems:
+                log("  ANOMALY " + line)
+            if problems:
+                failed = True
+                report_lines = ["seed %d, durability %s, after %d cycles:" % (
+                    args.seed, args.durability, cycles_done)]
+                report_lines += ["ANOMALY " + x for x in problems]
     except KeyboardInterrupt:
         log("interrupted (seed %d)" % args.seed)
         srv.stop()
@@ -1548,6 +1617,9 @@ def main(argv=None):
             sum(done) / len(done) if done else -1))
     log("kills: %s; %d restarts; %.0f s in all" % (
         ", ".join(parts) or "none", nemesis.restarts, time.monotonic() - t_run))
+    if nemesis.skipped:
+        log("kills not done when planned (owed to a later kill): %s" % ", ".join(
+            "cycle %d %s" % (c, k) for c, k, _ in nemesis.skipped))
     log("acked writes by kind: %s; %d \"maybe\" (no answer or 502/503/504), %d refused "
         "with 412, %d event updates answered 404" % (
             ", ".join("%s %d" % (OP_LABEL[op], stats.acked_by_op[op])

@@ -6,9 +6,10 @@
 #      ref, a reordering, an undone delete or update..., and must tell them
 #      apart.
 #   2. durability = sync under kill -9 of workers, the maintainer, the master,
-#      the whole process group (and again during recovery), while item
-#      PUT/DELETE, event POST/PUT/PATCH/DELETE and compare-and-set writes go
-#      on: no acknowledged write may be lost.
+#      the whole process group (and again during recovery), each kind at least
+#      once, while item PUT/DELETE, event POST/PUT/PATCH/DELETE and
+#      compare-and-set writes go on: no acknowledged write may be lost, every
+#      cycle must have acknowledged writes.
 #   3. negative control: durability = none, only kills of the whole process
 #      group, no checkpoints: the test must see acknowledged writes lost,
 #      otherwise it could not detect loss at all.

@@ -25,6 +25,10 @@ write is missing and as an anomaly otherwise:
     between checks without a write.
   - retired keys: unchanged is clean; a version gone is lost; a new one an
     anomaly.
+  - the nemesis plan: every requested kind of kill is planned within the
+    run (for 1 to 6 cycles, 300 seeds); a worker or maintainer kill that
+    found none running is owed again; a kind that never happened is
+    reported missing (crash_test.py then fails the run).
   - the whole Checker (paging, parsing, check_all) and the real Writer
     against an in-memory server (FakeOrchid) that implements the routes the
     test uses and answers 502 at random before or after applying a write:
@@ -677,6 +681,67 @@ class RetiredTest(JudgeCase):
         changed = [dict(lst[0], path=dict(lst[0]["path"], ref="00ff00ff00ff00ff"))] + lst[1:]
         lost, anomalies = ct.judge_retired(rk, ct.retired_digests("event", listed=changed))
         self.assertTrue(lost and anomalies)
+
+
+# ---------------------------------------------------------------------------
+# The nemesis plan: every requested kind of kill in every run
+
+
+class NemesisPlanTest(unittest.TestCase):
+    def setUp(self):
+        self.saved_log = ct.log
+        ct.log = lambda msg: None
+
+    def tearDown(self):
+        ct.log = self.saved_log
+
+    def run_plans(self, seed, cycles, kinds=ct.KINDS, fails=lambda kind, n: False):
+        """Plans every cycle and carries the kills out on paper: worker and
+        maintainer kills through Nemesis.strike (which may find none
+        running: fails(kind, attempt)), the others as done."""
+        nem = ct.Nemesis(None, None, random.Random(seed), kinds, 5.0, 6.0, cycles)
+        attempts = {}
+        nem._wait_ping = lambda *a: 0.1
+        for cycle in range(1, cycles + 1):
+            plan = nem.plan(cycle, 4.0, False)
+            self.assertTrue(1 <= len(plan) <= max(3, len(kinds)), plan)
+            for _, kind, pick in plan:
+                if kind in ("worker", "maint"):
+                    attempts[kind] = attempts.get(kind, 0) + 1
+                    fail = fails(kind, attempts[kind])
+                    nem._kill_child = lambda role, pick, fail=fail: None if fail else 4242
+                    nem.strike(cycle, kind, pick)
+                else:
+                    nem._done(cycle, kind, "on paper", 0.1)
+        return nem
+
+    def test_every_kind_in_every_run(self):
+        for seed in range(300):
+            for cycles in (1, 2, 3, 6):
+                nem = self.run_plans(seed, cycles)
+                self.assertEqual(nem.missing(), [], "seed %d, %d cycles" % (seed, cycles))
+
+    def test_first_kills_go_through_the_kinds(self):
+        for seed in range(50):
+            nem = self.run_plans(seed, 6)
+            first = [k for _, k, _, _ in nem.events[:len(ct.KINDS)]]
+            self.assertEqual(sorted(first), sorted(ct.KINDS), "seed %d" % seed)
+            self.assertLessEqual(nem.events[len(ct.KINDS) - 1][0], 3)   # by cycle 3
+
+    def test_a_kill_not_done_is_owed_again(self):
+        nem = self.run_plans(9, 6, fails=lambda kind, n: kind == "worker" and n == 1)
+        self.assertEqual(nem.missing(), [])
+        self.assertEqual([k for _, k, _ in nem.skipped], ["worker"])
+
+    def test_a_kind_never_done_is_missing(self):
+        nem = self.run_plans(9, 6, fails=lambda kind, n: kind == "maint")
+        self.assertEqual(nem.missing(), ["maint"])
+        self.assertTrue(nem.skipped)
+
+    def test_negative_control_plan(self):
+        nem = ct.Nemesis(None, None, random.Random(1), ["group"], 5.0, 6.0, 5)
+        plan = nem.plan(1, 3.0, True)
+        self.assertEqual([k for _, k, _ in plan], ["group"])
 
 
 # ---------------------------------------------------------------------------
