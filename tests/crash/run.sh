@@ -1,9 +1,16 @@
 #!/usr/bin/env bash
-# Crash test (tests/crash/crash_test.py), short form, two checks:
-#   1. durability = sync under kill -9 of workers, the maintainer, the master,
-#      the whole process group (and again during recovery): no acknowledged
-#      write may be lost.
-#   2. negative control: durability = none, only kills of the whole process
+# Crash test (tests/crash/crash_test.py), short form, three checks:
+#   1. the checker's self-test (tests/crash/test_checker.py, no server): the
+#      judging code of the crash test gets synthetic histories, clean ones
+#      and ones with a lost acknowledged write, a phantom, a wrong value or
+#      ref, a reordering, an undone delete or update..., and must tell them
+#      apart.
+#   2. durability = sync under kill -9 of workers, the maintainer, the master,
+#      the whole process group (and again during recovery), each kind at least
+#      once, while item PUT/DELETE, event POST/PUT/PATCH/DELETE and
+#      compare-and-set writes go on: no acknowledged write may be lost, every
+#      cycle must have acknowledged writes.
+#   3. negative control: durability = none, only kills of the whole process
 #      group, no checkpoints: the test must see acknowledged writes lost,
 #      otherwise it could not detect loss at all.
 # Extra arguments go to both runs (e.g. --seed 1234). CRASH_CYCLES and
@@ -19,6 +26,14 @@ here="$(cd "$(dirname "$0")" && pwd)"
 
 passed=0
 failed=0
+
+echo "== crash: self-test of the checker (synthetic histories, no server) =="
+if python3 "$here/test_checker.py"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL: the checker misjudged a synthetic history (see above)"
+    failed=$((failed + 1))
+fi
 
 echo "== crash: durability = sync, every kind of kill =="
 if python3 "$here/crash_test.py" --cycles "${CRASH_CYCLES:-6}" \
