@@ -255,6 +255,14 @@ def _proc_state(pid):
         return None
 
 
+def _proc_ppid(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 class ServerError(Exception):
     pass
 
@@ -567,9 +575,12 @@ class Server:
         Found through /proc: every orchidd process of this server has this
         server's config path in its argv (children keep the master's argv and
         only change their name: orchidd-maint, orchidd-worker). Children that
-        outlived a killed master are still listed. Zombies are left out.
+        outlived a killed master are still listed. Zombies are left out, and
+        so is a child forked a moment ago that has not taken its name yet
+        (its parent is the master).
         """
         result = {"master": None, "maintainer": None, "workers": []}
+        unnamed = []
         for name in os.listdir("/proc"):
             if not name.isdigit():
                 continue
@@ -585,6 +596,9 @@ class Server:
             elif comm == "orchidd-maint":
                 result["maintainer"] = pid
             elif comm is not None and not argv[0].endswith("orchidctl"):
+                unnamed.append(pid)
+        for pid in unnamed:
+            if _proc_ppid(pid) not in unnamed:
                 result["master"] = pid
         result["workers"].sort()
         return result
