@@ -499,3 +499,95 @@ describe('events', TIMEOUT, () => {
       .get(), 404)
   })
 })
+
+describe('partial updates', TIMEOUT, () => {
+  const c = coll('patch')
+
+  it('merge: merges into the item, 201 with the new ref', async () => {
+    await db.put(c, 'm', { name: 'Classic', profile: { a: 1, b: 2 }, drop: true })
+    const res = await db.merge(c, 'm', { profile: { b: 20, c: 3 }, drop: null })
+    assert.equal(res.statusCode, 201)
+    assertItemPath(res, c, 'm')
+    const got = await db.get(c, 'm')
+    assert.deepEqual(got.body, { name: 'Classic', profile: { a: 1, b: 20, c: 3 } })
+    assert.equal(got.headers.etag, '"' + res.path.ref + '"')
+  })
+
+  it('merge: a stale match is 412; a missing key is 404; upsert creates', async () => {
+    const first = await db.put(c, 'mm', { n: 1 })
+    await db.merge(c, 'mm', { n: 2 })
+    await expectStatus(db.merge(c, 'mm', { n: 3 }, { match: first.path.ref }), 412)
+    await expectStatus(db.merge(c, 'nobody', { n: 1 }), 404)
+    const up = await db.merge(c, 'upserted', { type: 'consultant' }, { upsert: true })
+    assert.equal(up.statusCode, 201)
+    assert.deepEqual((await db.get(c, 'upserted')).body, { type: 'consultant' })
+    assert.deepEqual((await db.get(c, 'mm')).body, { n: 2 })
+  })
+
+  it('the patch builder: every op', async () => {
+    await db.put(c, 'pb', {
+      name: 'Classic', sugar: 10, tags: ['a'], profile: { x: 1 }, old: 1, gone: true
+    })
+    const res = await db.newPatchBuilder(c, 'pb')
+      .add('color', 'red')
+      .remove('gone')
+      .replace('name', 'Cherry')
+      .move('old', 'was_old')
+      .copy('name', 'alias')
+      .test('sugar', 10)
+      .testNot('sugar', 11)
+      .inc('sugar', 5)
+      .inc('count')
+      .init('sugar', 99)
+      .init('fresh', 0)
+      .append('tags', 'b')
+      .append('tags', ['c', 'd'])
+      .merge('profile', { y: 2 })
+      .patch('profile', [{ op: 'inc', path: 'y', value: 3 }])
+      .patchIf('profile', [{ op: 'test', path: 'y', value: 0 }, { op: 'add', path: 'never', value: 1 }])
+      .apply()
+    assert.equal(res.statusCode, 201)
+    assertItemPath(res, c, 'pb')
+    assert.deepEqual((await db.get(c, 'pb')).body, {
+      name: 'Cherry',
+      sugar: 15,
+      tags: ['a', 'b', 'c', 'd'],
+      profile: { x: 1, y: 5 },
+      color: 'red',
+      was_old: 1,
+      alias: 'Cherry',
+      count: 1,
+      fresh: 0
+    })
+  })
+
+  it('the patch builder: a failed test is 409 and nothing is applied', async () => {
+    const put = await db.put(c, 'pt', { n: 1 })
+    const err = await expectStatus(db.newPatchBuilder(c, 'pt').inc('n').test('n', 99).apply(), 409)
+    assert.equal(err.body.code, 'patch_conflict')
+    const hist = await db.list_refs(c, 'pt')
+    assert.deepEqual(hist.body.results.map(r => r.path.ref), [put.path.ref])
+  })
+
+  it('the patch builder: match and upsert', async () => {
+    const put = await db.put(c, 'pm', { n: 1 })
+    const ok = await db.newPatchBuilder(c, 'pm').inc('n').apply(put.path.ref)
+    assert.equal(ok.statusCode, 201)
+    await expectStatus(db.newPatchBuilder(c, 'pm').inc('n').apply(put.path.ref), 412)
+    await expectStatus(db.newPatchBuilder(c, 'pnone').add('a', 1).apply(), 404)
+    const up = await db.newPatchBuilder(c, 'pnew').add('a', 1).upsert(true).apply()
+    assert.equal(up.statusCode, 201)
+    assert.deepEqual((await db.get(c, 'pnew')).body, { a: 1 })
+    assert.deepEqual((await db.get(c, 'pm')).body, { n: 2 })
+  })
+
+  it('patch(): an op list, dotted paths into objects created by init', async () => {
+    await db.put(c, 'pd', { a: 1 })
+    const res = await db.patch(c, 'pd', [
+      { op: 'init', path: 'profile', value: {} },
+      { op: 'add', path: 'profile.description', value: 'x' }
+    ])
+    assert.equal(res.statusCode, 201)
+    assert.deepEqual((await db.get(c, 'pd')).body, { a: 1, profile: { description: 'x' } })
+  })
+})

@@ -26,6 +26,9 @@ class Stop(Exception):
 
 
 def _on_signal(signum, frame):
+    # Once: a second signal must not interrupt the stop in main's finally.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
     raise Stop()
 
 
