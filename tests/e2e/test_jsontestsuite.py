@@ -10,15 +10,16 @@ So every case that is an object, or starts with a BOM, is also sent
 unwrapped, as the whole body.
 
 An accepted case must read back exactly: GET gives {"v": X} where X is the
-case as Python reads it, with decimals compared as text (docs/api.md
-"Values": decimals keep their text; -0 is stored as 0, as Python's int).
+case as Python reads it, compared as JSON (true is not 1, 1 is not 1.0) and
+with decimals compared as text (docs/api.md "Values": decimals keep their
+text; -0 is stored as 0, as Python's int).
 """
 
 import os
 import sys
 
 from harness import ServerTestCase
-from suitedata import loads_exact, testsuites_dir
+from suitedata import exact, loads_exact, testsuites_dir
 
 BOM = b"\xef\xbb\xbf"
 
@@ -53,7 +54,8 @@ class Counts(dict):
         self[k] = self.get(k, 0) + 1
 
     def __str__(self):
-        return ", ".join("%s %s %d" % (w, o, n) for (w, o), n in sorted(self.items(), key=lambda kv: (kv[0][0] != "wrapped", kv[0][1])))
+        order = sorted(self.items(), key=lambda kv: (kv[0][0] != "wrapped", kv[0][1]))
+        return ", ".join("%s %s %d" % (w, o, n) for (w, o), n in order)
 
 
 class JSONTestSuiteTest(ServerTestCase):
@@ -96,6 +98,10 @@ class JSONTestSuiteTest(ServerTestCase):
         self.assertEqual(st, 200, body)
         return loads_exact(body)
 
+    def assert_same(self, got, want):
+        """JSON equality: true is not 1, 1 is not 1.0, 1.50 is not 1.5."""
+        self.assertEqual(exact(got), exact(want), "read back %r, sent %r" % (got, want))
+
     def assert_refused(self, path, resp):
         self.assertJsonError(resp, 400, "api_bad_request")
         st, h, body, doc = self.server.request("GET", path, key=self.key)
@@ -124,7 +130,7 @@ class JSONTestSuiteTest(ServerTestCase):
                     counts.add(wrapped, "accepted")
                     got = self.read_back(path)
                     want = loads_exact(case)
-                    self.assertEqual(got, {"v": want} if wrapped else want)
+                    self.assert_same(got, {"v": want} if wrapped else want)
         self.report("%d cases; %s" % (len(self.cases["i"]), counts))
         for name in I_ACCEPTED:
             self.assertIn(name, [n for n, _ in self.cases["i"]], "stale entry")
@@ -160,7 +166,7 @@ class JSONTestSuiteTest(ServerTestCase):
                     self.assertEqual(resp[0], 201, resp[2])
                     counts.add(wrapped, "accepted")
                     got = self.read_back(path)
-                    self.assertEqual(got, {"v": want} if wrapped else want)
+                    self.assert_same(got, {"v": want} if wrapped else want)
         self.report("%d cases; %s (refused: documented)" % (len(self.cases["y"]), counts))
         for name in Y_REFUSED:
             self.assertIn(name, [n for n, _ in self.cases["y"]], "stale entry")
