@@ -8,14 +8,14 @@ moved under /d: "" becomes "/d", "/a/b" becomes "/d/a/b". (A path without a
 leading "/" is dotted in Orchestrate's dialect; it becomes "d." + path, so
 that it still names the same place.) Then:
 
-- a case with `expected`: 204, and the value is {"d": expected}, compared as
+- a case with `expected`: 204 (201 for items), and the value is {"d": expected}, compared as
   JSON (true is not 1, decimals as text);
 - a case with `error`: 400 api_bad_request when the patch itself is
   malformed (an unknown op, a missing or non-string path or from, a missing
   value: malformed() below, from the op table of reference 4.6), else 409
   patch_conflict (an op that cannot apply), docs/api.md "Patch"; and the
   target is unchanged, ref included;
-- a case with neither: 204;
+- a case with neither: 204 (201 for items);
 - a case with "disabled": true is not run, only counted.
 
 DIALECT lists the cases where Orchestrate's dialect (reference 4.6,
@@ -77,6 +77,7 @@ def under_d(path):
 
 class EventPatchSuiteTest(ServerTestCase):
     tenant = "jsonpatch"
+    success_status = 204   # PATCH of an event: 204; of an item: 201
 
     @classmethod
     def setUpClass(cls):
@@ -143,7 +144,7 @@ class EventPatchSuiteTest(ServerTestCase):
             self.assertEqual(ref_after, ref)
             counts[st] = counts.get(st, 0) + 1
             return
-        self.assertEqual(st, 204, body)
+        self.assertEqual(st, self.success_status, body)
         if "expected" in case:
             self.assertEqual(exact(after), exact({"d": case["expected"]}),
                              "got %s" % dumps_exact(after))
@@ -180,3 +181,22 @@ class EventPatchSuiteTest(ServerTestCase):
 
     def test_tests(self):
         self.run_file("tests.json")
+
+
+class ItemPatchSuiteTest(EventPatchSuiteTest):
+    """The same cases through PATCH of an item (201 with the new ref)."""
+
+    tenant = "jsonpatch-items"
+    success_status = 201
+
+    def create_target(self, value):
+        path = "/v0/c/%s" % self.fresh()
+        st, h, body, doc = self.server.request("PUT", path, key=self.key,
+                                               raw_body=dumps_exact(value))
+        self.assertEqual(st, 201, body)
+        return path
+
+    def read_target(self, handle):
+        st, h, body, doc = self.server.request("GET", handle, key=self.key)
+        self.assertEqual(st, 200, body)
+        return loads_exact(body), h.get("etag")
