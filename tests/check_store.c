@@ -13,7 +13,6 @@
 #endif
 
 #include <check.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +27,7 @@
 #include "mem.h"
 #include "store.h"
 #include "tenants.h"
+#include "testenv.h"
 
 #define NCASES(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -52,33 +52,14 @@ rc_name(enum store_rc rc)
 static void
 setup(void)
 {
-	const char *t = getenv("TMPDIR");
 	char err[512] = "";
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_store.XXXXXX",
-	    t != NULL && t[0] == '/' ? t : "/tmp");
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp(%s): got NULL, want a "
-	    "directory", tmpdir);
-	config_defaults(&cfg);
-	ck_assert_msg(config_set(&cfg, "datadir", tmpdir, err, sizeof(err)) == 0 &&
-	    config_set(&cfg, "cache_size", "16M", err, sizeof(err)) == 0 &&
-	    config_set(&cfg, "workers", "2", err, sizeof(err)) == 0,
-	    "config_set: got %s, want success", err);
-	ck_assert_msg(store_recover(&cfg, err, sizeof(err)) == 0,
-	    "store_recover(%s): got -1 (%s), want 0", tmpdir, err);
+	testenv_make("check_store", tmpdir, sizeof(tmpdir), &cfg);
 	st = NULL;
 	ck_assert_msg(store_open(&cfg, &st, err, sizeof(err)) == 0 && st != NULL,
 	    "store_open(%s): got -1 (%s), want 0", tmpdir, err);
 	ar = mem_new();
 	ck_assert_msg(ar != NULL, "mem_new: got NULL, want an arena");
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 static void
@@ -88,10 +69,7 @@ teardown(void)
 	st = NULL;
 	mem_free(ar);
 	ar = NULL;
-	if (tmpdir[0] != '\0')
-		ck_assert_msg(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0,
-		    "removing %s: got an error, want none", tmpdir);
-	tmpdir[0] = '\0';
+	testenv_remove(tmpdir);
 }
 
 /* Closes the handle and joins again, with or without recovery in between. */
