@@ -645,24 +645,30 @@ START_TEST(test_delete)
 END_TEST
 
 /* Purge erases the item's history, refs and events, and nothing else. */
+/* Every row's item is set up (V1 and two events; V1, V2 and two events for
+ * alice of both tenants; only events for "ghost"), then the purged ones are
+ * purged, and the row's item is checked. */
 struct purge_case {
 	uint32_t	 tenant;
 	const char	*coll;
 	const char	*key;
+	bool		 purged;
 	int64_t		 nversions;   /* after the purge; -1: none */
 	int64_t		 nevents;     /* of both types */
 	enum dom_rc	 ref_rc;      /* item_get_ref of REF1 */
 };
 
 static const struct purge_case purge_cases[] = {
-	{ T1, COLL, "alic", 1, 2, DOM_OK },
-	{ T1, COLL, "alice2", 1, 2, DOM_OK },
-	{ T1, COLL, "alice\x01", 1, 2, DOM_OK },
-	{ T1, "users2", KEY, 1, 2, DOM_OK },
-	{ T1, "user", "salice", 1, 2, DOM_OK },
-	{ T2, COLL, KEY, 2, 2, DOM_OK },
+	{ T1, COLL, "alic", false, 1, 2, DOM_OK },
+	{ T1, COLL, "alice2", false, 1, 2, DOM_OK },
+	{ T1, COLL, "alice\x01", false, 1, 2, DOM_OK },
+	{ T1, "users2", KEY, false, 1, 2, DOM_OK },
+	{ T1, "user", "salice", false, 1, 2, DOM_OK },
+	{ T2, COLL, KEY, false, 2, 2, DOM_OK },
 
-	{ T1, COLL, KEY, -1, 0, DOM_NOT_FOUND },
+	{ T1, COLL, KEY, true, -1, 0, DOM_NOT_FOUND },
+	{ T1, COLL, "ghost", true, -1, 0, DOM_NOT_FOUND },
+	{ T1, COLL, "ghost2", false, -1, 2, DOM_NOT_FOUND },
 };
 
 static enum dom_visit
@@ -721,21 +727,26 @@ START_TEST(test_purge)
 	for (int i = 0; i < NCASES(purge_cases); i++) {
 		const struct purge_case *p = &purge_cases[i];
 
-		if (p->tenant == T2 || (p->tenant == T1 && strcmp(p->key, KEY) == 0 &&
-		    strcmp(p->coll, COLL) == 0))
+		if (strcmp(p->key, KEY) == 0 && strcmp(p->coll, COLL) == 0)
 			steps(p->tenant, p->coll, p->key, two);
-		else
+		else if (strncmp(p->key, "ghost", 5) != 0)
 			put1(p->tenant, p->coll, p->key, V1);
 		add_event(p->tenant, p->coll, p->key, "login");
 		add_event(p->tenant, p->coll, p->key, "logout");
 	}
-	rc = do_delete(T1, COLL, KEY, NULL, true);
-	ck_assert_msg(rc == DOM_OK, "item_delete(purge): got %s, want DOM_OK",
-	    dom_rc_name(rc));
+	for (int i = 0; i < NCASES(purge_cases); i++) {
+		const struct purge_case *p = &purge_cases[i];
+
+		if (!p->purged)
+			continue;
+		rc = do_delete(p->tenant, p->coll, p->key, NULL, true);
+		ck_assert_msg(rc == DOM_OK, "item_delete(%s/%s, purge): got %s, want "
+		    "DOM_OK", p->coll, p->key, dom_rc_name(rc));
+	}
 	n = history_len(tc->tenant, tc->coll, tc->key);
-	ck_assert_msg(n == tc->nversions, "after the purge of %s/%s, %" PRIu32 " %s/%s: "
-	    "got %" PRId64 " versions, want %" PRId64, COLL, KEY, tc->tenant, tc->coll,
-	    tc->key, n, tc->nversions);
+	ck_assert_msg(n == tc->nversions, "after the purge, %" PRIu32 " %s/%s: got %"
+	    PRId64 " versions, want %" PRId64, tc->tenant, tc->coll, tc->key, n,
+	    tc->nversions);
 	n = count_events(tc->tenant, tc->coll, tc->key, "login") +
 	    count_events(tc->tenant, tc->coll, tc->key, "logout");
 	ck_assert_msg(n == tc->nevents, "after the purge, %s/%s: got %" PRId64
@@ -874,6 +885,10 @@ list_data(void)
 	put1(T2, "list", "z", V1);
 	put1(0, "list", "a0", V1);
 	put1(257, "list", "a1", V1);
+	/* Keys order as unsigned bytes. */
+	put1(T1, "u8", "\xe2\x82\xac", V1);
+	put1(T1, "u8", "z", V1);
+	put1(T1, "u8", "\xc3\xa9", V1);
 }
 
 static enum dom_visit
@@ -929,6 +944,9 @@ static const struct list_case list_cases[] = {
 	{ T1, "lis", ALL, 100, 0, 0, DOM_OK, "x", false },
 	{ T1, "list2", ALL, 100, 0, 0, DOM_OK, "a", false },
 	{ T2, "list", ALL, 100, 0, 0, DOM_OK, "b,z", false },
+	{ T1, "u8", ALL, 100, 0, 0, DOM_OK, "z,\xc3\xa9,\xe2\x82\xac", false },
+	{ T1, "u8", END("\xd0", false), 100, 0, 0, DOM_OK, "z,\xc3\xa9", false },
+	{ T1, "u8", START("\xc3\xa9", false), 100, 0, 0, DOM_OK, "\xe2\x82\xac", false },
 
 	{ T1, "list", { "c", false, "d", false }, 100, 0, 0, DOM_OK, "", false },
 	{ T1, "list", { "d", true, "c", true }, 100, 0, 0, DOM_OK, "", false },
@@ -942,6 +960,9 @@ static const struct list_case list_cases[] = {
 	{ T1, "list", ALL, 100, 1, 0, DOM_OK, "", true },
 	{ T1, "list", ALL, 100, 0, 1, DOM_ERR, NULL, false },
 	{ T1, "list", ALL, 100, 0, 5, DOM_ERR, NULL, false },
+	{ T1, "u8", END("\xc3", true), 100, 0, 0, DOM_OK, "z", false },
+	{ T1, "u8", { "\xc3\xa9", false, "\xe2\x82\xac", false }, 100, 0, 0, DOM_OK,
+	    "", false },
 	{ T1, "li", ALL, 100, 0, 0, DOM_OK, "", false },
 	{ T1, "List", ALL, 100, 0, 0, DOM_OK, "", false },
 	{ T1, "nothing", ALL, 100, 0, 0, DOM_OK, "", false },
