@@ -376,7 +376,8 @@ fields_free(struct fields_filter *f)
 
 /*
  * Results of walk(): KEPT with a new reference in *out (NULL is JSON null),
- * ABSENT when with_fields keeps nothing of the value, or NOMEM.
+ * ABSENT when with_fields keeps nothing of the value (whatever
+ * without_fields would then remove), or NOMEM.
  */
 enum walk_rc {
 	WALK_KEPT,
@@ -386,6 +387,37 @@ enum walk_rc {
 
 static enum walk_rc walk(struct json_object *v, const struct fnode *w,
     const struct fnode *x, struct json_object **out);
+
+/*
+ * True when with_fields at node w (not a leaf) keeps something of v: what
+ * decides whether a parent is kept when without_fields then removes the
+ * member whole. Stops at the first member kept.
+ */
+static bool
+selects(struct json_object *v, const struct fnode *w)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_object: {
+		json_object_object_foreach(v, key, member) {
+			const struct fnode *wk = kid_find(w, key);
+
+			if (wk != NULL && (wk->leaf || selects(member, wk)))
+				return true;
+		}
+		return false;
+	}
+	case json_type_array: {
+		size_t n = json_object_array_length(v);
+
+		for (size_t i = 0; i < n; i++)
+			if (selects(json_object_array_get_idx(v, i), w))
+				return true;
+		return false;
+	}
+	default:
+		return false;
+	}
+}
 
 /* A deep copy of v (which may be JSON null) in *out. */
 static enum walk_rc
@@ -402,12 +434,18 @@ copy(struct json_object *v, struct json_object **out)
 	return WALK_KEPT;
 }
 
-/* walk() for an object: each member with the children of w and x it meets. */
+/*
+ * walk() for an object: each member with the children of w and x it meets.
+ * Whether the object is kept depends on with_fields alone ("kept"), so that
+ * a member without_fields removes still keeps its parent, as it would if the
+ * two lists were applied one after the other.
+ */
 static enum walk_rc
 walk_object(struct json_object *v, const struct fnode *w, const struct fnode *x,
     struct json_object **out)
 {
 	struct json_object *o = json_object_new_object(), *r;
+	bool kept = false;
 
 	if (o == NULL)
 		return WALK_NOMEM;
@@ -420,8 +458,12 @@ walk_object(struct json_object *v, const struct fnode *w, const struct fnode *x,
 			if (wk->leaf)
 				wk = NULL;	/* selected whole */
 		}
-		if (x != NULL && (xk = kid_find(x, key)) != NULL && xk->leaf)
-			continue;		/* removed whole */
+		if (x != NULL && (xk = kid_find(x, key)) != NULL && xk->leaf) {
+			/* Removed whole, after with_fields perhaps kept it. */
+			if (wk == NULL || selects(member, wk))
+				kept = true;
+			continue;
+		}
 		switch (walk(member, wk, xk, &r)) {
 		case WALK_ABSENT:
 			continue;
@@ -430,12 +472,13 @@ walk_object(struct json_object *v, const struct fnode *w, const struct fnode *x,
 		case WALK_KEPT:
 			break;
 		}
+		kept = true;
 		if (json_object_object_add(o, key, r) != 0) {
 			json_object_put(r);
 			goto nomem;
 		}
 	}
-	if (w != NULL && json_object_object_length(o) == 0) {
+	if (w != NULL && !kept) {
 		json_object_put(o);
 		return WALK_ABSENT;
 	}
