@@ -52,6 +52,12 @@ static const struct row core_rows[] = {
 	OK(P("value.a"), NONE, KB, "{'a':1}"),
 	OK(NONE, P("value.b"), KB, "{'a':1}"),
 	OK(P("value.b"), P("value.b.d"), KB, "{'b':[{'c':1},{'c':3}]}"),
+	/* The examples of docs/api.md. */
+	OK(P("a.b"), P("a.b.c"), "{'a':{'b':{'c':1}}}", "{'a':{'b':{}}}"),
+	OK(P("tags.name"), NONE, "{'tags':[{'name':1,'x':2},{'x':3},4]}",
+	    "{'tags':[{'name':1}]}"),
+	OK(NONE, P("tags.name"), "{'tags':[{'name':1,'x':2},{'x':3},4]}",
+	    "{'tags':[{'x':2},{'x':3},4]}"),
 	/* Nested objects: only the parents that lead somewhere. */
 	OK(P("a.b.c"), NONE, "{'a':{'b':{'c':1,'d':2},'e':3},'f':4}",
 	    "{'a':{'b':{'c':1}}}"),
