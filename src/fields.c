@@ -10,8 +10,9 @@
  * array cost no more than one. Pure: no I/O, no globals; calls json-c, libc
  * and util_utf8_valid.
  *
- * The rules (Orchestrate's KB page on field filtering fixes the first three;
- * the rest are our reading, also in docs/api.md):
+ * The rules. Orchestrate's KB page on field filtering fixes fully qualified
+ * names, with_fields before without_fields, and removal inside every element
+ * of an array; the rest is our reading (also in docs/api.md):
  * - A list is paths separated by ','; a path is member names separated by
  *   '.'. There is no escaping and no trimming: names are compared byte for
  *   byte, so a member whose name holds '.' or ',' cannot be named, and a
@@ -24,7 +25,8 @@
  *   parents needed to reach them. A parent is kept only when something below
  *   it is: a path that does not exist (or runs into a scalar) adds nothing,
  *   not even an empty parent. Then without_fields removes each listed path;
- *   the parents stay, even when they become empty.
+ *   the parents stay, even when they become empty (one walk does both, and
+ *   decides on a parent from with_fields alone, see walk_object).
  * - Arrays are transparent: a path continues into every element of an array
  *   it meets (arrays of arrays too). A name never indexes an array ("tags.0"
  *   is the member "0" of each element). Under with_fields an element of
@@ -40,7 +42,6 @@
  */
 #include "fields.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
