@@ -35,6 +35,7 @@ declare -A sources=(
     [timefmt]="timefmt.c"
     [evpos]="evpos.c timefmt.c ids.c util.c"
     [patch]="patch.c"
+    [fields]="fields.c util.c"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/orchid-fuzz.XXXXXX")"
