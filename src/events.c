@@ -381,13 +381,14 @@ events_update(struct ctx *c)
 }
 
 /* Applies a PATCH body (operations or merge document) to doc. Answers
- * 400/409/415 itself and returns 0; 1 when applied; -1 when out of memory. */
+ * 400/409/413/415 itself and returns 0; 1 when applied; -1 when out of memory. */
 static int
 apply_patch(struct ctx *c, struct json_object **doc)
 {
 	const char *ct = c->req->content_type ? c->req->content_type : "";
 	struct json_object *body = NULL;
 	struct patch_error err;
+	struct patch_limits lim;
 	const char *why = NULL;
 	bool merge;
 	enum patch_rc prc;
@@ -413,7 +414,9 @@ apply_patch(struct ctx *c, struct json_object **doc)
 		    : "A JSON patch must be an array of operations.");
 		return 0;
 	}
-	prc = merge ? patch_merge(doc, body, &err) : patch_apply(doc, body, &err);
+	lim.max_bytes = (size_t)c->req->cfg->max_body;
+	lim.max_depth = c->req->cfg->max_json_depth;
+	prc = merge ? patch_merge(doc, body, &lim, &err) : patch_apply(doc, body, &lim, &err);
 	json_release(body);
 	if (prc == PATCH_OK)
 		return 1;
@@ -426,6 +429,8 @@ apply_patch(struct ctx *c, struct json_object **doc)
 		    "The patch could not be applied due to a potentially inconsistent state.",
 		    err.details ? json_object_to_json_string_ext(err.details,
 		    JSON_C_TO_STRING_PLAIN) : NULL);
+	else if (prc == PATCH_TOO_LARGE) /* as a PUT of the result would be */
+		http_error(c->resp, 413, "request_too_large", err.info, NULL);
 	else
 		http_error_bad_request(c->resp, err.info[0] ? err.info : HTTP_MSG_BAD_REQUEST);
 	patch_error_free(&err);

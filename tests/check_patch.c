@@ -345,8 +345,13 @@ static const struct row error_rows[] = {
 };
 
 static const char *const rc_names[] = {
-	"PATCH_OK", "PATCH_BAD_REQUEST", "PATCH_CONFLICT", "PATCH_NOMEM"
+	"PATCH_OK", "PATCH_BAD_REQUEST", "PATCH_CONFLICT", "PATCH_NOMEM",
+	"PATCH_TOO_LARGE"
 };
+
+/* The limits of the configuration's defaults, but PATCH_MAX_DEPTH (1000)
+ * for the depth, which the rows written before limits were passed test. */
+static const struct patch_limits roomy = { (size_t)2 << 20, 1000 };
 
 /* Parses s after turning its single quotes into double quotes. */
 static struct json_object *
@@ -369,7 +374,8 @@ qjson(const char *s)
 static const char *
 rc_name(enum patch_rc rc)
 {
-	return (unsigned)rc < 4 ? rc_names[rc] : "?";
+	return (unsigned)rc < sizeof(rc_names) / sizeof(rc_names[0]) ?
+	    rc_names[rc] : "?";
 }
 
 /* Checks err against rc: details exactly for a conflict, info on failure. */
@@ -395,7 +401,7 @@ check_row(const struct row *r)
 	char *before = strdup(json_object_to_json_string(doc));
 	enum patch_rc rc;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == r->rc, "%s on %s: got %s (%s), want %s", r->ops,
 	    r->doc, rc_name(rc), err.info, rc_name(r->rc));
 	check_error(r, rc, &err);
@@ -528,7 +534,7 @@ START_TEST(test_generated)
 		check_row(&r);
 	} else {
 		/* The result is large; check only the return code. */
-		rc = patch_apply(&doc, o, &err);
+		rc = patch_apply(&doc, o, &roomy, &err);
 		ck_assert_msg(rc == PATCH_OK, "row %d: got %s (%s), want "
 		    "PATCH_OK", _i, rc_name(rc), err.info);
 	}
@@ -584,7 +590,7 @@ START_TEST(test_details)
 	enum patch_rc rc;
 	bool present;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == PATCH_CONFLICT, "%s: got %s, want PATCH_CONFLICT",
 	    r->ops, rc_name(rc));
 	ck_assert_msg(err.op_index == r->op_index, "%s: got op_index %d, "
@@ -629,7 +635,7 @@ START_TEST(test_messages)
 	struct patch_error err;
 	enum patch_rc rc;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == PATCH_BAD_REQUEST, "%s: got %s, want "
 	    "PATCH_BAD_REQUEST", r->ops, rc_name(rc));
 	ck_assert_msg(strstr(err.info, r->want) != NULL,
@@ -669,7 +675,7 @@ START_TEST(test_merge)
 	char *before = strdup(json_object_to_json_string(doc));
 	enum patch_rc rc;
 
-	rc = patch_merge(&doc, m, &err);
+	rc = patch_merge(&doc, m, &roomy, &err);
 	ck_assert_msg(rc == r->rc, "merge %s: got %s, want %s", r->ops,
 	    rc_name(rc), rc_name(r->rc));
 	want = r->want != NULL ? qjson(r->want) : NULL;
@@ -697,7 +703,7 @@ START_TEST(test_no_sharing)
 	    "{'x':1}}]");
 	struct patch_error err;
 
-	ck_assert_msg(patch_apply(&doc, ops, &err) == PATCH_OK,
+	ck_assert_msg(patch_apply(&doc, ops, &roomy, &err) == PATCH_OK,
 	    "got %s, want PATCH_OK", err.info);
 	ck_assert_msg(json_object_object_get_ex(doc, "a", &v), "got no a, "
 	    "want a");

@@ -24,6 +24,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static const struct patch_limits roomy = { (size_t)2 << 20, 1000 };
+
 /* abort() rather than assert(), so that NDEBUG cannot turn the checks off. */
 static void
 require(int cond)
@@ -63,7 +65,8 @@ check_outcome(enum patch_rc rc, struct patch_error *err,
 	char *after = text_of(doc);
 
 	require(rc == PATCH_OK || rc == PATCH_BAD_REQUEST ||
-	    rc == PATCH_CONFLICT || rc == PATCH_NOMEM);
+	    rc == PATCH_CONFLICT || rc == PATCH_NOMEM ||
+	    rc == PATCH_TOO_LARGE);
 	if (rc == PATCH_OK) {
 		require(json_object_is_type(doc, json_type_object));
 		require(err->details == NULL);
@@ -92,8 +95,8 @@ run(struct json_object *doc, struct json_object *ops, int merge)
 		return;
 	before = text_of(work);
 	ops_before = text_of(ops);
-	rc = merge ? patch_merge(&work, ops, &err) :
-	    patch_apply(&work, ops, &err);
+	rc = merge ? patch_merge(&work, ops, &roomy, &err) :
+	    patch_apply(&work, ops, &roomy, &err);
 	check_outcome(rc, &err, work, before);
 	ops_after = text_of(ops);
 	require(strcmp(ops_before, ops_after) == 0);
