@@ -156,16 +156,21 @@ struct op {
 	size_t			 o_nsub;
 };
 
-/* What a patch may still do, and the document's size (see the header). */
+/*
+ * What a patch may still do, and the document's size (see the header):
+ * b_copy values that copy ops may copy; b_walk values that conditional
+ * patches and moves may copy or walk and array shifts may touch; b_work
+ * bytes of work; b_size, the canonical size of the whole document, the
+ * results of pending nested patches included; b_max and b_depth, the
+ * caller's limits (the depth at most PATCH_MAX_DEPTH).
+ */
 struct budget {
-	size_t	b_copy;		/* values copy ops may copy */
-	size_t	b_walk;		/* values conditional patches and moves may
-				 * copy or walk */
-	size_t	b_work;		/* bytes of work */
-	size_t	b_size;		/* canonical size of the whole document, the
-				 * results of pending nested patches included */
-	size_t	b_max;		/* limits->max_bytes */
-	int	b_depth;	/* limits->max_depth, at most PATCH_MAX_DEPTH */
+	size_t	b_copy;
+	size_t	b_walk;
+	size_t	b_work;
+	size_t	b_size;
+	size_t	b_max;
+	int	b_depth;
 };
 
 /* The values in a JSON value and its canonical size, or limits on them. */
@@ -1188,6 +1193,12 @@ op_add(struct doc *d, const struct op *op, struct failure *f)
 }
 
 static enum patch_rc
+op_remove(struct doc *d, const struct op *op, struct failure *f)
+{
+	return remove_at(d, &op->o_path, NULL, true, f);
+}
+
+static enum patch_rc
 op_replace(struct doc *d, const struct op *op, struct failure *f)
 {
 	struct json_object *v;
@@ -1570,8 +1581,7 @@ exec_op(struct doc *d, const struct op *op, struct failure *f)
 
 	switch (op->o_kind) {
 	case OP_ADD:		rc = op_add(d, op, f); break;
-	case OP_REMOVE:		rc = remove_at(d, &op->o_path, NULL, true, f);
-				break;
+	case OP_REMOVE:		rc = op_remove(d, op, f); break;
 	case OP_REPLACE:	rc = op_replace(d, op, f); break;
 	case OP_MOVE:		rc = op_move(d, op, f); break;
 	case OP_COPY:		rc = op_copy(d, op, f); break;
