@@ -1744,6 +1744,23 @@ check_result(const struct doc *d, int depth, struct failure *f)
 	return PATCH_OK;
 }
 
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Fuzzing (tests/fuzz/run.sh): the size tracked must be the size printed,
+ * to the byte; a difference is a bug in the accounting. */
+static void
+check_size(const struct doc *d)
+{
+	size_t len = 0;
+
+	if (json_object_to_json_string_length(d->d_root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len) !=
+	    NULL && len != d->d_budget->b_size)
+		abort();
+}
+#else
+#define check_size(d)	((void)(d))
+#endif
+
 /* Runs the compiled list on a copy of *doc and swaps it in on success. */
 static enum patch_rc
 apply_compiled(struct json_object **doc, const struct op *list, size_t n,
@@ -1771,6 +1788,7 @@ apply_compiled(struct json_object **doc, const struct op *list, size_t n,
 	if (rc == PATCH_OK)
 		rc = check_result(&d, depth, &f);
 	if (rc == PATCH_OK) {
+		check_size(&d);
 		json_object_put(*doc);
 		*doc = d.d_root;
 		return PATCH_OK;
@@ -1862,6 +1880,7 @@ patch_merge(struct json_object **doc, struct json_object *merge,
 		rc = check_result(&d, depth > mdepth ? depth : mdepth, &f);
 	if (rc != PATCH_OK)
 		goto fail;
+	check_size(&d);
 	json_object_put(*doc);
 	*doc = copy;
 	return PATCH_OK;
