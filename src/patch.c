@@ -64,10 +64,14 @@
  *     the document's count (409). Each bounds the work where the other is
  *     loose: a few long strings are many bytes, many small numbers many
  *     values.
+ *   . Copies held at once: nested conditional patches each hold a copy of
+ *     their target until they end; together at most max_bytes (409, as
+ *     work).
  *   Memory therefore stays within a small multiple of max_bytes (in json-c
- *   objects) whatever the patch: the working copy, at most one copy being
- *   refused, and the copies of conditional patches, which the work budget
- *   pays for.
+ *   objects) whatever the patch: the working copy (at most max_bytes),
+ *   at most one value copied before its step is refused, the copies of
+ *   running conditional patches (at most max_bytes), and one copy of the
+ *   value a failed test found.
  */
 /* strdup is POSIX; the build may not define _GNU_SOURCE. */
 #ifndef _POSIX_C_SOURCE
@@ -161,14 +165,17 @@ struct op {
  * b_copy values that copy ops may copy; b_walk values that conditional
  * patches and moves may copy or walk and array shifts may touch; b_work
  * bytes of work; b_size, the canonical size of the whole document, the
- * results of pending nested patches included; b_max and b_depth, the
- * caller's limits (the depth at most PATCH_MAX_DEPTH).
+ * results of pending nested patches included; b_held, the bytes in the
+ * copies of the conditional patches running (nested ones hold theirs at the
+ * same time); b_max and b_depth, the caller's limits (the depth at most
+ * PATCH_MAX_DEPTH).
  */
 struct budget {
 	size_t	b_copy;
 	size_t	b_walk;
 	size_t	b_work;
 	size_t	b_size;
+	size_t	b_held;
 	size_t	b_max;
 	int	b_depth;
 };
@@ -1529,14 +1536,41 @@ op_merge(struct doc *d, const struct op *op, struct failure *f)
 	return merge_at(d, target, op->o_value, f);
 }
 
+/*
+ * Makes *out a copy of target for a conditional patch, charged as work and
+ * held (*held gets its size) until the patch ends: nested conditional
+ * patches hold at most max_bytes of copies at once.
+ */
+static enum patch_rc
+snapshot(struct doc *d, struct json_object *target, struct json_object **out,
+    size_t *held, struct failure *f)
+{
+	struct budget *b = d->d_budget;
+	enum patch_rc rc;
+
+	*out = NULL;
+	if ((rc = charge(d, &b->b_walk, target, held, NULL, f)) != PATCH_OK)
+		return rc;
+	if (*held > b->b_max - b->b_held) {
+		*held = 0;
+		return conflict(f, "The patch does more work than allowed: "
+		    "its conditional patches copy too much at once.");
+	}
+	if (copy_value(target, out) != PATCH_OK) {
+		*held = 0;
+		return PATCH_NOMEM;
+	}
+	b->b_held += *held;
+	return PATCH_OK;
+}
+
 static enum patch_rc
 op_patch(struct doc *d, const struct op *op, struct failure *f)
 {
 	struct json_object *target;
 	struct doc sub;
 	enum patch_rc rc;
-	size_t at, size, before = d->d_budget->b_size;
-	int vdepth;
+	size_t at, held = 0, before = d->d_budget->b_size;
 
 	if (!lookup(d, &op->o_path, &target) ||
 	    (!is_object(target) && !is_array(target)))
@@ -1550,12 +1584,12 @@ op_patch(struct doc *d, const struct op *op, struct failure *f)
 	 * their root); a conditional patch may be skipped, so on a copy. */
 	if (!op->o_conditional)
 		sub.d_root = json_object_get(target);
-	else if ((rc = charge(d, &d->d_budget->b_walk, target, &size,
-	    &vdepth, f)) != PATCH_OK)
+	else if ((rc = snapshot(d, target, &sub.d_root, &held, f)) !=
+	    PATCH_OK)
 		return rc;
-	else if (copy_value(target, &sub.d_root) != PATCH_OK)
-		return PATCH_NOMEM;
 	rc = exec_list(&sub, op->o_sub, op->o_nsub, f, &at);
+	/* The copy is no longer a snapshot: it is dropped or placed. */
+	d->d_budget->b_held -= held;
 	if (rc == PATCH_OK && sub.d_root == target) {
 		json_object_put(sub.d_root);
 		return PATCH_OK;
@@ -1717,6 +1751,7 @@ budget_init(struct budget *b, const struct tally *t,
 	b->b_work = base > SIZE_MAX / PATCH_WORK_FACTOR ? SIZE_MAX :
 	    base * PATCH_WORK_FACTOR;
 	b->b_size = t->t_bytes;
+	b->b_held = 0;
 	b->b_max = lim->max_bytes;
 	b->b_depth = lim->max_depth < PATCH_MAX_DEPTH ? lim->max_depth :
 	    PATCH_MAX_DEPTH;

@@ -952,6 +952,18 @@ static const struct lim_row lim_rows[] = {
 	    "{'op':'add','path':'/a/0','value':0},", 1000, FAIL_N "]"),
 	OVERWORKED("{'a':[#],'n':1}", 100000, "[",
 	    "{'op':'remove','path':'/a/0'},", 1000, FAIL_N "]"),
+	/* Nested conditional patches hold their copies at once: at most
+	 * max_bytes of them (two copies of 45 KB do not fit in 64 KiB). */
+	{ BIG_DOC, 45000, "[{'op':'patch','path':'/','conditional':true,"
+	  "'value':[{'op':'patch','path':'/','conditional':true,'value':["
+	  "{'op':'test','path':'/n'}]}]}]", "", 0, "", false, KIB64, 64,
+	  PATCH_CONFLICT, 0, "at once" },
+	FITS(BIG_DOC, 45000, "[{'op':'patch','path':'/','conditional':true,"
+	    "'value':[{'op':'patch','path':'/','conditional':true,'value':["
+	    "{'op':'test','path':'/n'}]}]}]", "", 0, "", false, MIB2),
+	FITS(BIG_DOC, 45000, "[", "{'op':'patch','path':'/','conditional':"
+	    "true,'value':[{'op':'test','path':'/n'}]},", 2, "{'op':'test',"
+	    "'path':'/n'}]", false, KIB64),
 	/* Nested patches, conditional or not, count as they go. */
 	TOO_LARGE(BIG_DOC, 45000, "[{'op':'patch','path':'/','value':[",
 	    COPY_S, 100, FAIL_N "]}]", false, MIB2, 0),
