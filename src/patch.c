@@ -35,7 +35,7 @@
  * - Limits (patch.h, struct patch_limits), so that a patch never makes what
  *   a PUT could not store and a small request cannot exhaust the worker:
  *   . Size: the budget tracks the exact canonical size of the document
- *     (b_size, computed as json-c's compact printer would, see weigh()).
+ *     (b_size, as json-c's compact printer would print it: measure()).
  *     Every step that adds bytes (a value put, an intermediate object
  *     created, a merge, an append) is accounted, and refused with
  *     PATCH_TOO_LARGE, before it is made, when the document would exceed

@@ -20,10 +20,12 @@ struct json_object;
 /*
  * The limits of a PUT, which bound the result of a patch:
  * - max_bytes: the largest canonical (compact, json_canonical()) size of the
- *   document, in bytes: the configuration's max_body. The document is kept
- *   within it after every step, not only at the end; its exact size is
- *   tracked as operations add and remove values, so nothing larger is built
- *   first (at most one value already in memory is copied before a refusal).
+ *   document, in bytes: the configuration's max_body. Every step that adds
+ *   bytes must keep the document within it, not only the result; its exact
+ *   size is tracked as operations add and remove values, so nothing larger
+ *   is built first (at most one value already in memory is copied before a
+ *   refusal). Nested conditional patches, which run on copies, may hold at
+ *   most max_bytes of copies at once.
  * - max_depth: the deepest nesting of the document (max_json_depth; an
  *   object is 1 deep); values larger than 1000 count as 1000.
  * The work a call may do (bytes of values walked, copied, compared; array
