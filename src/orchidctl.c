@@ -15,8 +15,10 @@
 #include "master.h"
 #include "mem.h"
 #include "store.h"
+#include "reclaim.h"
 #include "tenants.h"
 #include "timefmt.h"
+#include "upgrade.h"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -52,7 +54,8 @@ open_store(const struct config *cfg)
 	char err[1024];
 	int lock = master_lock(cfg->datadir, 0);
 
-	if (lock != -1 && store_recover(cfg, err, sizeof(err)) == -1) {
+	if (lock != -1 && (store_recover(cfg, err, sizeof(err)) == -1 ||
+	    upgrade_run(cfg, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "orchidctl: %s\n", err);
 		exit(1);
 	}
@@ -140,7 +143,14 @@ run_list(struct store *s, int which)
 		buf_adds(&out, "ID\tNAME\n");
 		rc = tenants_list(t, &out);
 	} else {
+		uint64_t queued;
+
 		rc = store_stats(s, &out) == 0 ? STORE_OK : STORE_ERR;
+		if (rc == STORE_OK)
+			rc = reclaim_pending(t, &queued);
+		if (rc == STORE_OK)
+			buf_printf(&out, "reclaim: %llu dropped collections queued\n",
+			    (unsigned long long)queued);
 	}
 	store_abort(t);
 	mem_free(a);
