@@ -22,6 +22,7 @@
 
 #include <json-c/json.h>
 
+#include "audit.h"
 #include "collections.h"
 #include "config.h"
 #include "events.h"
@@ -996,6 +997,92 @@ START_TEST(test_upgrade_unknown_format)
 }
 END_TEST
 
+/* ---- the audit behind orchidctl verify --------------------------------- */
+
+static struct audit_report
+audit_of(void)
+{
+	struct audit_report r;
+	struct buf out;
+	enum store_rc rc;
+
+	buf_init(&out, 0);
+	rc = audit_run(st, &out, &r);
+	ck_assert_msg(rc == STORE_OK && !out.b_failed, "audit_run: got %d, want STORE_OK",
+	    (int)rc);
+	buf_free(&out);
+	return r;
+}
+
+static bool
+sound(const struct audit_report *r)
+{
+	return r->orphans == 0 && r->old_keys == 0 && r->malformed == 0 && r->bad_counts == 0;
+}
+
+/* Sound at every point of a drop and reclaim cut short. */
+START_TEST(test_audit_through_a_reclaim)
+{
+	struct audit_report r;
+
+	for (int i = 0; i < 20; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%02d", i);
+		must(OP_PUT, 1, "x", key, "{}");
+		must(OP_PUT, 1, "y", key, "{}");
+		must(OP_EVENT, 1, "x", key, "{}");
+	}
+	must(OP_DEL, 1, "y", "k00", NULL);
+	r = audit_of();
+	ck_assert_msg(sound(&r) && r.collections == 2 && r.queued == 0 && r.pending == 0,
+	    "before the drop: got %llu collections, %llu orphans, %llu bad counts",
+	    (unsigned long long)r.collections, (unsigned long long)r.orphans,
+	    (unsigned long long)r.bad_counts);
+	must(OP_DROP, 1, "x", NULL, NULL);
+	(void)step(13);
+	reopen();
+	r = audit_of();
+	ck_assert_msg(sound(&r) && r.collections == 1 && r.queued == 1 && r.pending > 0,
+	    "halfway through the reclaim: got %llu orphans, %llu queued, %llu pending",
+	    (unsigned long long)r.orphans, (unsigned long long)r.queued,
+	    (unsigned long long)r.pending);
+	while (!step(13).idle)
+		;
+	r = audit_of();
+	ck_assert_msg(sound(&r) && r.queued == 0 && r.pending == 0,
+	    "after the reclaim: got %llu orphans, %llu pending",
+	    (unsigned long long)r.orphans, (unsigned long long)r.pending);
+}
+END_TEST
+
+/* Each kind of damage is found. */
+START_TEST(test_audit_finds_damage)
+{
+	unsigned char k[LAYOUT_PREFIX_LEN + 8], ck[LAYOUT_COUNT_KEY_LEN], n[8];
+	struct audit_report r;
+	struct store_txn *t = NULL;
+	uint64_t cid;
+
+	must(OP_PUT, 1, "x", "a", "{}");
+	cid = cid_of(1, "x");
+	ck_assert_msg(store_begin(st, true, &t) == STORE_OK, "store_begin: got an error");
+	layout_prefix(k, 1, 999);                        /* an orphan */
+	memcpy(k + LAYOUT_PREFIX_LEN, "orphan!!", 8);
+	put_raw(t, STORE_DB_VERSIONS, k, sizeof(k), "v", 1);
+	put_raw(t, STORE_DB_EVSEQ, "\0\0\0\1x\0a", 7, "v", 1);   /* a format-1 key */
+	layout_count_key(ck, 1, cid, 0);                 /* a wrong counter */
+	util_put_be64(n, 5);
+	put_raw(t, STORE_DB_COUNTS, ck, sizeof(ck), n, 8);
+	ck_assert_msg(store_commit(t) == STORE_OK, "store_commit: got an error");
+	r = audit_of();
+	ck_assert_msg(r.orphans == 1 && r.old_keys == 1 && r.bad_counts == 1,
+	    "damage: got %llu orphans, %llu old keys, %llu bad counts; want 1 each",
+	    (unsigned long long)r.orphans, (unsigned long long)r.old_keys,
+	    (unsigned long long)r.bad_counts);
+}
+END_TEST
+
 static Suite *
 coll_suite(void)
 {
@@ -1024,6 +1111,8 @@ coll_suite(void)
 	tcase_add_test(errors, test_drop_twice_and_other_tenant);
 	tcase_add_test(errors, test_reclaim_idle);
 	tcase_add_test(errors, test_upgrade_unknown_format);
+	tcase_add_test(core, test_audit_through_a_reclaim);
+	tcase_add_test(errors, test_audit_finds_damage);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	suite_add_tcase(s, errors);
