@@ -17,6 +17,10 @@
  * pointing into the dropped one go as well (API.md); until reclaimed they
  * point at a cid with no name and traversals must skip them.
  */
+/* Large values make large transactions (the log holds what is deleted): a
+ * step also stops after this many bytes of keys and values. */
+#define RECLAIM_MAX_BYTES ((uint64_t)8 << 20)
+
 static const enum store_db prefixed[] = {
 	STORE_DB_ITEMS, STORE_DB_VERSIONS, STORE_DB_REFS, STORE_DB_EVENTS,
 	STORE_DB_EVSEQ, STORE_DB_RELATIONS, STORE_DB_RELREV,
@@ -60,11 +64,9 @@ reclaim_step(struct store_txn *t, struct arena *a, uint64_t max, struct reclaim_
 		return STORE_OK;
 	}
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(prefixed) / sizeof(prefixed[0]); i++) {
-		uint64_t n = 0;
-
-		rc = store_delete_prefix_max(t, prefixed[i], p, sizeof(p), max - r->deleted, &n);
-		r->deleted += n;
-		if (rc == STORE_OK && r->deleted >= max)
+		rc = store_delete_prefix_max(t, prefixed[i], p, sizeof(p), max, RECLAIM_MAX_BYTES,
+		    &r->deleted, &r->bytes);
+		if (rc == STORE_OK && (r->deleted >= max || r->bytes >= RECLAIM_MAX_BYTES))
 			return STORE_OK; /* the budget is spent: more next time */
 	}
 	/* Nothing of the collection is left but its counters (a hash

@@ -26,12 +26,13 @@ struct reclaim_result {
 	uint64_t cid;
 	const char *name;   /* its name, in the arena */
 	uint64_t deleted;   /* records deleted by this step */
+	uint64_t bytes;     /* their keys and values */
 };
 
 /*
- * One step in transaction t: deletes at most max records (plus, in the last
- * step of a collection, its LAYOUT_SHARDS counters and its queue entry) of
- * the first queued collection. The caller commits t on STORE_OK (the
+ * One step in transaction t: deletes at most max records, and stops after 8
+ * MiB of keys and values (plus, in the last step of a collection, its
+ * LAYOUT_SHARDS counters and its queue entry) of the first queued collection. The caller commits t on STORE_OK (the
  * transaction runner retries a deadlock).
  */
 enum store_rc reclaim_step(struct store_txn *t, struct arena *a, uint64_t max,

@@ -852,28 +852,35 @@ enum store_rc
 store_delete_prefix(struct store_txn *t, enum store_db db, const void *prefix,
     size_t plen, uint64_t *n)
 {
-	return store_delete_prefix_max(t, db, prefix, plen, UINT64_MAX, n);
+	uint64_t bytes = 0;
+
+	*n = 0;
+	return store_delete_prefix_max(t, db, prefix, plen, UINT64_MAX, UINT64_MAX, n, &bytes);
 }
 
 enum store_rc
 store_delete_prefix_max(struct store_txn *t, enum store_db db, const void *prefix,
-    size_t plen, uint64_t max, uint64_t *n)
+    size_t plen, uint64_t max, uint64_t max_bytes, uint64_t *n, uint64_t *bytes)
 {
 	struct store_cursor *c;
 	const void *k = NULL, *v = NULL;
 	size_t kl = 0, vl = 0;
 	enum store_rc rc;
 
-	*n = 0;
+	if (*n >= max || *bytes >= max_bytes)
+		return STORE_OK;
 	rc = store_cursor_open(t, db, &c);
 	if (rc != STORE_OK)
 		return rc;
 	rc = store_cursor_get(c, STORE_SEEK_GE, prefix, plen, &k, &kl, &v, &vl);
-	while (rc == STORE_OK && *n < max && kl >= plen && memcmp(k, prefix, plen) == 0) {
+	while (rc == STORE_OK && kl >= plen && memcmp(k, prefix, plen) == 0) {
 		rc = store_cursor_del(c);
 		if (rc != STORE_OK)
 			break;
 		(*n)++;
+		*bytes += kl + vl;
+		if (*n >= max || *bytes >= max_bytes)
+			break;
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl);
 	}
 	store_cursor_close(c);

@@ -161,12 +161,16 @@ enum store_rc store_delete_prefix(struct store_txn *t, enum store_db db,
     const void *prefix, size_t plen, uint64_t *n);
 
 /*
- * The same, but stops after max records, so that one transaction stays
- * bounded; *n counts what it deleted (max: there may be more). Calling it
- * again in a new transaction resumes where it stopped: the deleted records
- * are gone, so the first record of the prefix is the next one.
+ * The same, but bounded, so that one transaction stays small whatever the
+ * size of the range: it stops before a record once *n reached max records
+ * or *bytes (keys and values deleted) reached max_bytes. *n and *bytes are
+ * added to, not reset, so a caller can spend one budget over several
+ * databases. Calling it again in a new transaction resumes where it
+ * stopped: the deleted records are gone, so the first record of the prefix
+ * is the next one.
  */
 enum store_rc store_delete_prefix_max(struct store_txn *t, enum store_db db,
-    const void *prefix, size_t plen, uint64_t max, uint64_t *n);
+    const void *prefix, size_t plen, uint64_t max, uint64_t max_bytes, uint64_t *n,
+    uint64_t *bytes);
 
 #endif

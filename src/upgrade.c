@@ -15,6 +15,9 @@
 #include "util.h"
 
 #define UPGRADE_BATCH 1000
+/* A transaction also stops after this many bytes of records (values may be
+ * large: the log holds both the deleted and the written copy). */
+#define UPGRADE_MAX_BYTES ((uint64_t)8 << 20)
 #define UPGRADE_RETRIES 20
 #define PROGRESS_KEY "upgrade"   /* meta.db: records converted so far (be64) */
 
@@ -84,12 +87,12 @@ convert(struct dom *d, enum store_db db, const unsigned char *k, size_t kl,
 }
 
 /*
- * Converts up to max - *n format-1 records of db. Format-2 keys of a tenant
- * (byte 4 = 0x00) sort before its format-1 keys: the walk jumps over them
- * with one seek to T | 0x01. *more: the budget ran out with records left.
+ * Converts format-1 records of db until *n reaches max records or *bytes
+ * UPGRADE_MAX_BYTES. Format-2 keys of a tenant (byte 4 = 0x00) sort before
+ * its format-1 keys: the walk jumps over them with one seek to T | 0x01.
  */
 static enum store_rc
-convert_db(struct dom *d, enum store_db db, uint64_t max, uint64_t *n)
+convert_db(struct dom *d, enum store_db db, uint64_t max, uint64_t *n, uint64_t *bytes)
 {
 	struct store_cursor *c;
 	const void *k, *v;
@@ -97,7 +100,7 @@ convert_db(struct dom *d, enum store_db db, uint64_t max, uint64_t *n)
 	unsigned char *pos = NULL;
 	enum store_rc rc = store_cursor_open(d->txn, db, &c);
 
-	while (rc == STORE_OK && *n < max) {
+	while (rc == STORE_OK && *n < max && *bytes < UPGRADE_MAX_BYTES) {
 		unsigned char *kc;
 		void *vc;
 
@@ -131,8 +134,10 @@ convert_db(struct dom *d, enum store_db db, uint64_t max, uint64_t *n)
 		rc = store_cursor_del(c);
 		if (rc == STORE_OK)
 			rc = convert(d, db, kc, kl, vc, vl);
-		if (rc == STORE_OK)
+		if (rc == STORE_OK) {
 			(*n)++;
+			*bytes += kl + vl;
+		}
 		pos = kc; /* deleted: the next seek lands on the record after it */
 		poslen = kl;
 	}
@@ -164,7 +169,7 @@ upgrade_step(struct store_txn *t, struct arena *a, int64_t now_ms, uint64_t max,
 {
 	struct dom d;
 	char have[16];
-	uint64_t total;
+	uint64_t total, bytes = 0;
 	enum store_rc rc = upgrade_format(t, have, sizeof(have));
 
 	*done = false;
@@ -178,7 +183,7 @@ upgrade_step(struct store_txn *t, struct arena *a, int64_t now_ms, uint64_t max,
 	d.arena = a;
 	d.now_ms = now_ms;
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(keyed) / sizeof(keyed[0]); i++)
-		rc = convert_db(&d, keyed[i], max, converted);
+		rc = convert_db(&d, keyed[i], max, converted, &bytes);
 	if (rc != STORE_OK)
 		return rc;
 	if (*converted > 0)

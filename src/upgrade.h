@@ -31,8 +31,9 @@ struct config;
 int upgrade_run(const struct config *cfg, char *err, size_t errlen);
 
 /*
- * One bounded step in transaction t: converts at most max format-1 records
- * (now_ms: the creation time of the collections it creates). *done when
+ * One bounded step in transaction t: converts at most max format-1 records,
+ * and stops after 8 MiB of them (now_ms: the creation time of the
+ * collections it creates). *done when
  * nothing is left and the format is now 2 (also when it already was);
  * *converted counts this step's records.
  */

@@ -638,6 +638,40 @@ START_TEST(test_reclaim_one_record_at_a_time)
 }
 END_TEST
 
+/* Large values: a step stops after 8 MiB, whatever the record budget. */
+START_TEST(test_reclaim_bounded_by_bytes)
+{
+	size_t n = (size_t)1 << 20;
+	char *big = malloc(n + 1);
+	struct reclaim_result r;
+	uint64_t cid;
+
+	ck_assert_msg(big != NULL, "malloc: got NULL");
+	memset(big, 'x', n);
+	memcpy(big, "{\"v\":\"", 6);
+	memcpy(big + n - 2, "\"}", 2);
+	big[n] = '\0';
+	for (int i = 0; i < 12; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%02d", i);
+		must(OP_PUT, 1, "big", key, big);
+	}
+	free(big);
+	cid = cid_of(1, "big");
+	must(OP_DROP, 1, "big", NULL, NULL);
+	r = step(1000);
+	ck_assert_msg(!r.finished && r.deleted == 8 && r.bytes >= ((uint64_t)8 << 20),
+	    "first step over 12 MiB of values: got %llu records, %llu bytes, finished %d; "
+	    "want 8 records (8 MiB), not finished", (unsigned long long)r.deleted,
+	    (unsigned long long)r.bytes, r.finished);
+	while (!step(1000).idle)
+		;
+	ck_assert_msg(all_records_of(1, cid) == 0, "after the reclaim: %llu records left",
+	    (unsigned long long)all_records_of(1, cid));
+}
+END_TEST
+
 struct split_case {
 	const char *key;
 	size_t len;
@@ -1105,6 +1139,7 @@ coll_suite(void)
 	tcase_add_test(core, test_upgrade);
 	tcase_add_test(core, test_upgrade_resumes);
 	tcase_add_test(limits, test_reclaim_one_record_at_a_time);
+	tcase_add_test(limits, test_reclaim_bounded_by_bytes);
 	tcase_add_loop_test(limits, test_v1_split, 0, NCASES(split_cases));
 	tcase_add_test(limits, test_upgrade_current);
 	tcase_add_test(errors, test_missing_collection);
