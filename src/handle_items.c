@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collections.h"
 #include "config.h"
 #include "fields.h"
 #include "items.h"
@@ -404,6 +405,28 @@ handle_collection_list(struct ctx *c)
 	if (more && e.count > 0)
 		list_next_link(c, &e, limit, &r);
 	buf_addc(&c->resp->body, '}');
+	return STORE_OK;
+}
+
+enum store_rc
+handle_collection_delete(struct ctx *c)
+{
+	struct dom d;
+	bool force, existed;
+	enum dom_rc rc;
+
+	if (handler_bool(c, "force", false, &force) == -1)
+		return STORE_OK;
+	if (!force) {
+		http_error_bad_request(c->resp, "Deleting a collection removes every item, "
+		    "version, ref and event in it: send force=true to confirm.");
+		return STORE_OK;
+	}
+	handler_dom(c, &d);
+	rc = coll_drop(&d, coll_of(c), &existed);
+	if (rc != DOM_OK)
+		return handler_fail(c, rc, coll_of(c), NULL, NULL);
+	c->resp->status = 204;
 	return STORE_OK;
 }
 

@@ -36,6 +36,9 @@ enum store_rc handle_item_patch(struct ctx *c);
 enum store_rc handle_item_refs(struct ctx *c);
 enum store_rc handle_item_ref(struct ctx *c);
 enum store_rc handle_collection_list(struct ctx *c);
+/* DELETE /v0/{c}?force=true: 204 (also when there is no such collection);
+ * without force=true 400. The records go in the background (reclaim.h). */
+enum store_rc handle_collection_delete(struct ctx *c);
 enum store_rc handle_collections(struct ctx *c);
 enum store_rc handle_ping(struct ctx *c);
 /* A known resource of a later release: 501 api_unsupported. */
