@@ -30,6 +30,7 @@ static const struct route_case cases[] = {
 	{ M_GET, "/v0/c", handle_collection_list, false, true, NULL },
 	{ M_HEAD, "/v0/c", handle_collection_list, false, true, NULL },
 	{ M_POST, "/v0/c", handle_item_post, true, true, NULL },
+	{ M_DELETE, "/v0/c", handle_collection_delete, true, true, NULL },
 	{ M_GET, "/v0/c/k", handle_item_get, false, true, NULL },
 	{ M_HEAD, "/v0/c/k", handle_item_get, false, true, NULL },
 	{ M_PUT, "/v0/c/k", handle_item_put, true, true, NULL },
@@ -57,8 +58,8 @@ static const struct route_case cases[] = {
 	/* 405 with the exact Allow */
 	{ M_PUT, "/v0", NULL, false, true, "GET, HEAD" },
 	{ M_DELETE, "/v0", NULL, false, true, "GET, HEAD" },
-	{ M_PUT, "/v0/c", NULL, false, true, "GET, HEAD, POST" },
-	{ M_PATCH, "/v0/c", NULL, false, true, "GET, HEAD, POST" },
+	{ M_PUT, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
+	{ M_PATCH, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
 	{ M_POST, "/v0/c/k", NULL, false, true, "GET, HEAD, PUT, PATCH, DELETE" },
 	{ M_OTHER, "/v0/c/k", NULL, false, true, "GET, HEAD, PUT, PATCH, DELETE" },
 	{ M_PUT, "/v0/c/k/refs", NULL, false, true, "GET, HEAD" },

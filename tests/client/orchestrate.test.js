@@ -631,3 +631,24 @@ describe('field filtering', TIMEOUT, () => {
     await expectStatus(db.get(c, 'k1', null, { with_fields: 'a,,b' }), 400)
   })
 })
+
+describe('collections', TIMEOUT, () => {
+  it('deleteCollection: 204, then the collection is empty, and a new put starts afresh', async () => {
+    const c = coll('drop')
+    const first = await db.put(c, 'a', { v: 1 })
+    await db.put(c, 'a', { v: 2 })
+    await db.put(c, 'b', { v: 3 })
+    await db.newEventBuilder().from(c, 'a').type('t').data({ e: 1 }).create()
+    const res = await db.deleteCollection(c)
+    assert.equal(res.statusCode, 204)
+    await expectStatus(db.get(c, 'a'), 404)
+    await expectStatus(db.get(c, 'a', first.path.ref), 404)
+    assert.equal((await db.list(c)).body.count, 0)
+    assert.equal((await db.newEventReader().from(c, 'a').type('t').list()).body.count, 0)
+    await db.put(c, 'a', { v: 4 })
+    const refs = await db.list_refs(c, 'a', { values: true })
+    assert.deepEqual(refs.body.results.map(r => r.value), [{ v: 4 }])
+    // A collection that does not exist: 204 too.
+    assert.equal((await db.deleteCollection(coll('never'))).statusCode, 204)
+  })
+})
