@@ -69,6 +69,7 @@ dom_patch_value(struct dom *d, const char *stored, size_t slen,
     struct json_object *patch, bool merge, struct patch_error *err,
     const char **value, size_t *vlen)
 {
+	struct patch_limits lim;
 	struct json_object *doc = NULL;
 	const char *why, *canon;
 	char *copy;
@@ -85,7 +86,9 @@ dom_patch_value(struct dom *d, const char *stored, size_t slen,
 	} else if ((doc = json_object_new_object()) == NULL) {
 		return DOM_ERR;
 	}
-	switch (merge ? patch_merge(&doc, patch, err) : patch_apply(&doc, patch, err)) {
+	lim.max_bytes = d->max_bytes;
+	lim.max_depth = d->max_depth;
+	switch (merge ? patch_merge(&doc, patch, &lim, err) : patch_apply(&doc, patch, &lim, err)) {
 	case PATCH_OK:
 		break;
 	case PATCH_BAD_REQUEST:
@@ -94,11 +97,16 @@ dom_patch_value(struct dom *d, const char *stored, size_t slen,
 	case PATCH_CONFLICT:
 		rc = DOM_CONFLICT;
 		goto out;
+	case PATCH_TOO_LARGE:
+		rc = DOM_TOO_LARGE;
+		goto out;
 	default:
 		goto out;
 	}
 	if ((canon = json_canonical(doc, &len)) == NULL)
 		goto out;
+	/* The engine keeps within the limits as it goes; these checks of the
+	 * result are the backstop. */
 	if (len > d->max_bytes) {
 		rc = DOM_TOO_LARGE;
 	} else if (json_depth(canon, len) > d->max_depth) {

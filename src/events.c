@@ -7,21 +7,30 @@
 
 #include <string.h>
 
+#include "collections.h"
 #include "mem.h"
 #include "timefmt.h"
 #include "util.h"
 
-/* The key of the event at pos (pos NULL: the prefix only). */
-static unsigned char *
+/*
+ * The key of the event at pos (pos NULL: the prefix only) in *k, *plen the
+ * prefix length. A missing collection is DOM_NOT_FOUND, unless create.
+ */
+static enum dom_rc
 event_key(struct dom *d, const struct event_name *n, const struct evpos *pos,
-    size_t *plen)
+    bool create, unsigned char **k, size_t *plen)
 {
-	unsigned char *k = layout_event_key(d->arena, d->tenant, n->coll, n->key, n->type,
-	    plen);
+	uint64_t cid;
+	enum dom_rc rc = create ? coll_ensure(d, n->coll, &cid) : coll_lookup(d, n->coll, &cid);
 
-	if (k != NULL && pos != NULL)
-		layout_event_pos(k, *plen, pos->ts, pos->ord);
-	return k;
+	if (rc != DOM_OK)
+		return rc;
+	*k = layout_event_key(d->arena, d->tenant, cid, n->key, n->type, plen);
+	if (*k == NULL)
+		return DOM_ERR;
+	if (pos != NULL)
+		layout_event_pos(*k, *plen, pos->ts, pos->ord);
+	return DOM_OK;
 }
 
 static enum dom_rc
@@ -40,26 +49,25 @@ put_event(struct dom *d, const unsigned char *k, size_t kl, const char *value,
 	return dom_from_store(store_put(d->txn, STORE_DB_EVENTS, k, kl, rec, rl));
 }
 
-/* The next ordinal of this item, strictly above every earlier one. */
+/* The next ordinal of this item, strictly above every earlier one. k is the
+ * event key, whose first il bytes are the item key. */
 static enum dom_rc
-next_ordinal(struct dom *d, const struct event_name *n, uint64_t *ord)
+next_ordinal(struct dom *d, const unsigned char *k, size_t il, uint64_t *ord)
 {
-	unsigned char *ik, seq[8];
-	size_t il, vl;
+	unsigned char seq[8];
+	size_t vl;
 	void *v;
 	uint64_t o = ids_time_id(d->now_ms, 0);
 	enum store_rc rc;
 
-	if ((ik = layout_item_key(d->arena, d->tenant, n->coll, n->key, 0, &il)) == NULL)
-		return DOM_ERR;
-	rc = store_get(d->txn, STORE_DB_EVSEQ, ik, il, true, d->arena, &v, &vl);
+	rc = store_get(d->txn, STORE_DB_EVSEQ, k, il, true, d->arena, &v, &vl);
 	if (rc == STORE_OK && vl == 8 && util_get_be64(v) >= o)
 		o = util_get_be64(v) + 1;
 	else if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return dom_from_store(rc);
 	util_put_be64(seq, o);
 	*ord = o;
-	return dom_from_store(store_put(d->txn, STORE_DB_EVSEQ, ik, il, seq, 8));
+	return dom_from_store(store_put(d->txn, STORE_DB_EVSEQ, k, il, seq, 8));
 }
 
 enum dom_rc
@@ -68,13 +76,16 @@ event_create(struct dom *d, const struct event_name *n, int64_t ts, const char *
 {
 	unsigned char *k;
 	size_t pl;
-	enum dom_rc rc;
+	enum dom_rc rc = event_key(d, n, NULL, true, &k, &pl);
 
-	pos->ts = (uint64_t)ts;
-	if ((rc = next_ordinal(d, n, &pos->ord)) != DOM_OK)
+	if (rc != DOM_OK)
 		return rc;
-	if ((k = event_key(d, n, pos, &pl)) == NULL)
-		return DOM_ERR;
+	/* The item key is the event key up to the 0x00 before the type. */
+	rc = next_ordinal(d, k, pl - strlen(n->type) - 2, &pos->ord);
+	if (rc != DOM_OK)
+		return rc;
+	pos->ts = (uint64_t)ts;
+	layout_event_pos(k, pl, pos->ts, pos->ord);
 	return put_event(d, k, pl + 16, value, vlen, out);
 }
 
@@ -86,9 +97,10 @@ load(struct dom *d, const struct event_name *n, const struct evpos *pos, bool rm
 	void *v;
 	size_t vl, pl;
 	enum store_rc rc;
+	enum dom_rc drc = event_key(d, n, pos, false, k, &pl);
 
-	if ((*k = event_key(d, n, pos, &pl)) == NULL)
-		return DOM_ERR;
+	if (drc != DOM_OK)
+		return drc;
 	*kl = pl + 16;
 	rc = store_get(d->txn, STORE_DB_EVENTS, *k, *kl, rmw, d->arena, &v, &vl);
 	if (rc != STORE_OK)
@@ -177,14 +189,14 @@ event_list(struct dom *d, const struct event_name *n, const struct evrange *r,
 	struct store_cursor *cur;
 	const void *kp, *vp;
 	size_t pl, kl, vl;
-	unsigned char *k = event_key(d, n, &r->hi, &pl);
+	unsigned char *k;
 	int64_t count = 0;
 	enum store_rc rc;
-	enum dom_rc out = DOM_OK;
+	enum dom_rc out = event_key(d, n, &r->hi, false, &k, &pl);
 
 	*more = false;
-	if (k == NULL)
-		return DOM_ERR;
+	if (out != DOM_OK)
+		return out == DOM_NOT_FOUND ? DOM_OK : out; /* no collection: no events */
 	rc = store_cursor_open(d->txn, STORE_DB_EVENTS, &cur);
 	if (rc != STORE_OK)
 		return dom_from_store(rc);

@@ -11,6 +11,7 @@
 #include <json-c/json.h>
 
 #include "config.h"
+#include "fields.h"
 #include "json.h"
 #include "mem.h"
 #include "patch.h"
@@ -205,4 +206,70 @@ handler_room(struct ctx *c, size_t len, int64_t taken)
 {
 	return taken == 0 ||
 	    c->resp->body.b_len + len <= (size_t)c->req->cfg->max_response;
+}
+
+int
+handler_fields(struct ctx *c, struct fields_filter **f)
+{
+	size_t wl = 0, wol = 0;
+	const char *w = query_get(&c->req->query, "with_fields", &wl);
+	const char *wo = query_get(&c->req->query, "without_fields", &wol);
+	char err[FIELDS_ERR_LEN];
+
+	*f = NULL;
+	if (w == NULL && wo == NULL)
+		return 1;
+	switch (fields_compile(w, wl, wo, wol, f, err, sizeof(err))) {
+	case FIELDS_OK:
+		return 1;
+	case FIELDS_BAD:
+		http_error_bad_request(c->resp, err);
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+int
+handler_filter(struct ctx *c, const struct fields_filter *f, const char *value,
+    size_t vlen, const char **out, size_t *outlen)
+{
+	struct json_object *in = NULL, *res = NULL;
+	const char *why, *canon;
+	char *copy = NULL;
+	size_t len;
+
+	if (fields_is_empty(f)) {
+		*out = value;
+		*outlen = vlen;
+		return 0;
+	}
+	if (json_parse_object(value, vlen, DOM_STORED_MAX_DEPTH, &in, &why) != JSON_OK)
+		return -1;
+	if (fields_apply(f, in, &res) == FIELDS_OK && (canon = json_canonical(res, &len)) != NULL &&
+	    (copy = mem_alloc(c->req->arena, len + 1)) != NULL) {
+		memcpy(copy, canon, len);
+		copy[len] = '\0';
+		*out = copy;
+		*outlen = len;
+	}
+	json_release(res);
+	json_release(in);
+	return copy != NULL ? 0 : -1;
+}
+
+void
+handler_fields_query(struct ctx *c, struct buf *b)
+{
+	static const char *const names[] = { "with_fields", "without_fields" };
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		size_t len;
+		const char *v = query_get(&c->req->query, names[i], &len);
+
+		if (v != NULL) {
+			buf_printf(b, "&%s=", names[i]);
+			route_encode_query(b, v, len);
+		}
+	}
 }

@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "events.h"
+#include "fields.h"
 #include "ids.h"
 #include "json.h"
 #include "patch.h"
@@ -145,17 +146,24 @@ emit_event(struct buf *b, const struct event_name *n, const struct evpos *p,
 enum store_rc
 handle_event_get(struct ctx *c)
 {
+	struct fields_filter *f;
 	struct event_name n;
 	struct event_record r;
 	struct evpos p;
 	struct dom d;
+	int ok;
 	enum dom_rc rc;
 
 	if (single_pos(c, &p) == -1)
 		return STORE_OK;
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
 	name_of(c, &n);
 	handler_dom(c, &d);
 	rc = event_get(&d, &n, &p, &r);
+	if (rc == DOM_OK && handler_filter(c, f, r.value, r.vlen, &r.value, &r.vlen) == -1)
+		rc = DOM_ERR;
+	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, n.coll, n.key, NULL);
 	emit_event(&c->resp->body, &n, &p, &r);
@@ -371,6 +379,7 @@ list_next(struct ctx *c, const struct event_name *n, int64_t limit,
 	}
 	buf_printf(&l, "&beforeEvent=%llu/%llu", (unsigned long long)last->ts,
 	    (unsigned long long)last->ord);
+	handler_fields_query(c, &l);
 	if (l.b_failed) {
 		c->resp->body.b_failed = true;
 	} else {
@@ -385,6 +394,7 @@ struct ev_emit {
 	struct ctx *c;
 	const struct event_name *n;
 	int64_t count;
+	const struct fields_filter *f;
 };
 
 static enum dom_visit
@@ -393,13 +403,16 @@ visit_event(void *arg, const struct evpos *p, const struct event_record *r)
 	struct ev_emit *e = arg;
 	struct buf *b = &e->c->resp->body;
 	const struct event_name *n = e->n;
+	struct event_record fr = *r;
 
-	if (!handler_room(e->c, r->vlen + strlen(n->coll) + strlen(n->key) +
+	if (handler_filter(e->c, e->f, r->value, r->vlen, &fr.value, &fr.vlen) == -1)
+		return DOM_VISIT_FAIL;
+	if (!handler_room(e->c, fr.vlen + strlen(n->coll) + strlen(n->key) +
 	    strlen(n->type) + 256, e->count))
 		return DOM_VISIT_STOP;
 	if (e->count++ > 0)
 		buf_addc(b, ',');
-	emit_event(b, n, p, r);
+	emit_event(b, n, p, &fr);
 	return b->b_failed ? DOM_VISIT_FAIL : DOM_VISIT_NEXT;
 }
 
@@ -407,12 +420,14 @@ enum store_rc
 handle_event_list(struct ctx *c)
 {
 	struct event_name n;
-	struct ev_emit e = { c, &n, 0 };
+	struct ev_emit e = { c, &n, 0, NULL };
 	struct evpos last = { 0, 0 };
+	struct fields_filter *f;
 	struct bounds b;
 	struct dom d;
 	int64_t limit;
 	bool more;
+	int ok;
 	enum dom_rc rc;
 
 	if (query_int(&c->req->query, "limit", 1, EV_MAX_LIMIT, 10, &limit) == -1) {
@@ -421,10 +436,14 @@ handle_event_list(struct ctx *c)
 	}
 	if (list_bounds(c, &b) == -1)
 		return STORE_OK;
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
+	e.f = f;
 	name_of(c, &n);
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
 	rc = event_list(&d, &n, &b.r, limit, visit_event, &e, &more, &last);
+	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, n.coll, n.key, NULL);
 	buf_printf(&c->resp->body, "],\"count\":%lld", (long long)e.count);

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "collections.h"
 #include "config.h"
+#include "fields.h"
 #include "items.h"
 #include "json.h"
 #include "mem.h"
@@ -57,12 +59,19 @@ enum store_rc
 handle_item_get(struct ctx *c)
 {
 	char date[TIMEFMT_HTTP_DATE_SIZE];
+	struct fields_filter *f;
 	struct item_version v;
 	struct dom d;
+	int ok;
 	enum dom_rc rc;
 
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
 	handler_dom(c, &d);
 	rc = item_get(&d, coll_of(c), key_of(c), &v);
+	if (rc == DOM_OK && handler_filter(c, f, v.value, v.vlen, &v.value, &v.vlen) == -1)
+		rc = DOM_ERR;
+	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, coll_of(c), key_of(c), NULL);
 	buf_add(&c->resp->body, v.value, v.vlen);
@@ -177,6 +186,7 @@ struct emit {
 	bool keep_last;        /* collection lists: keep a copy of the last key */
 	const char *last;
 	size_t lastlen;
+	const struct fields_filter *f; /* with_fields / without_fields, or NULL */
 };
 
 /* Appends one history or listing entry: {"path":{...},"reftime":..,"value":..}. */
@@ -185,8 +195,13 @@ emit_entry(void *arg, const char *key, size_t keylen, const struct item_version 
 {
 	struct emit *e = arg;
 	struct buf *b = &e->c->resp->body;
+	const char *value = v->value;
+	size_t vlen = v->vlen;
 
-	if (!handler_room(e->c, v->vlen + keylen + 256, e->count))
+	if (e->values && !v->tombstone &&
+	    handler_filter(e->c, e->f, v->value, v->vlen, &value, &vlen) == -1)
+		return DOM_VISIT_FAIL;
+	if (!handler_room(e->c, vlen + keylen + 256, e->count))
 		return DOM_VISIT_STOP;
 	if (e->count++ > 0)
 		buf_addc(b, ',');
@@ -199,7 +214,7 @@ emit_entry(void *arg, const char *key, size_t keylen, const struct item_version 
 	    (long long)v->reftime);
 	if (e->values && !v->tombstone) {
 		buf_adds(b, ",\"value\":");
-		buf_add(b, v->value, v->vlen);
+		buf_add(b, value, vlen);
 	}
 	buf_addc(b, '}');
 	if (e->keep_last) {
@@ -242,30 +257,41 @@ page_links(struct ctx *c, const char *base, int64_t offset, int64_t limit,
 enum store_rc
 handle_item_refs(struct ctx *c)
 {
-	struct emit e = { c, coll_of(c), false, 0, false, NULL, 0 };
-	struct buf base;
+	struct emit e = { c, coll_of(c), false, 0, false, NULL, 0, NULL };
+	struct fields_filter *f;
+	struct buf base, extra;
 	struct dom d;
 	int64_t limit, offset;
 	bool more;
+	int ok;
 	enum dom_rc rc;
 
 	if (handler_limit_offset(c, &limit, &offset) == -1 ||
 	    handler_bool(c, "values", false, &e.values) == -1)
 		return STORE_OK;
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
+	e.f = f;
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
 	rc = item_history(&d, coll_of(c), key_of(c), offset, limit, emit_entry, &e, &more);
+	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, coll_of(c), key_of(c), NULL);
 	buf_printf(&c->resp->body, "],\"count\":%lld", (long long)e.count);
 	buf_init(&base, 0);
 	handler_item_path(&base, coll_of(c), key_of(c));
 	buf_adds(&base, "/refs");
-	if (base.b_failed)
+	buf_init(&extra, 0);
+	if (e.values)
+		buf_adds(&extra, "&values=true");
+	handler_fields_query(c, &extra);
+	if (base.b_failed || extra.b_failed)
 		c->resp->body.b_failed = true;
 	else
 		page_links(c, base.b_data, offset, limit, e.count, more,
-		    e.values ? "&values=true" : "");
+		    extra.b_data ? extra.b_data : "");
+	buf_free(&extra);
 	buf_free(&base);
 	buf_addc(&c->resp->body, '}');
 	return STORE_OK;
@@ -275,12 +301,19 @@ enum store_rc
 handle_item_ref(struct ctx *c)
 {
 	const struct seg *ref = &c->req->path.seg[3];
+	struct fields_filter *f;
 	struct item_version v;
 	struct dom d;
+	int ok;
 	enum dom_rc rc;
 
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
 	handler_dom(c, &d);
 	rc = item_get_ref(&d, coll_of(c), key_of(c), ref->s, ref->len, &v);
+	if (rc == DOM_OK && handler_filter(c, f, v.value, v.vlen, &v.value, &v.vlen) == -1)
+		rc = DOM_ERR;
+	fields_free(f);
 	if (rc == DOM_INVALID) {
 		http_error(c->resp, 400, "item_ref_malformed",
 		    "The provided Item Ref is malformed.", NULL);
@@ -331,6 +364,7 @@ list_next_link(struct ctx *c, const struct emit *e, int64_t limit,
 	}
 	if (!e->values)
 		buf_adds(&l, "&values=false");
+	handler_fields_query(c, &l);
 	if (l.b_failed) {
 		c->resp->body.b_failed = true;
 	} else {
@@ -344,11 +378,13 @@ list_next_link(struct ctx *c, const struct emit *e, int64_t limit,
 enum store_rc
 handle_collection_list(struct ctx *c)
 {
-	struct emit e = { c, coll_of(c), true, 0, true, NULL, 0 };
+	struct emit e = { c, coll_of(c), true, 0, true, NULL, 0, NULL };
+	struct fields_filter *f;
 	struct key_range r;
 	struct dom d;
 	int64_t limit;
 	bool more;
+	int ok;
 	enum dom_rc rc;
 
 	if (query_get(&c->req->query, "query", NULL) != NULL)
@@ -356,15 +392,41 @@ handle_collection_list(struct ctx *c)
 	if (handler_limit_offset(c, &limit, NULL) == -1 || list_bounds(c, &r) == -1 ||
 	    handler_bool(c, "values", true, &e.values) == -1)
 		return STORE_OK;
+	if ((ok = handler_fields(c, &f)) != 1)
+		return ok == 0 ? STORE_OK : STORE_ERR;
+	e.f = f;
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
 	rc = item_list(&d, coll_of(c), &r, limit, emit_entry, &e, &more);
+	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, coll_of(c), NULL, NULL);
 	buf_printf(&c->resp->body, "],\"count\":%lld", (long long)e.count);
 	if (more && e.count > 0)
 		list_next_link(c, &e, limit, &r);
 	buf_addc(&c->resp->body, '}');
+	return STORE_OK;
+}
+
+enum store_rc
+handle_collection_delete(struct ctx *c)
+{
+	struct dom d;
+	bool force, existed;
+	enum dom_rc rc;
+
+	if (handler_bool(c, "force", false, &force) == -1)
+		return STORE_OK;
+	if (!force) {
+		http_error_bad_request(c->resp, "Deleting a collection removes every item, "
+		    "version, ref and event in it: send force=true to confirm.");
+		return STORE_OK;
+	}
+	handler_dom(c, &d);
+	rc = coll_drop(&d, coll_of(c), &existed);
+	if (rc != DOM_OK)
+		return handler_fail(c, rc, coll_of(c), NULL, NULL);
+	c->resp->status = 204;
 	return STORE_OK;
 }
 
@@ -383,7 +445,7 @@ emit_collection(void *arg, const char *name, size_t len, int64_t items)
 enum store_rc
 handle_collections(struct ctx *c)
 {
-	struct emit e = { c, NULL, false, 0, false, NULL, 0 };
+	struct emit e = { c, NULL, false, 0, false, NULL, 0, NULL };
 	struct dom d;
 	enum dom_rc rc;
 

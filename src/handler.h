@@ -15,6 +15,7 @@
 #include "http.h"
 #include "store.h"
 
+struct fields_filter;
 struct json_object;
 struct patch_error;
 
@@ -35,6 +36,9 @@ enum store_rc handle_item_patch(struct ctx *c);
 enum store_rc handle_item_refs(struct ctx *c);
 enum store_rc handle_item_ref(struct ctx *c);
 enum store_rc handle_collection_list(struct ctx *c);
+/* DELETE /v0/{c}?force=true: 204 (also when there is no such collection);
+ * without force=true 400. The records go in the background (reclaim.h). */
+enum store_rc handle_collection_delete(struct ctx *c);
 enum store_rc handle_collections(struct ctx *c);
 enum store_rc handle_ping(struct ctx *c);
 /* A known resource of a later release: 501 api_unsupported. */
@@ -91,6 +95,25 @@ int handler_bool(struct ctx *c, const char *name, bool def, bool *out);
 
 /* Appends the URL path "/v0/<c>/<k>" percent-encoded. */
 void handler_item_path(struct buf *b, const char *collection, const char *key);
+
+/*
+ * The with_fields / without_fields of the request: 1 and *f (NULL when
+ * neither was sent; free with fields_free), 0 after answering 400, -1 when
+ * out of memory.
+ */
+int handler_fields(struct ctx *c, struct fields_filter **f);
+
+/* Appends "&with_fields=...&without_fields=..." as the request sent them,
+ * for next and prev links. */
+void handler_fields_query(struct ctx *c, struct buf *b);
+
+/*
+ * value filtered by f (NULL: value itself): *out and *outlen, in the
+ * request's arena. 0, or -1 when out of memory (or the stored value is
+ * unreadable).
+ */
+int handler_filter(struct ctx *c, const struct fields_filter *f, const char *value,
+    size_t vlen, const char **out, size_t *outlen);
 
 /*
  * For lists: true when an entry of about len more bytes may still go into

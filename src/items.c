@@ -7,15 +7,40 @@
 
 #include <string.h>
 
+#include "collections.h"
 #include "mem.h"
 #include "timefmt.h"
 #include "util.h"
 
-/* The item key with 9 bytes of room for a version or ref suffix. */
-static unsigned char *
-item_key(struct dom *d, const char *coll, const char *key, size_t *len)
+/* An item's key and its collection. */
+struct ikey {
+	unsigned char *k;      /* T | cid | key, with 9 bytes of room for a suffix */
+	size_t len;            /* without the room */
+	uint64_t cid;
+	const char *key;
+};
+
+static enum dom_rc
+ikey_build(struct dom *d, uint64_t cid, const char *key, struct ikey *ik)
 {
-	return layout_item_key(d->arena, d->tenant, coll, key, 9, len);
+	ik->cid = cid;
+	ik->key = key;
+	ik->k = layout_item_key(d->arena, d->tenant, cid, key, 9, &ik->len);
+	return ik->k == NULL ? DOM_ERR : DOM_OK;
+}
+
+/*
+ * Resolves the collection and builds the item key. A missing collection is
+ * DOM_NOT_FOUND, unless create: then it is created (for writes that store
+ * a version).
+ */
+static enum dom_rc
+item_key(struct dom *d, const char *coll, const char *key, bool create, struct ikey *ik)
+{
+	uint64_t cid;
+	enum dom_rc rc = create ? coll_ensure(d, coll, &cid) : coll_lookup(d, coll, &cid);
+
+	return rc == DOM_OK ? ikey_build(d, cid, key, ik) : rc;
 }
 
 /* Reads the head; DOM_NOT_FOUND when the item never existed or was purged. */
@@ -32,16 +57,26 @@ read_head(struct dom *d, const unsigned char *ik, size_t il, bool rmw,
 	return layout_item_decode(p, pl, v) == 0 ? DOM_OK : DOM_ERR;
 }
 
+/* +1 when an item becomes live, -1 when it stops being live, else 0. */
+static int
+live_delta(const struct item_version *prev, bool live_after)
+{
+	bool before = prev != NULL && !prev->tombstone;
+
+	return (int)live_after - (int)before;
+}
+
 /* Stores a new version (value, or a tombstone when value is NULL) as head,
- * history and ref index. prev: the head, or NULL when there is none. */
+ * history and ref index, and counts the item in or out of the collection's
+ * live items. prev: the head, or NULL when there is none. */
 static enum dom_rc
-write_version(struct dom *d, unsigned char *ik, size_t il,
-    const struct item_version *prev, const char *value, size_t vlen,
-    struct item_version *v)
+write_version(struct dom *d, struct ikey *ik, const struct item_version *prev,
+    const char *value, size_t vlen, struct item_version *v)
 {
 	unsigned char *rec, seq[8];
 	size_t rl, kl;
 	enum store_rc rc;
+	enum dom_rc drc;
 
 	memset(v, 0, sizeof(*v));
 	v->seq = prev ? prev->seq + 1 : 1;
@@ -58,31 +93,33 @@ write_version(struct dom *d, unsigned char *ik, size_t il,
 		ids_ref(value, vlen, v->ref, v->refbin);
 	v->value = value;
 	v->vlen = value ? vlen : 0;
+	drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key),
+	    live_delta(prev, value != NULL));
+	if (drc != DOM_OK)
+		return drc;
 	rec = layout_item_encode(d->arena, v, &rl);
 	if (rec == NULL)
 		return DOM_ERR;
-	rc = store_put(d->txn, STORE_DB_ITEMS, ik, il, rec, rl);
+	rc = store_put(d->txn, STORE_DB_ITEMS, ik->k, ik->len, rec, rl);
 	if (rc != STORE_OK)
 		return dom_from_store(rc);
-	kl = layout_version_key(ik, il, v->seq);
-	rc = store_put(d->txn, STORE_DB_VERSIONS, ik, kl, rec, rl);
+	kl = layout_version_key(ik->k, ik->len, v->seq);
+	rc = store_put(d->txn, STORE_DB_VERSIONS, ik->k, kl, rec, rl);
 	if (rc != STORE_OK || v->tombstone)
 		return dom_from_store(rc);
-	kl = layout_ref_key(ik, il, v->refbin);
+	kl = layout_ref_key(ik->k, ik->len, v->refbin);
 	util_put_be64(seq, v->seq);
-	return dom_from_store(store_put(d->txn, STORE_DB_REFS, ik, kl, seq, 8));
+	return dom_from_store(store_put(d->txn, STORE_DB_REFS, ik->k, kl, seq, 8));
 }
 
 enum dom_rc
 item_get(struct dom *d, const char *coll, const char *key, struct item_version *out)
 {
-	size_t il;
-	unsigned char *ik = item_key(d, coll, key, &il);
-	enum dom_rc rc;
+	struct ikey ik;
+	enum dom_rc rc = item_key(d, coll, key, false, &ik);
 
-	if (ik == NULL)
-		return DOM_ERR;
-	rc = read_head(d, ik, il, false, out);
+	if (rc == DOM_OK)
+		rc = read_head(d, ik.k, ik.len, false, out);
 	if (rc == DOM_OK && out->tombstone)
 		return DOM_NOT_FOUND;
 	return rc;
@@ -92,41 +129,61 @@ enum dom_rc
 item_get_ref(struct dom *d, const char *coll, const char *key, const char *ref,
     size_t reflen, struct item_version *out)
 {
-	unsigned char refbin[IDS_REF_BYTES], *ik;
-	size_t il, kl, pl;
+	unsigned char refbin[IDS_REF_BYTES];
+	struct ikey ik;
+	size_t kl, pl;
 	void *p;
 	enum store_rc rc;
+	enum dom_rc drc;
 
 	if (!util_is_hex(ref, reflen))
 		return DOM_INVALID;
 	if (ids_ref_parse(ref, reflen, refbin) == -1)
 		return DOM_NOT_FOUND; /* hex, but no ref is that long */
-	if ((ik = item_key(d, coll, key, &il)) == NULL)
-		return DOM_ERR;
-	kl = layout_ref_key(ik, il, refbin);
-	rc = store_get(d->txn, STORE_DB_REFS, ik, kl, false, d->arena, &p, &pl);
+	if ((drc = item_key(d, coll, key, false, &ik)) != DOM_OK)
+		return drc;
+	kl = layout_ref_key(ik.k, ik.len, refbin);
+	rc = store_get(d->txn, STORE_DB_REFS, ik.k, kl, false, d->arena, &p, &pl);
 	if (rc == STORE_OK && pl != 8)
 		return DOM_ERR;
 	if (rc == STORE_OK) {
-		kl = layout_version_key(ik, il, util_get_be64(p));
-		rc = store_get(d->txn, STORE_DB_VERSIONS, ik, kl, false, d->arena, &p, &pl);
+		kl = layout_version_key(ik.k, ik.len, util_get_be64(p));
+		rc = store_get(d->txn, STORE_DB_VERSIONS, ik.k, kl, false, d->arena, &p, &pl);
 	}
 	if (rc != STORE_OK)
 		return dom_from_store(rc);
 	return layout_item_decode(p, pl, out) == 0 ? DOM_OK : DOM_ERR;
 }
 
-/* Reads the head for a write: *live when there is a current value; prev is
- * NULL when the item does not exist at all. */
+/*
+ * Reads the head for a write: *live when there is a current value; prev is
+ * NULL when the item does not exist at all. A missing collection is an
+ * absent item: *nocoll is set and the collection is created only by
+ * write_key, once the conditions hold (nothing is written unless DOM_OK).
+ */
 static enum dom_rc
-head_for_write(struct dom *d, unsigned char *ik, size_t il, struct item_version *head,
-    const struct item_version **prev, bool *live)
+head_for_write(struct dom *d, const char *coll, const char *key, struct ikey *ik,
+    struct item_version *head, const struct item_version **prev, bool *live,
+    bool *nocoll)
 {
-	enum dom_rc rc = read_head(d, ik, il, true, head);
+	enum dom_rc rc = item_key(d, coll, key, false, ik);
 
+	*prev = NULL;
+	*live = false;
+	*nocoll = rc == DOM_NOT_FOUND;
+	if (rc != DOM_OK)
+		return *nocoll ? DOM_OK : rc;
+	rc = read_head(d, ik->k, ik->len, true, head);
 	*prev = rc == DOM_OK ? head : NULL;
 	*live = rc == DOM_OK && !head->tombstone;
 	return rc == DOM_NOT_FOUND ? DOM_OK : rc;
+}
+
+/* The key to write to: creates the collection when head_for_write found none. */
+static enum dom_rc
+write_key(struct dom *d, const char *coll, const char *key, bool nocoll, struct ikey *ik)
+{
+	return nocoll ? item_key(d, coll, key, true, ik) : DOM_OK;
 }
 
 enum dom_rc
@@ -136,20 +193,19 @@ item_put(struct dom *d, const char *coll, const char *key, const char *value,
 {
 	struct item_version head;
 	const struct item_version *prev;
-	size_t il;
-	unsigned char *ik = item_key(d, coll, key, &il);
-	bool live;
-	enum dom_rc rc;
+	struct ikey ik;
+	bool live, nocoll;
+	enum dom_rc rc = head_for_write(d, coll, key, &ik, &head, &prev, &live, &nocoll);
 
-	if (ik == NULL)
-		return DOM_ERR;
-	if ((rc = head_for_write(d, ik, il, &head, &prev, &live)) != DOM_OK)
+	if (rc != DOM_OK)
 		return rc;
 	if (if_match->present && !dom_cond_holds(if_match, live ? head.ref : NULL))
 		return DOM_MISMATCH;
 	if (if_none_match->present && live && dom_cond_holds(if_none_match, head.ref))
 		return DOM_PRESENT;
-	return write_version(d, ik, il, prev, value, vlen, out);
+	if ((rc = write_key(d, coll, key, nocoll, &ik)) != DOM_OK)
+		return rc;
+	return write_version(d, &ik, prev, value, vlen, out);
 }
 
 enum dom_rc
@@ -157,10 +213,12 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
     char key[17], struct item_version *out)
 {
 	struct item_version head;
-	unsigned char *ik = NULL;
-	size_t il = 0;
-	enum dom_rc rc = DOM_ERR;
+	struct ikey ik;
+	uint64_t cid;
+	enum dom_rc rc;
 
+	if ((rc = coll_ensure(d, coll, &cid)) != DOM_OK)
+		return rc;
 	/* A random low part makes a collision within one millisecond
 	 * unlikely; the existence check makes it impossible. */
 	for (int attempt = 0; attempt < 8; attempt++) {
@@ -169,32 +227,36 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
 		if (ids_random(&rnd, sizeof(rnd)) == -1)
 			return DOM_ERR;
 		ids_hex64(ids_time_id(d->now_ms, rnd), key);
-		if ((ik = item_key(d, coll, key, &il)) == NULL)
-			return DOM_ERR;
-		rc = read_head(d, ik, il, true, &head);
+		if ((rc = ikey_build(d, cid, key, &ik)) != DOM_OK)
+			return rc;
+		rc = read_head(d, ik.k, ik.len, true, &head);
 		if (rc != DOM_OK)
 			break;
 	}
 	if (rc != DOM_NOT_FOUND)
 		return rc == DOM_OK ? DOM_ERR : rc;
-	return write_version(d, ik, il, NULL, value, vlen, out);
+	return write_version(d, &ik, NULL, value, vlen, out);
 }
 
-/* Removes an item, its history, its ref index and its events. */
+/* Removes an item, its history, its ref index and its events, and counts
+ * it out of the live items when it was live. */
 static enum dom_rc
-purge_item(struct dom *d, unsigned char *ik, size_t il)
+purge_item(struct dom *d, struct ikey *ik, bool live)
 {
 	static const enum store_db dbs[] = { STORE_DB_VERSIONS, STORE_DB_REFS,
 		STORE_DB_EVENTS, STORE_DB_RELATIONS };
 	uint64_t n;
 	enum store_rc rc;
+	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key), live ? -1 : 0);
 
-	rc = store_del(d->txn, STORE_DB_ITEMS, ik, il);
+	if (drc != DOM_OK)
+		return drc;
+	rc = store_del(d->txn, STORE_DB_ITEMS, ik->k, ik->len);
 	if (rc == STORE_OK)
-		rc = store_del(d->txn, STORE_DB_EVSEQ, ik, il);
-	ik[il] = 0;
+		rc = store_del(d->txn, STORE_DB_EVSEQ, ik->k, ik->len);
+	ik->k[ik->len] = 0;
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(dbs) / sizeof(dbs[0]); i++)
-		rc = store_delete_prefix(d->txn, dbs[i], ik, il + 1, &n);
+		rc = store_delete_prefix(d->txn, dbs[i], ik->k, ik->len + 1, &n);
 	return dom_from_store(rc);
 }
 
@@ -204,22 +266,21 @@ item_delete(struct dom *d, const char *coll, const char *key,
 {
 	struct item_version head, v;
 	const struct item_version *prev;
-	size_t il;
-	unsigned char *ik = item_key(d, coll, key, &il);
-	bool live;
-	enum dom_rc rc;
+	struct ikey ik;
+	bool live, nocoll;
+	enum dom_rc rc = head_for_write(d, coll, key, &ik, &head, &prev, &live, &nocoll);
 
-	if (ik == NULL)
-		return DOM_ERR;
-	if ((rc = head_for_write(d, ik, il, &head, &prev, &live)) != DOM_OK)
+	if (rc != DOM_OK)
 		return rc;
 	if (if_match->present && !dom_cond_holds(if_match, live ? head.ref : NULL))
 		return DOM_MISMATCH;
+	if (nocoll)
+		return DOM_OK; /* no collection: nothing to delete */
 	if (purge)
-		return purge_item(d, ik, il);
+		return purge_item(d, &ik, live);
 	if (!live)
 		return DOM_OK; /* nothing to delete: nothing is written */
-	return write_version(d, ik, il, prev, NULL, 0, &v);
+	return write_version(d, &ik, prev, NULL, 0, &v);
 }
 
 enum dom_rc
@@ -229,25 +290,25 @@ item_patch(struct dom *d, const char *coll, const char *key, struct json_object 
 {
 	struct item_version head;
 	const struct item_version *prev;
+	struct ikey ik;
 	const char *value;
-	size_t il, vlen;
-	unsigned char *ik = item_key(d, coll, key, &il);
-	bool live;
-	enum dom_rc rc;
+	size_t vlen;
+	bool live, nocoll;
+	enum dom_rc rc = head_for_write(d, coll, key, &ik, &head, &prev, &live, &nocoll);
 
-	if (ik == NULL)
-		return DOM_ERR;
-	if ((rc = head_for_write(d, ik, il, &head, &prev, &live)) != DOM_OK)
+	if (rc != DOM_OK)
 		return rc;
 	if (!live && !upsert)
 		return DOM_NOT_FOUND;
 	if (if_match->present && !dom_cond_holds(if_match, live ? head.ref : NULL))
 		return DOM_MISMATCH;
-	rc = dom_patch_value(d, live ? head.value : NULL, head.vlen, patch, merge, err,
-	    &value, &vlen);
+	rc = dom_patch_value(d, live ? head.value : NULL, live ? head.vlen : 0, patch, merge,
+	    err, &value, &vlen);
+	if (rc == DOM_OK)
+		rc = write_key(d, coll, key, nocoll, &ik);
 	if (rc != DOM_OK)
 		return rc;
-	return write_version(d, ik, il, prev, value, vlen, out);
+	return write_version(d, &ik, prev, value, vlen, out);
 }
 
 enum dom_rc
@@ -255,23 +316,23 @@ item_history(struct dom *d, const char *coll, const char *key, int64_t offset,
     int64_t limit, item_visit_fn fn, void *arg, bool *more)
 {
 	struct item_version head, v;
-	size_t il, kl, pl, keylen = strlen(key);
-	unsigned char *ik = item_key(d, coll, key, &il);
+	struct ikey ik;
+	size_t kl, pl, keylen = strlen(key);
 	int64_t i;
 	enum dom_rc rc;
 
 	*more = false;
-	if (ik == NULL)
-		return DOM_ERR;
-	if ((rc = read_head(d, ik, il, false, &head)) != DOM_OK)
+	if ((rc = item_key(d, coll, key, false, &ik)) != DOM_OK)
+		return rc;
+	if ((rc = read_head(d, ik.k, ik.len, false, &head)) != DOM_OK)
 		return rc;
 	/* Versions are numbered 1..head.seq without gaps: page by seq. */
 	for (i = 0; i < limit && (uint64_t)(offset + i) < head.seq; i++) {
 		void *p;
 		enum store_rc src;
 
-		kl = layout_version_key(ik, il, head.seq - (uint64_t)(offset + i));
-		src = store_get(d->txn, STORE_DB_VERSIONS, ik, kl, false, d->arena, &p, &pl);
+		kl = layout_version_key(ik.k, ik.len, head.seq - (uint64_t)(offset + i));
+		src = store_get(d->txn, STORE_DB_VERSIONS, ik.k, kl, false, d->arena, &p, &pl);
 		if (src != STORE_OK)
 			return src == STORE_NOTFOUND ? DOM_ERR : dom_from_store(src);
 		if (layout_item_decode(p, pl, &v) == -1)
@@ -314,13 +375,16 @@ item_list(struct dom *d, const char *coll, const struct key_range *r, int64_t li
 	struct item_version v;
 	const void *k, *val;
 	size_t pl, kl, vl, sl = r->start ? strlen(r->start) : 0;
-	unsigned char *p = layout_item_key(d->arena, d->tenant, coll, NULL, sl, &pl);
+	unsigned char *p;
+	uint64_t cid;
 	int64_t count = 0;
 	enum store_rc rc;
-	enum dom_rc out = DOM_OK;
+	enum dom_rc out = coll_lookup(d, coll, &cid);
 
 	*more = false;
-	if (p == NULL)
+	if (out != DOM_OK)
+		return out == DOM_NOT_FOUND ? DOM_OK : out; /* no collection: empty */
+	if ((p = layout_item_key(d->arena, d->tenant, cid, NULL, sl, &pl)) == NULL)
 		return DOM_ERR;
 	if (sl > 0)
 		memcpy(p + pl, r->start, sl);
@@ -361,61 +425,6 @@ item_list(struct dom *d, const char *coll, const struct key_range *r, int64_t li
 	}
 	store_cursor_close(cur);
 	if (out == DOM_OK && rc != STORE_OK && rc != STORE_NOTFOUND)
-		out = dom_from_store(rc);
-	return out;
-}
-
-enum dom_rc
-collections_list(struct dom *d, coll_visit_fn fn, void *arg)
-{
-	struct store_cursor *cur;
-	struct item_version v;
-	unsigned char t[4];
-	const void *k, *val;
-	size_t kl, vl;
-	char *name = NULL;
-	size_t namelen = 0;
-	int64_t items = 0;
-	enum store_rc rc;
-	enum dom_rc out = DOM_OK;
-
-	util_put_be32(t, d->tenant);
-	rc = store_cursor_open(d->txn, STORE_DB_ITEMS, &cur);
-	if (rc != STORE_OK)
-		return dom_from_store(rc);
-	rc = store_cursor_get(cur, STORE_SEEK_GE, t, 4, &k, &kl, &val, &vl);
-	for (;; rc = store_cursor_get(cur, STORE_NEXT, NULL, 0, &k, &kl, &val, &vl)) {
-		const char *coll = (const char *)k + 4;
-		size_t cl = 0;
-		bool same;
-
-		if (rc == STORE_OK && (kl < 5 || memcmp(k, t, 4) != 0))
-			rc = STORE_NOTFOUND;
-		if (rc == STORE_OK)
-			cl = strnlen(coll, kl - 4);
-		same = rc == STORE_OK && name != NULL && cl == namelen &&
-		    memcmp(coll, name, cl) == 0;
-		if (name != NULL && !same && items > 0 &&
-		    fn(arg, name, namelen, items) != DOM_VISIT_NEXT) {
-			out = DOM_ERR;
-			break;
-		}
-		if (rc != STORE_OK)
-			break;
-		if (!same) {
-			name = mem_strndup(d->arena, coll, cl);
-			namelen = cl;
-			items = 0;
-			if (name == NULL) {
-				out = DOM_ERR;
-				break;
-			}
-		}
-		if (layout_item_decode(val, vl, &v) == 0 && !v.tombstone)
-			items++;
-	}
-	store_cursor_close(cur);
-	if (out == DOM_OK && rc != STORE_NOTFOUND)
 		out = dom_from_store(rc);
 	return out;
 }

@@ -4,7 +4,10 @@
  * (value or tombstone) with the next seq, a content-hash ref and a reftime
  * taken with the item locked; history keeps every version; purge erases the
  * item, its history, refs and events. Values are canonical JSON objects
- * (json.h), within the dom's limits.
+ * (json.h), within the dom's limits. Items live in collections
+ * (collections.h): a write creates a missing collection, a read of a
+ * missing one finds nothing; every change of an item's liveness updates
+ * the collection's live-item counter in the same transaction.
  */
 #ifndef ORCHID_ITEMS_H
 #define ORCHID_ITEMS_H
@@ -85,12 +88,5 @@ struct key_range {
  */
 enum dom_rc item_list(struct dom *d, const char *coll, const struct key_range *r,
     int64_t limit, item_visit_fn fn, void *arg, bool *more);
-
-/* Visits one collection of the tenant with its number of live items. */
-typedef enum dom_visit (*coll_visit_fn)(void *arg, const char *name, size_t len,
-    int64_t items);
-
-/* The tenant's collections that hold live items, in name order. */
-enum dom_rc collections_list(struct dom *d, coll_visit_fn fn, void *arg);
 
 #endif

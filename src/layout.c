@@ -12,23 +12,110 @@
 #define ITEM_TOMBSTONE 0x01
 #define EVENT_FORMAT 1
 
-unsigned char *
-layout_item_key(struct arena *a, uint32_t tenant, const char *collection,
-    const char *key, size_t extra, size_t *len)
+#define COLL_FORMAT 1
+
+void
+layout_prefix(unsigned char *p, uint32_t tenant, uint64_t cid)
 {
-	size_t cl = strlen(collection), kl = key ? strlen(key) : 0;
-	size_t n = 4 + cl + 1 + kl;
+	util_put_be32(p, tenant);
+	util_put_be64(p + 4, cid);
+}
+
+void
+layout_prefix_get(const unsigned char *p, uint32_t *tenant, uint64_t *cid)
+{
+	*tenant = util_get_be32(p);
+	*cid = util_get_be64(p + 4);
+}
+
+unsigned char *
+layout_item_key(struct arena *a, uint32_t tenant, uint64_t cid, const char *key,
+    size_t extra, size_t *len)
+{
+	size_t kl = key ? strlen(key) : 0;
+	size_t n = LAYOUT_PREFIX_LEN + kl;
 	unsigned char *b = mem_alloc(a, n + extra);
 
 	if (b == NULL)
 		return NULL;
-	util_put_be32(b, tenant);
-	memcpy(b + 4, collection, cl);
-	b[4 + cl] = 0;
+	layout_prefix(b, tenant, cid);
 	if (kl > 0)
-		memcpy(b + 5 + cl, key, kl);
+		memcpy(b + LAYOUT_PREFIX_LEN, key, kl);
 	*len = n;
 	return b;
+}
+
+unsigned char *
+layout_coll_key(struct arena *a, uint32_t tenant, const char *name, size_t *len)
+{
+	size_t nl = strlen(name);
+	unsigned char *b = mem_alloc(a, 4 + nl);
+
+	if (b == NULL)
+		return NULL;
+	util_put_be32(b, tenant);
+	memcpy(b + 4, name, nl);
+	*len = 4 + nl;
+	return b;
+}
+
+void
+layout_coll_encode(unsigned char *b, const struct coll_record *c)
+{
+	b[0] = COLL_FORMAT;
+	util_put_be64(b + 1, c->cid);
+	util_put_be64(b + 9, (uint64_t)c->created);
+}
+
+int
+layout_coll_decode(const void *p, size_t len, struct coll_record *c)
+{
+	const unsigned char *b = p;
+
+	if (len < LAYOUT_COLL_REC_LEN || b[0] != COLL_FORMAT)
+		return -1;
+	c->cid = util_get_be64(b + 1);
+	c->created = (int64_t)util_get_be64(b + 9);
+	return c->cid == 0 || c->cid > LAYOUT_CID_MAX ? -1 : 0;
+}
+
+unsigned
+layout_count_shard(const char *key, size_t len)
+{
+	/* FNV-1a: cheap, and spreads similar keys (k1, k2, ...) over shards. */
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < len; i++) {
+		h ^= (unsigned char)key[i];
+		h *= 16777619u;
+	}
+	return h % LAYOUT_SHARDS;
+}
+
+void
+layout_count_key(unsigned char *k, uint32_t tenant, uint64_t cid, unsigned shard)
+{
+	layout_prefix(k, tenant, cid);
+	k[LAYOUT_PREFIX_LEN] = (unsigned char)shard;
+}
+
+int
+layout_v1_split(const void *k, size_t kl, uint32_t *tenant, const char **name,
+    size_t *namelen, const unsigned char **rest, size_t *restlen)
+{
+	const unsigned char *b = k, *nul;
+
+	if (kl < 6 || b[4] == 0)
+		return -1;
+	nul = memchr(b + 4, 0, kl - 4);
+	if (nul == NULL || nul + 1 == b + kl)
+		return -1;
+	*tenant = util_get_be32(b);
+	*name = (const char *)b + 4;
+	*namelen = (size_t)(nul - (b + 4));
+	*rest = nul + 1;
+	*restlen = kl - (size_t)(nul + 1 - b);
+	return 0;
 }
 
 size_t
@@ -48,11 +135,11 @@ layout_ref_key(unsigned char *k, size_t ilen, const unsigned char *refbin)
 }
 
 unsigned char *
-layout_event_key(struct arena *a, uint32_t tenant, const char *collection,
-    const char *key, const char *type, size_t *plen)
+layout_event_key(struct arena *a, uint32_t tenant, uint64_t cid, const char *key,
+    const char *type, size_t *plen)
 {
 	size_t tl = strlen(type), il;
-	unsigned char *b = layout_item_key(a, tenant, collection, key, 1 + tl + 1 + 16, &il);
+	unsigned char *b = layout_item_key(a, tenant, cid, key, 1 + tl + 1 + 16, &il);
 
 	if (b == NULL)
 		return NULL;

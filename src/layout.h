@@ -1,18 +1,28 @@
 /*
- * layout: the key layouts and record codecs of the item and event databases
- * (docs/storage.md), in one place for every module that reads or writes
- * them: the items and events domains, collection delete, orchidctl verify.
- * Pure: no I/O. Keys are built in an arena with room for a suffix.
+ * layout: the key layouts and record codecs of the collection, item and
+ * event databases (docs/storage.md, format 2), in one place for every module
+ * that reads or writes them: collections, items, events, reclaim, the
+ * format upgrade and orchidctl verify. Pure: no I/O. Keys are built in an
+ * arena or a caller's buffer with room for a suffix.
  *
- *   I (item key)   = T(be32) | collection | 0x00 | key
+ *   collections: T(be32) | name                   -> collection record (cid)
+ *   counts:      T | cid(be64) | shard(1)          -> live items (be64)
+ *   reclaim:     T | cid                           -> name (a dropped collection)
+ *   I (item key) = T | cid | key
  *   items:    I                                   -> item record (the head)
  *   versions: I | 0x00 | seq(be64)                -> item record
  *   refs:     I | 0x00 | ref(8)                   -> seq(be64)
  *   events:   I | 0x00 | type | 0x00 | ts(be64) | ordinal(be64) -> event record
  *   evseq:    I                                   -> last ordinal (be64)
  *
+ * Every record of a collection starts with its fixed-width prefix T | cid,
+ * so a dropped collection's records are found by prefix. cids are below
+ * 2^56: byte 4 of a format-2 key is 0x00, while in format 1 (T | name |
+ * 0x00 | ...) it is the first byte of a non-empty name, never 0x00.
+ *
  * Item record:  format(1) flags(1) seq(8) reftime(8) ref(8) value(...)
  * Event record: format(1) flags(1) reftime(8) ref(8) value(...)
+ * Collection record: format(1) cid(8) created ms(8)
  */
 #ifndef ORCHID_LAYOUT_H
 #define ORCHID_LAYOUT_H
@@ -27,6 +37,11 @@ struct arena;
 
 #define LAYOUT_ITEM_HDR 26
 #define LAYOUT_EVENT_HDR 18
+#define LAYOUT_PREFIX_LEN 12   /* T | cid */
+#define LAYOUT_COUNT_KEY_LEN 13
+#define LAYOUT_COLL_REC_LEN 17
+#define LAYOUT_SHARDS 16       /* counter records per collection */
+#define LAYOUT_CID_MAX ((UINT64_C(1) << 56) - 1)
 
 /* One version of an item as stored (head or history). value points into the
  * record it was decoded from; a tombstone has no value. */
@@ -49,13 +64,44 @@ struct event_record {
 	size_t vlen;
 };
 
+/* A collection as stored in collections.db. */
+struct coll_record {
+	uint64_t cid;
+	int64_t created;       /* ms */
+};
+
 /*
- * T | collection | 0x00 | key (key may be NULL: the collection prefix
- * T | collection | 0x00), with extra bytes of room after it; *len is the
- * length without the room. NULL when out of memory.
+ * T | cid | key (key may be NULL: the collection prefix T | cid), with
+ * extra bytes of room after it; *len is the length without the room. NULL
+ * when out of memory.
  */
-unsigned char *layout_item_key(struct arena *a, uint32_t tenant,
-    const char *collection, const char *key, size_t extra, size_t *len);
+unsigned char *layout_item_key(struct arena *a, uint32_t tenant, uint64_t cid,
+    const char *key, size_t extra, size_t *len);
+
+/* Writes the collection prefix T | cid (LAYOUT_PREFIX_LEN bytes) at p. */
+void layout_prefix(unsigned char *p, uint32_t tenant, uint64_t cid);
+/* Reads T and cid of a key of at least LAYOUT_PREFIX_LEN bytes. */
+void layout_prefix_get(const unsigned char *p, uint32_t *tenant, uint64_t *cid);
+
+/* T | name, the key of collections.db; NULL when out of memory. */
+unsigned char *layout_coll_key(struct arena *a, uint32_t tenant, const char *name,
+    size_t *len);
+/* Encodes a collection record into b (LAYOUT_COLL_REC_LEN bytes). */
+void layout_coll_encode(unsigned char *b, const struct coll_record *c);
+/* Decodes one; -1 when it is not one. */
+int layout_coll_decode(const void *p, size_t len, struct coll_record *c);
+
+/* The counter shard of an item key (0 .. LAYOUT_SHARDS - 1). */
+unsigned layout_count_shard(const char *key, size_t len);
+/* Writes the key T | cid | shard of counts.db at k (LAYOUT_COUNT_KEY_LEN). */
+void layout_count_key(unsigned char *k, uint32_t tenant, uint64_t cid, unsigned shard);
+
+/*
+ * Format 1 (for the upgrade): splits a key T | name | 0x00 | rest into its
+ * parts (pointers into k). -1 when k is not a format-1 key.
+ */
+int layout_v1_split(const void *k, size_t kl, uint32_t *tenant, const char **name,
+    size_t *namelen, const unsigned char **rest, size_t *restlen);
 
 /* Writes I | 0x00 | seq at k (room for ilen + 9 bytes); returns the length. */
 size_t layout_version_key(unsigned char *k, size_t ilen, uint64_t seq);
@@ -66,8 +112,8 @@ size_t layout_ref_key(unsigned char *k, size_t ilen, const unsigned char *refbin
  * The event key prefix I | 0x00 | type | 0x00 with 16 bytes of room for the
  * position; *plen is the prefix length. NULL when out of memory.
  */
-unsigned char *layout_event_key(struct arena *a, uint32_t tenant,
-    const char *collection, const char *key, const char *type, size_t *plen);
+unsigned char *layout_event_key(struct arena *a, uint32_t tenant, uint64_t cid,
+    const char *key, const char *type, size_t *plen);
 /* Writes the position after the prefix. */
 void layout_event_pos(unsigned char *k, size_t plen, uint64_t ts, uint64_t ord);
 /* Reads the position of a full event key of prefix length plen. */

@@ -32,8 +32,11 @@
 
 #include "config.h"
 #include "log.h"
+#include "mem.h"
 #include "ratelimit.h"
+#include "reclaim.h"
 #include "store.h"
+#include "upgrade.h"
 #include "worker.h"
 
 #define MAX_WORKERS 256
@@ -179,11 +182,76 @@ maint_on_term(int sig)
 	maint_stop = 1;
 }
 
+/* Between two reclaim steps the maintainer leaves the locks and the log to
+ * the workers for a moment; when idle it looks at the queue every second. */
+#define RECLAIM_PAUSE_MS 10
+#define RECLAIM_LOOK_MS 1000
+#define RECLAIM_BACKOFF_S 5
+
+/* The maintainer's reclaim of dropped collections (reclaim.h). */
+struct maint_reclaim {
+	struct arena *a;
+	bool busy;          /* the last step found work: take the next soon */
+	time_t next_look;   /* when idle or after a failure: the next look */
+	uint32_t tenant;    /* the collection being reclaimed, for the log */
+	uint64_t cid;
+	uint64_t removed;   /* its records removed by this maintainer */
+};
+
+/* One bounded step of reclaim, logging when a collection starts and ends. */
+static void
+maint_reclaim_step(struct store *s, const struct config *cfg, struct maint_reclaim *mr)
+{
+	struct reclaim_result r;
+	enum store_rc rc;
+
+	mem_reset(mr->a);
+	rc = reclaim_run(s, mr->a, (uint64_t)cfg->reclaim_batch, 1, cfg->deadlock_retries, &r);
+	if (rc != STORE_OK) {
+		log_warn("reclaim: a step failed; trying again in %d s", RECLAIM_BACKOFF_S);
+		mr->busy = false;
+		mr->next_look = now_s() + RECLAIM_BACKOFF_S;
+		return;
+	}
+	mr->busy = !r.idle;
+	mr->next_look = now_s() + RECLAIM_LOOK_MS / 1000;
+	if (r.idle)
+		return;
+	if (r.tenant != mr->tenant || r.cid != mr->cid) {
+		log_info("reclaim: removing the records of dropped collection \"%s\" of "
+		    "tenant %u (cid %llu)", r.name, r.tenant, (unsigned long long)r.cid);
+		mr->tenant = r.tenant;
+		mr->cid = r.cid;
+		mr->removed = 0;
+	}
+	mr->removed += r.deleted;
+	if (r.finished) {
+		log_info("reclaim: dropped collection \"%s\" of tenant %u (cid %llu) is "
+		    "gone (%llu records removed by this maintainer)", r.name, r.tenant,
+		    (unsigned long long)r.cid, (unsigned long long)mr->removed);
+		mr->tenant = 0;
+		mr->cid = 0;
+	}
+}
+
+/* Milliseconds until the maintainer's next timer. */
+static int
+maint_timeout(const struct maint_reclaim *mr, time_t next_ckpt)
+{
+	time_t t = now_s(), next = mr->next_look < next_ckpt ? mr->next_look : next_ckpt;
+
+	if (mr->busy)
+		return RECLAIM_PAUSE_MS;
+	return next <= t ? 0 : (int)(next - t) * 1000;
+}
+
 static void __attribute__((noreturn))
 maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 {
+	struct maint_reclaim mr;
 	struct store *s;
 	struct sigaction sa;
+	time_t next_ckpt;
 	char err[512], c;
 
 	log_init("maint", cfg->log_level);
@@ -200,38 +268,49 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	sa.sa_handler = SIG_DFL;
 	(void)sigaction(SIGCHLD, &sa, NULL);
+	memset(&mr, 0, sizeof(mr));
+	if ((mr.a = mem_new()) == NULL) {
+		log_err("out of memory");
+		_exit(1);
+	}
 	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		_exit(1);
 	}
 	if (write(resp_fd, "R", 1) != 1)
 		_exit(1);
+	next_ckpt = now_s() + cfg->checkpoint_interval;
+	mr.busy = true; /* a queue left by an earlier run resumes at once */
 	while (!maint_stop && !store_panicked(s)) {
 		struct pollfd p = { cmd_fd, POLLIN, 0 };
-		int n = poll(&p, 1, cfg->checkpoint_interval * 1000);
+		int n = poll(&p, 1, maint_timeout(&mr, next_ckpt));
 
-		if (n == 0) {
-			(void)store_checkpoint(s, false);
-			continue;
-		}
-		if (n < 0)
-			continue;
-		if (read(cmd_fd, &c, 1) != 1 || c == 'Q')
-			break;
-		if (c == 'F') {
-			/* A hung failchk is ended by SIGALRM's default action;
-			 * the master then recovers. */
-			alarm((unsigned)cfg->failchk_timeout);
-			c = store_failchk(s) == 0 ? '0' : '1';
-			alarm(0);
-			if (write(resp_fd, &c, 1) != 1)
+		if (n > 0) {
+			if (read(cmd_fd, &c, 1) != 1 || c == 'Q')
 				break;
+			if (c == 'F') {
+				/* A hung failchk is ended by SIGALRM's default action;
+				 * the master then recovers. */
+				alarm((unsigned)cfg->failchk_timeout);
+				c = store_failchk(s) == 0 ? '0' : '1';
+				alarm(0);
+				if (write(resp_fd, &c, 1) != 1)
+					break;
+			}
+			continue;
 		}
+		if (now_s() >= next_ckpt) {
+			(void)store_checkpoint(s, false);
+			next_ckpt = now_s() + cfg->checkpoint_interval;
+		}
+		if (mr.busy || now_s() >= mr.next_look)
+			maint_reclaim_step(s, cfg, &mr);
 	}
 	if (store_panicked(s))
 		_exit(1);
 	(void)store_checkpoint(s, true);
 	store_close(s);
+	mem_free(mr.a);
 	_exit(0);
 }
 
@@ -400,6 +479,10 @@ recover_or_die(struct master *m)
 
 	if (store_recover(m->cfg, err, sizeof(err)) == -1)
 		fatal("recovery failed: %s", err);
+	/* A format-1 environment is converted here, before any worker (or the
+	 * maintainer) joins; after a kill it resumes at the next start. */
+	if (upgrade_run(m->cfg, err, sizeof(err)) == -1)
+		fatal("%s", err);
 }
 
 static void

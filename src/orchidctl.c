@@ -9,14 +9,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "auth.h"
 #include "config.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
 #include "store.h"
+#include "reclaim.h"
 #include "tenants.h"
 #include "timefmt.h"
+#include "upgrade.h"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -30,7 +33,9 @@ usage(void)
 	    "  stats               environment statistics\n"
 	    "  backup DIR          hot backup into the new directory DIR\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
-	    "  verify              check every database file; orchidd stopped (or on a backup copy)\n");
+	    "  verify              check every database file, then that every record belongs\n"
+	    "                      to a collection and the item counts are right; orchidd\n"
+	    "                      stopped (or on a backup copy)\n");
 	exit(2);
 }
 
@@ -52,7 +57,8 @@ open_store(const struct config *cfg)
 	char err[1024];
 	int lock = master_lock(cfg->datadir, 0);
 
-	if (lock != -1 && store_recover(cfg, err, sizeof(err)) == -1) {
+	if (lock != -1 && (store_recover(cfg, err, sizeof(err)) == -1 ||
+	    upgrade_run(cfg, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "orchidctl: %s\n", err);
 		exit(1);
 	}
@@ -140,7 +146,14 @@ run_list(struct store *s, int which)
 		buf_adds(&out, "ID\tNAME\n");
 		rc = tenants_list(t, &out);
 	} else {
+		uint64_t queued;
+
 		rc = store_stats(s, &out) == 0 ? STORE_OK : STORE_ERR;
+		if (rc == STORE_OK)
+			rc = reclaim_pending(t, &queued);
+		if (rc == STORE_OK)
+			buf_printf(&out, "reclaim: %llu dropped collections queued\n",
+			    (unsigned long long)queued);
 	}
 	store_abort(t);
 	mem_free(a);
@@ -208,6 +221,41 @@ restore(const struct config *cfg, const char *dir)
 	return 0;
 }
 
+/* The logical check (audit.h) after the files' check; 0 when sound. */
+static int
+audit(const struct config *cfg, struct buf *out)
+{
+	struct audit_report r;
+	struct store_txn *t;
+	struct store *s;
+	char err[1024], have[16] = "";
+	enum store_rc rc;
+
+	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+		buf_printf(out, "audit: %s\n", err);
+		return -1;
+	}
+	rc = store_begin(s, false, &t);
+	if (rc == STORE_OK) {
+		rc = upgrade_format(t, have, sizeof(have));
+		store_abort(t);
+	}
+	if (rc == STORE_OK && strcmp(have, STORE_FORMAT_VERSION) != 0) {
+		buf_printf(out, "audit: skipped: data format %s (orchidd upgrades it to %s "
+		    "when it starts)\n", have, STORE_FORMAT_VERSION);
+		store_close(s);
+		return 0;
+	}
+	if (rc == STORE_OK)
+		rc = audit_run(s, out, &r);
+	store_close(s);
+	if (rc != STORE_OK) {
+		buf_printf(out, "audit: the environment could not be read\n");
+		return -1;
+	}
+	return r.orphans || r.old_keys || r.malformed || r.bad_counts ? -1 : 0;
+}
+
 static int
 verify(const struct config *cfg)
 {
@@ -224,6 +272,8 @@ verify(const struct config *cfg)
 	}
 	buf_init(&out, 0);
 	rc = store_verify(cfg, &out);
+	if (rc == 0)
+		rc = audit(cfg, &out);
 	fputs(out.b_data ? out.b_data : "", stdout);
 	buf_free(&out);
 	return rc == 0 ? 0 : 1;

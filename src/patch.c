@@ -32,14 +32,46 @@
  *   any depth) is skipped by conditional:true.
  * - The root can be replaced only by an object and never removed; inside a
  *   nested patch on a member, "" is that member and may become any value.
- * - Limits, so that a small request cannot exhaust the worker: no path has
- *   more than PATCH_MAX_DEPTH segments (400); no operation nests the result
- *   deeper than PATCH_MAX_DEPTH (409); copy ops may copy at most
- *   COPY_BUDGET_BASE values plus twice the document's count (409), since
- *   copying "" to "/a" and to "/b" in turn grows the document exponentially;
- *   the copies made by conditional patches and the walks of values moved
- *   deeper may total WALK_BUDGET_BASE values plus eight times the
- *   document's count (409).
+ * - Limits (patch.h, struct patch_limits), so that a patch never makes what
+ *   a PUT could not store and a small request cannot exhaust the worker:
+ *   . Size: the budget tracks the exact canonical size of the document
+ *     (b_size, as json-c's compact printer would print it: measure()).
+ *     Every step that adds bytes (a value put, an intermediate object
+ *     created, a merge, an append) is accounted, and refused with
+ *     PATCH_TOO_LARGE, before it is made, when the document would exceed
+ *     max_bytes; steps that only remove bytes are always allowed, and the
+ *     result is checked once more at the end (a stored document may already
+ *     be larger than a lowered max_bytes). A move counts only the bytes
+ *     around the value (its member name, a comma), since the value itself
+ *     leaves one place for another. Bytes pending in a nested patch count as
+ *     if already placed; a skipped conditional patch gives them back.
+ *   . Depth: no operation nests a value deeper than max_depth (at most
+ *     PATCH_MAX_DEPTH) (409); when the document given is already deeper,
+ *     the result is measured at the end. No path has more than
+ *     PATCH_MAX_DEPTH segments (400).
+ *   . Work: PATCH_WORK_FACTOR * (max_bytes + the patch's canonical size)
+ *     bytes (409). Every walk of a value (to size it, to copy it, to compare
+ *     it with test) costs its canonical size; walking and copying one value
+ *     costs it once. Values that come from the patch cost their size once
+ *     more when copied in. Shifting an array element (add or remove inside
+ *     an array) costs a unit, and a value of the walk budget below.
+ *   . The budgets that count values stay, as a second bound on the number
+ *     of json-c objects: copy ops may copy at most COPY_BUDGET_BASE values
+ *     plus twice the document's count (409), since copying "" to "/a" and
+ *     to "/b" in turn grows the document exponentially; the copies made by
+ *     conditional patches, the walks of values moved deeper and the array
+ *     elements shifted may total WALK_BUDGET_BASE values plus eight times
+ *     the document's count (409). Each bounds the work where the other is
+ *     loose: a few long strings are many bytes, many small numbers many
+ *     values.
+ *   . Copies held at once: nested conditional patches each hold a copy of
+ *     their target until they end; together at most max_bytes (409, as
+ *     work).
+ *   Memory therefore stays within a small multiple of max_bytes (in json-c
+ *   objects) whatever the patch: the working copy (at most max_bytes),
+ *   at most one value copied before its step is refused, the copies of
+ *   running conditional patches (at most max_bytes), and one copy of the
+ *   value a failed test found.
  */
 /* strdup is POSIX; the build may not define _GNU_SOURCE. */
 #ifndef _POSIX_C_SOURCE
@@ -62,7 +94,8 @@
 #define LABEL_SIZE	128
 
 /* The largest max_json_depth the configuration accepts: json-c's own
- * recursion (copy, free, print) stays far from the stack's end. */
+ * recursion (copy, free, print) stays far from the stack's end. A larger
+ * limits->max_depth counts as this. */
 #define PATCH_MAX_DEPTH		1000
 /* Values that copy ops may add beyond twice the document's count: the
  * memory a patch may add. */
@@ -118,6 +151,7 @@ struct op {
 	struct json_object	*o_value;	/* may be NULL for JSON null */
 	bool			 o_has_value;
 	int			 o_vdepth;	/* nesting depth of o_value */
+	size_t			 o_vsize;	/* canonical size of o_value */
 	bool			 o_negate;
 	bool			 o_conditional;
 	struct path		 o_path;
@@ -126,10 +160,30 @@ struct op {
 	size_t			 o_nsub;
 };
 
-/* Values a patch may still copy into the document, or copy and walk. */
+/*
+ * What a patch may still do, and the document's size (see the header):
+ * b_copy values that copy ops may copy; b_walk values that conditional
+ * patches and moves may copy or walk and array shifts may touch; b_work
+ * bytes of work; b_size, the canonical size of the whole document, the
+ * results of pending nested patches included; b_held, the bytes in the
+ * copies of the conditional patches running (nested ones hold theirs at the
+ * same time); b_max and b_depth, the caller's limits (the depth at most
+ * PATCH_MAX_DEPTH).
+ */
 struct budget {
 	size_t	b_copy;
 	size_t	b_walk;
+	size_t	b_work;
+	size_t	b_size;
+	size_t	b_held;
+	size_t	b_max;
+	int	b_depth;
+};
+
+/* The values in a JSON value and its canonical size, or limits on them. */
+struct tally {
+	size_t	t_nodes;
+	size_t	t_bytes;
 };
 
 /* The document being patched; d_root is an owned reference. */
@@ -214,37 +268,134 @@ is_array(struct json_object *v)
 }
 
 /*
- * Counts the values in v (v included) into *nodes, stopping once the count
- * passes limit, and returns its nesting depth: 0 for a scalar, 1 for an
- * empty object or array. The recursion is bounded by the parser's depth
- * limit or by PATCH_MAX_DEPTH.
+ * Sizes of canonical JSON, as json-c 0.16 prints it with json_canonical()'s
+ * flags (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE): no
+ * spaces, "/" unescaped, the other escapes of json_escape_str().
+ */
+
+/* The bytes that the n bytes at s take inside a string literal. */
+static size_t
+escaped_size(const char *s, size_t n)
+{
+	size_t size = n;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\' || c == '\b' || c == '\f' ||
+		    c == '\n' || c == '\r' || c == '\t')
+			size += 1;
+		else if (c < 0x20)
+			size += 5;	/* \u00XX */
+	}
+	return size;
+}
+
+/* The bytes of a member name: "name": */
+static size_t
+name_size(const char *name)
+{
+	return escaped_size(name, strlen(name)) + 3;
+}
+
+static struct wide wide_from(struct json_object *v);
+
+/* The bytes of a number, printed as json-c prints it. */
+static size_t
+number_size(struct json_object *v)
+{
+	const char *text = json_object_get_userdata(v);
+	struct wide w;
+	char buf[128];
+	double d;
+	int n;
+
+	if (json_object_is_type(v, json_type_int)) {
+		w = wide_from(v);
+		n = w.w_neg ? 2 : 1;
+		for (; w.w_mag >= 10; w.w_mag /= 10)
+			n++;
+		return (size_t)n;
+	}
+	/* A parsed double prints as the text it was parsed from, which
+	 * json_object_new_double_s() keeps as userdata (and deep copies copy);
+	 * one made by inc has none and prints with "%.17g", plus ".0" when
+	 * that looks like an integer. Nothing here sets other userdata. */
+	if (text != NULL)
+		return strlen(text);
+	d = json_object_get_double(v);
+	if (isnan(d))
+		return 3;
+	if (isinf(d))
+		return d > 0 ? 8 : 9;
+	n = snprintf(buf, sizeof(buf), "%.17g", d);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return sizeof(buf) - 1;
+	if (strpbrk(buf, ".,e") == NULL)
+		n += 2;
+	return (size_t)n;
+}
+
+/* The bytes of a scalar (JSON null is NULL). */
+static size_t
+scalar_size(struct json_object *v)
+{
+	switch (json_object_get_type(v)) {
+	case json_type_boolean:
+		return json_object_get_boolean(v) ? 4 : 5;
+	case json_type_int:
+	case json_type_double:
+		return number_size(v);
+	case json_type_string:
+		return escaped_size(json_object_get_string(v),
+		    (size_t)json_object_get_string_len(v)) + 2;
+	default:
+		return 4;	/* null */
+	}
+}
+
+/*
+ * Adds the values in v (v included) and its canonical size to *t, stopping
+ * once either passes its limit in *max, and returns v's nesting depth: 0 for
+ * a scalar, 1 for an empty object or array. The recursion is bounded by the
+ * parser's depth limit or by PATCH_MAX_DEPTH.
  */
 static int
-measure(struct json_object *v, size_t limit, size_t *nodes)
+measure(struct json_object *v, const struct tally *max, struct tally *t)
 {
-	size_t n;
+	size_t i = 0, n;
 	int d, depth = 0;
 
-	++*nodes;
+	t->t_nodes++;
 	if (is_object(v)) {
+		t->t_bytes += 2;
 		json_object_object_foreach(v, key, child) {
-			(void)key;
-			if (*nodes > limit)
+			if (t->t_nodes > max->t_nodes ||
+			    t->t_bytes > max->t_bytes)
 				break;
-			d = measure(child, limit, nodes);
+			t->t_bytes += name_size(key) + (i++ > 0);
+			d = measure(child, max, t);
 			depth = d > depth ? d : depth;
 		}
 		return depth + 1;
 	}
-	if (!is_array(v))
+	if (!is_array(v)) {
+		t->t_bytes += scalar_size(v);
 		return 0;
+	}
+	t->t_bytes += 2;
 	n = json_object_array_length(v);
-	for (size_t i = 0; i < n && *nodes <= limit; i++) {
-		d = measure(json_object_array_get_idx(v, i), limit, nodes);
+	for (; i < n && t->t_nodes <= max->t_nodes &&
+	    t->t_bytes <= max->t_bytes; i++) {
+		t->t_bytes += i > 0;
+		d = measure(json_object_array_get_idx(v, i), max, t);
 		depth = d > depth ? d : depth;
 	}
 	return depth + 1;
 }
+
+/* No limit for measure(). */
+static const struct tally unlimited = { SIZE_MAX, SIZE_MAX };
 
 /* ---- Paths ---- */
 
@@ -423,11 +574,15 @@ compile_value(struct op *op, unsigned flags, const char *label,
     struct patch_error *err)
 {
 	struct json_object *v;
-	size_t nodes = 0;
+	struct tally t = { 0, 0 };
 
 	op->o_has_value = json_object_object_get_ex(op->o_src, "value", &v);
 	op->o_value = v;
-	op->o_vdepth = measure(v, SIZE_MAX, &nodes);
+	/* A nested patch's operations are measured one by one: measuring the
+	 * whole list at every level too would cost its size times its depth. */
+	if (!(flags & F_ARRAY))
+		op->o_vdepth = measure(v, &unlimited, &t);
+	op->o_vsize = t.t_bytes;
 	if (!op->o_has_value)
 		return (flags & F_VALUE) ?
 		    bad(err, "%s has no \"value\".", label) : PATCH_OK;
@@ -512,6 +667,124 @@ compile_list(struct json_object *arr, struct op **out, size_t *nout,
 	return PATCH_OK;
 }
 
+/* ---- Limits ---- */
+
+/* Takes n units of work from d's budget. */
+static enum patch_rc
+work(struct doc *d, size_t n, struct failure *f)
+{
+	if (n > d->d_budget->b_work)
+		return conflict(f, "The patch does more work than allowed.");
+	d->d_budget->b_work -= n;
+	return PATCH_OK;
+}
+
+/*
+ * Takes n elements shifted in an array from d's budget: a unit of work and,
+ * since each shift touches a json-c object as a walk does, a value of the
+ * walk budget.
+ */
+static enum patch_rc
+shift(struct doc *d, size_t n, struct failure *f)
+{
+	struct budget *b = d->d_budget;
+
+	if (n > b->b_work || n > b->b_walk)
+		return conflict(f, "The patch does more work than allowed.");
+	b->b_work -= n;
+	b->b_walk -= n;
+	return PATCH_OK;
+}
+
+/* A refusal for a document over max_bytes. */
+static enum patch_rc
+too_large(struct failure *f, size_t max)
+{
+	(void)snprintf(f->f_info, sizeof(f->f_info), "The patched document "
+	    "would be larger than %zu bytes.", max);
+	return PATCH_TOO_LARGE;
+}
+
+/*
+ * Accounts for a step that adds add bytes to the document and removes sub
+ * bytes from it. A step that grows the document beyond max_bytes is refused
+ * before it is made; one that shrinks it is always allowed.
+ */
+static enum patch_rc
+resize(struct doc *d, size_t add, size_t sub, struct failure *f)
+{
+	struct budget *b = d->d_budget;
+	size_t size = b->b_size > SIZE_MAX - add ? SIZE_MAX : b->b_size + add;
+
+	/* The bytes removed are in the document: sub <= size. */
+	size = sub < size ? size - sub : 0;
+	if (add > sub && size > b->b_max)
+		return too_large(f, b->b_max);
+	b->b_size = size;
+	return PATCH_OK;
+}
+
+/* Checks that a value of nesting depth vdepth may go at p. */
+static enum patch_rc
+fits(const struct doc *d, const struct path *p, int vdepth, struct failure *f)
+{
+	int max = d->d_budget->b_depth;
+
+	/* p_n <= PATCH_MAX_DEPTH and d_depth is a sum of checked p_n: no
+	 * overflow. */
+	if (d->d_depth + (int)p->p_n + vdepth <= max)
+		return PATCH_OK;
+	return conflict(f, "The result would be nested more than %d levels "
+	    "deep.", max);
+}
+
+/*
+ * Walks v, about to be copied or walked: charges its values to *nodes (a
+ * member of d's budget; NULL charges none) and its canonical size to the
+ * work budget. *vsize gets that size, *vdepth (if not NULL) its depth.
+ */
+static enum patch_rc
+charge(struct doc *d, size_t *nodes, struct json_object *v, size_t *vsize,
+    int *vdepth, struct failure *f)
+{
+	struct budget *b = d->d_budget;
+	struct tally max = { nodes != NULL ? *nodes : SIZE_MAX, b->b_work };
+	struct tally t = { 0, 0 };
+	int depth;
+
+	depth = measure(v, &max, &t);
+	if (t.t_nodes > max.t_nodes)
+		return conflict(f, "The patch copies more data than allowed.");
+	if (t.t_bytes > max.t_bytes)
+		return conflict(f, "The patch does more work than allowed.");
+	if (nodes != NULL)
+		*nodes -= t.t_nodes;
+	b->b_work -= t.t_bytes;
+	*vsize = t.t_bytes;
+	if (vdepth != NULL)
+		*vdepth = depth;
+	return PATCH_OK;
+}
+
+/*
+ * The bytes besides its value that a child seg of parent takes: its member
+ * name in an object, and a comma unless it is the only child. existing: the
+ * child is already in parent.
+ */
+static size_t
+slot_size(struct json_object *parent, const char *seg, bool existing)
+{
+	size_t n;
+
+	if (is_object(parent))
+		n = (size_t)json_object_object_length(parent);
+	else
+		n = json_object_array_length(parent);
+	if (existing)
+		n--;
+	return (n > 0) + (is_object(parent) ? name_size(seg) : 0);
+}
+
 /* ---- Finding and changing values ---- */
 
 /* Parses a canonical array index (no sign, no leading zero). */
@@ -566,13 +839,15 @@ lookup(const struct doc *d, const struct path *p, struct json_object **out)
 
 /*
  * The container that holds the last segment of p (p_n > 0). With create,
- * missing members of objects on the way become empty objects.
+ * missing members of objects on the way become empty objects, each
+ * accounted before it is made.
  */
 static enum patch_rc
 find_parent(struct doc *d, const struct path *p, bool create,
     struct json_object **out, struct failure *f)
 {
 	struct json_object *cur = d->d_root, *next;
+	enum patch_rc rc;
 
 	for (size_t i = 0; i + 1 < p->p_n; i++) {
 		if (child_get(cur, p->p_seg[i], &next)) {
@@ -582,6 +857,10 @@ find_parent(struct doc *d, const struct path *p, bool create,
 		if (!create || !is_object(cur))
 			return conflict(f, "The parent of \"%s\" does not "
 			    "exist.", p->p_text);
+		/* The member and its {}. */
+		rc = resize(d, slot_size(cur, p->p_seg[i], false) + 2, 0, f);
+		if (rc != PATCH_OK)
+			return rc;
 		if ((next = json_object_new_object()) == NULL)
 			return PATCH_NOMEM;
 		if (json_object_object_add(cur, p->p_seg[i], next) != 0) {
@@ -594,14 +873,30 @@ find_parent(struct doc *d, const struct path *p, bool create,
 	return PATCH_OK;
 }
 
-/* Makes val (consumed) the root of d. */
+/*
+ * Makes val (consumed) the root of d. With count, val's vsize bytes replace
+ * the root's in the document's size; without, the caller counted them.
+ */
 static enum patch_rc
-set_root(struct doc *d, struct json_object *val, struct failure *f)
+set_root(struct doc *d, struct json_object *val, size_t vsize, bool count,
+    struct failure *f)
 {
+	enum patch_rc rc = PATCH_OK;
+	size_t osize;
+
 	if (d->d_top && !is_object(val)) {
 		json_object_put(val);
 		return conflict(f, "The document can only be replaced by an "
 		    "object.");
+	}
+	/* Walk the root rather than trust b_size: a move may have taken out
+	 * a value that is counted but not in the tree. */
+	if (count && (rc = charge(d, NULL, d->d_root, &osize, NULL, f)) ==
+	    PATCH_OK)
+		rc = resize(d, vsize, osize, f);
+	if (rc != PATCH_OK) {
+		json_object_put(val);
+		return rc;
 	}
 	json_object_put(d->d_root);
 	d->d_root = val;
@@ -635,20 +930,38 @@ fail:
 	return PATCH_NOMEM;
 }
 
-/* Adds val (consumed) as the child seg of parent, RFC 6902 add style. */
+/* Adds val (consumed) as the member seg of the object parent: a new member,
+ * or in place of the old value. */
 static enum patch_rc
-put_child(struct json_object *parent, const struct path *p,
-    struct json_object *val, struct failure *f)
+put_member(struct doc *d, struct json_object *parent, const char *seg,
+    struct json_object *val, size_t vsize, struct failure *f)
+{
+	struct json_object *old;
+	enum patch_rc rc;
+	size_t osize;
+
+	if (!json_object_object_get_ex(parent, seg, &old))
+		rc = resize(d, slot_size(parent, seg, false) + vsize, 0, f);
+	else if ((rc = charge(d, NULL, old, &osize, NULL, f)) == PATCH_OK)
+		rc = resize(d, vsize, osize, f);
+	if (rc == PATCH_OK && json_object_object_add(parent, seg, val) == 0)
+		return PATCH_OK;
+	json_object_put(val);
+	return rc == PATCH_OK ? PATCH_NOMEM : rc;
+}
+
+/* Adds val (consumed; vsize bytes not yet counted) as the child seg of
+ * parent, RFC 6902 add style. */
+static enum patch_rc
+put_child(struct doc *d, struct json_object *parent, const struct path *p,
+    struct json_object *val, size_t vsize, struct failure *f)
 {
 	const char *seg = p->p_seg[p->p_n - 1];
+	enum patch_rc rc;
 	size_t idx, len;
 
-	if (is_object(parent)) {
-		if (json_object_object_add(parent, seg, val) == 0)
-			return PATCH_OK;
-		json_object_put(val);
-		return PATCH_NOMEM;
-	}
+	if (is_object(parent))
+		return put_member(d, parent, seg, val, vsize, f);
 	if (!is_array(parent)) {
 		json_object_put(val);
 		return conflict(f, "The parent of \"%s\" is not an object or "
@@ -662,43 +975,58 @@ put_child(struct json_object *parent, const struct path *p,
 		return conflict(f, "The array index in \"%s\" is out of range.",
 		    p->p_text);
 	}
+	/* Each element after idx moves up one slot. */
+	if ((rc = shift(d, len - idx, f)) == PATCH_OK)
+		rc = resize(d, slot_size(parent, NULL, false) + vsize, 0, f);
+	if (rc != PATCH_OK) {
+		json_object_put(val);
+		return rc;
+	}
 	return array_insert(parent, idx, val);
 }
 
-/* Adds val (consumed) at p: the add op, also used by move, copy, inc, init. */
+/* Adds val (consumed; vsize bytes not yet counted) at p: the add op, also
+ * used by move, copy, inc, init. */
 static enum patch_rc
 put_at(struct doc *d, const struct path *p, struct json_object *val,
-    struct failure *f)
+    size_t vsize, struct failure *f)
 {
 	struct json_object *parent = NULL;
 	enum patch_rc rc;
 
 	if (p->p_n == 0)
-		return set_root(d, val, f);
+		return set_root(d, val, vsize, true, f);
 	rc = find_parent(d, p, p->p_dotted, &parent, f);
 	if (rc != PATCH_OK) {
 		json_object_put(val);
 		return rc;
 	}
-	return put_child(parent, p, val, f);
+	return put_child(d, parent, p, val, vsize, f);
 }
 
-/* Replaces the existing value at p with val (consumed). */
+/*
+ * Replaces the existing value at p with val (consumed). With count, val's
+ * vsize bytes replace the old value's in the document's size; without, the
+ * caller counted them (the result of a nested patch).
+ */
 static enum patch_rc
 replace_at(struct doc *d, const struct path *p, struct json_object *val,
-    struct failure *f)
+    size_t vsize, bool count, struct failure *f)
 {
 	struct json_object *parent = NULL, *old;
 	const char *seg;
 	enum patch_rc rc;
-	size_t idx;
+	size_t idx, osize;
 
 	if (p->p_n == 0)
-		return set_root(d, val, f);
+		return set_root(d, val, vsize, count, f);
 	seg = p->p_seg[p->p_n - 1];
 	rc = find_parent(d, p, false, &parent, f);
 	if (rc == PATCH_OK && !child_get(parent, seg, &old))
 		rc = conflict(f, "The path \"%s\" does not exist.", p->p_text);
+	if (rc == PATCH_OK && count &&
+	    (rc = charge(d, NULL, old, &osize, NULL, f)) == PATCH_OK)
+		rc = resize(d, vsize, osize, f);
 	if (rc == PATCH_OK) {
 		/* child_get succeeded: parent is an object, or an array and
 		 * seg a valid index. */
@@ -716,15 +1044,19 @@ replace_at(struct doc *d, const struct path *p, struct json_object *val,
 	return rc;
 }
 
-/* Removes the value at p; *out (if not NULL) gets a reference to it. */
+/*
+ * Removes the value at p; *out (if not NULL) gets a reference to it. With
+ * count, its bytes leave the document's size; without (a move), only those
+ * around it do, and the caller puts it back without counting it.
+ */
 static enum patch_rc
 remove_at(struct doc *d, const struct path *p, struct json_object **out,
-    struct failure *f)
+    bool count, struct failure *f)
 {
 	struct json_object *parent = NULL, *v;
 	const char *seg;
 	enum patch_rc rc;
-	size_t idx;
+	size_t idx, vsize = 0;
 
 	if (p->p_n == 0)
 		return conflict(f, "The document root cannot be removed.");
@@ -734,47 +1066,27 @@ remove_at(struct doc *d, const struct path *p, struct json_object **out,
 	if (!child_get(parent, seg, &v))
 		return conflict(f, "The path \"%s\" does not exist.",
 		    p->p_text);
+	if (count && (rc = charge(d, NULL, v, &vsize, NULL, f)) != PATCH_OK)
+		return rc;
+	/* child_get found it: in an array, seg is a valid index. Each
+	 * element after it moves down one slot. */
+	if (is_array(parent) && (!parse_index(seg, &idx) ||
+	    (rc = shift(d, json_object_array_length(parent) - idx - 1, f)) !=
+	    PATCH_OK))
+		return rc == PATCH_OK ? PATCH_NOMEM : rc;
+	/* Removing only shrinks the document: this cannot refuse. */
+	(void)resize(d, 0, slot_size(parent, seg, true) + vsize, f);
 	if (out != NULL)
 		*out = json_object_get(v);
 	if (is_object(parent)) {
 		json_object_object_del(parent, seg);
 		return PATCH_OK;
 	}
-	/* child_get found it, so seg is a valid index: this cannot fail. */
-	if (parse_index(seg, &idx) &&
-	    json_object_array_del_idx(parent, idx, 1) == 0)
+	if (json_object_array_del_idx(parent, idx, 1) == 0)
 		return PATCH_OK;
 	if (out != NULL)
 		json_object_put(*out);
 	return PATCH_NOMEM;
-}
-
-/* ---- Limits ---- */
-
-/* Checks that a value of nesting depth vdepth may go at p. */
-static enum patch_rc
-fits(const struct doc *d, const struct path *p, int vdepth, struct failure *f)
-{
-	/* p_n <= PATCH_MAX_DEPTH and d_depth is a sum of checked p_n: no
-	 * overflow. */
-	if (d->d_depth + (int)p->p_n + vdepth <= PATCH_MAX_DEPTH)
-		return PATCH_OK;
-	return conflict(f, "The result would be nested more than %d levels "
-	    "deep.", PATCH_MAX_DEPTH);
-}
-
-/* Charges the values of v, about to be copied or walked, to *budget (a
- * member of d's budget); *vdepth gets v's nesting depth. */
-static enum patch_rc
-charge(size_t *budget, struct json_object *v, int *vdepth, struct failure *f)
-{
-	size_t nodes = 0;
-
-	*vdepth = measure(v, *budget, &nodes);
-	if (nodes > *budget)
-		return conflict(f, "The patch copies more data than allowed.");
-	*budget -= nodes;
-	return PATCH_OK;
 }
 
 /* ---- Numbers for inc ---- */
@@ -862,17 +1174,35 @@ number_add(struct json_object *cur, struct json_object *by,
 
 /* ---- The operations ---- */
 
+/* A new copy of the op's value, whose copying is charged as work. */
+static enum patch_rc
+copy_op_value(struct doc *d, const struct op *op, struct json_object **out,
+    struct failure *f)
+{
+	enum patch_rc rc;
+
+	*out = NULL;
+	if ((rc = work(d, op->o_vsize, f)) != PATCH_OK)
+		return rc;
+	return copy_value(op->o_value, out);
+}
+
 static enum patch_rc
 op_add(struct doc *d, const struct op *op, struct failure *f)
 {
 	struct json_object *v;
 	enum patch_rc rc;
 
-	if ((rc = fits(d, &op->o_path, op->o_vdepth, f)) != PATCH_OK)
+	if ((rc = fits(d, &op->o_path, op->o_vdepth, f)) != PATCH_OK ||
+	    (rc = copy_op_value(d, op, &v, f)) != PATCH_OK)
 		return rc;
-	if (copy_value(op->o_value, &v) != PATCH_OK)
-		return PATCH_NOMEM;
-	return put_at(d, &op->o_path, v, f);
+	return put_at(d, &op->o_path, v, op->o_vsize, f);
+}
+
+static enum patch_rc
+op_remove(struct doc *d, const struct op *op, struct failure *f)
+{
+	return remove_at(d, &op->o_path, NULL, true, f);
 }
 
 static enum patch_rc
@@ -884,11 +1214,10 @@ op_replace(struct doc *d, const struct op *op, struct failure *f)
 	if (!lookup(d, &op->o_path, &v))
 		return conflict(f, "The path \"%s\" does not exist.",
 		    op->o_path.p_text);
-	if ((rc = fits(d, &op->o_path, op->o_vdepth, f)) != PATCH_OK)
+	if ((rc = fits(d, &op->o_path, op->o_vdepth, f)) != PATCH_OK ||
+	    (rc = copy_op_value(d, op, &v, f)) != PATCH_OK)
 		return rc;
-	if (copy_value(op->o_value, &v) != PATCH_OK)
-		return PATCH_NOMEM;
-	return replace_at(d, &op->o_path, v, f);
+	return replace_at(d, &op->o_path, v, op->o_vsize, true, f);
 }
 
 static enum patch_rc
@@ -896,6 +1225,7 @@ op_move(struct doc *d, const struct op *op, struct failure *f)
 {
 	struct json_object *v;
 	enum patch_rc rc;
+	size_t vsize;
 	int vdepth;
 
 	if (path_inside(&op->o_from, &op->o_path))
@@ -903,42 +1233,60 @@ op_move(struct doc *d, const struct op *op, struct failure *f)
 		    op->o_from.p_text);
 	/* Only a move to a deeper place can nest the document deeper. */
 	if (op->o_path.p_n > op->o_from.p_n && lookup(d, &op->o_from, &v) &&
-	    ((rc = charge(&d->d_budget->b_walk, v, &vdepth, f)) != PATCH_OK ||
-	    (rc = fits(d, &op->o_path, vdepth, f)) != PATCH_OK))
+	    ((rc = charge(d, &d->d_budget->b_walk, v, &vsize, &vdepth, f)) !=
+	    PATCH_OK || (rc = fits(d, &op->o_path, vdepth, f)) != PATCH_OK))
 		return rc;
-	if ((rc = remove_at(d, &op->o_from, &v, f)) != PATCH_OK)
+	/* The value's own bytes leave one place for the other: count only
+	 * those around it. */
+	if ((rc = remove_at(d, &op->o_from, &v, false, f)) != PATCH_OK)
 		return rc;
-	return put_at(d, &op->o_path, v, f);
+	return put_at(d, &op->o_path, v, 0, f);
 }
 
 static enum patch_rc
 op_copy(struct doc *d, const struct op *op, struct failure *f)
 {
-	struct json_object *v;
+	struct json_object *v, *old;
 	enum patch_rc rc;
+	size_t vsize, size;
 	int vdepth;
 
 	if (!lookup(d, &op->o_from, &v))
 		return conflict(f, "The path \"%s\" does not exist.",
 		    op->o_from.p_text);
-	if ((rc = charge(&d->d_budget->b_copy, v, &vdepth, f)) != PATCH_OK ||
+	rc = charge(d, &d->d_budget->b_copy, v, &vsize, &vdepth, f);
+	if (rc != PATCH_OK ||
 	    (rc = fits(d, &op->o_path, vdepth, f)) != PATCH_OK)
 		return rc;
+	/* Refuse before copying when the copy can only add: put_at counts
+	 * exactly, but only once the copy exists. */
+	size = d->d_budget->b_size;
+	if (!lookup(d, &op->o_path, &old) &&
+	    (vsize > SIZE_MAX - size || size + vsize > d->d_budget->b_max))
+		return too_large(f, d->d_budget->b_max);
 	if (copy_value(v, &v) != PATCH_OK)
 		return PATCH_NOMEM;
-	return put_at(d, &op->o_path, v, f);
+	return put_at(d, &op->o_path, v, vsize, f);
 }
 
 /* Records a failed test; actual is the value found, if any. */
 static enum patch_rc
-test_failed(struct failure *f, const struct op *op, bool found,
-    struct json_object *actual)
+test_failed(struct doc *d, struct failure *f, const struct op *op,
+    bool found, struct json_object *actual)
 {
+	enum patch_rc rc;
+	size_t size;
+
+	/* The copy for details.actual is work too: conditional patches may
+	 * fail tests again and again. */
+	if (found && (rc = charge(d, NULL, actual, &size, NULL, f)) !=
+	    PATCH_OK)
+		return rc;
+	if (found && copy_value(actual, &f->f_actual) != PATCH_OK)
+		return PATCH_NOMEM;
 	f->f_test = true;
 	f->f_expected = op->o_value;
 	f->f_has_expected = op->o_has_value;
-	if (found && copy_value(actual, &f->f_actual) != PATCH_OK)
-		return PATCH_NOMEM;
 	f->f_has_actual = found;
 	if (!op->o_has_value)
 		return conflict(f, op->o_negate ? "The path \"%s\" exists." :
@@ -952,15 +1300,22 @@ static enum patch_rc
 op_test(struct doc *d, const struct op *op, struct failure *f)
 {
 	struct json_object *v;
+	enum patch_rc rc;
 	bool found, ok;
 
 	found = lookup(d, &op->o_path, &v);
 	ok = found;
-	if (found && op->o_has_value)
-		ok = json_object_equal(v, op->o_value) != 0;
+	/* json_object_equal walks its first argument and, where that
+	 * matches, only looks up the second's members: the expected value
+	 * first bounds the work by its size. */
+	if (found && op->o_has_value) {
+		if ((rc = work(d, op->o_vsize, f)) != PATCH_OK)
+			return rc;
+		ok = json_object_equal(op->o_value, v) != 0;
+	}
 	if (ok != op->o_negate)
 		return PATCH_OK;
-	return test_failed(f, op, found, v);
+	return test_failed(d, f, op, found, v);
 }
 
 static enum patch_rc
@@ -975,13 +1330,15 @@ op_inc(struct doc *d, const struct op *op, struct failure *f)
 	if (!lookup(d, &op->o_path, &cur)) {
 		if ((rc = fits(d, &op->o_path, 0, f)) == PATCH_OK)
 			rc = copy_value(by, &sum) == PATCH_OK ?
-			    put_at(d, &op->o_path, sum, f) : PATCH_NOMEM;
+			    put_at(d, &op->o_path, sum, scalar_size(by), f) :
+			    PATCH_NOMEM;
 	} else if (!json_object_is_type(cur, json_type_int) &&
 	    !json_object_is_type(cur, json_type_double))
 		rc = conflict(f, "The value at \"%s\" is not a number.",
 		    op->o_path.p_text);
 	else if ((rc = number_add(cur, by, &sum, f)) == PATCH_OK)
-		rc = replace_at(d, &op->o_path, sum, f);
+		rc = replace_at(d, &op->o_path, sum, scalar_size(sum), true,
+		    f);
 	if (!op->o_has_value)
 		json_object_put(by);
 	return rc;
@@ -1012,6 +1369,22 @@ append_copy(struct json_object *arr, struct json_object *v)
 	return PATCH_OK;
 }
 
+/* The bytes that appending v (o_vsize bytes) to arr adds. */
+static size_t
+append_size(struct json_object *arr, const struct op *op)
+{
+	struct json_object *v = op->o_value;
+	size_t comma = json_object_array_length(arr) > 0;
+
+	if (!is_array(v))
+		return comma + op->o_vsize;
+	if (json_object_array_length(v) == 0)
+		return 0;
+	/* v's elements and the commas between them, without v's brackets,
+	 * and a comma before them unless arr was empty. */
+	return op->o_vsize - 2 + comma;
+}
+
 static enum patch_rc
 op_append(struct doc *d, const struct op *op, struct failure *f)
 {
@@ -1025,6 +1398,10 @@ op_append(struct doc *d, const struct op *op, struct failure *f)
 	/* The elements go one level below the array. */
 	rc = fits(d, &op->o_path, is_array(v) ? op->o_vdepth :
 	    op->o_vdepth + 1, f);
+	if (rc == PATCH_OK)
+		rc = work(d, op->o_vsize, f);
+	if (rc == PATCH_OK)
+		rc = resize(d, append_size(arr, op), 0, f);
 	if (rc != PATCH_OK)
 		return rc;
 	if (!is_array(v))
@@ -1036,6 +1413,66 @@ op_append(struct doc *d, const struct op *op, struct failure *f)
 		    PATCH_OK)
 			return PATCH_NOMEM;
 	}
+	return PATCH_OK;
+}
+
+/* The bytes of the commas between n members. */
+static size_t
+commas(size_t n)
+{
+	return n > 0 ? n - 1 : 0;
+}
+
+/*
+ * Adds to *add and *sub the bytes that an RFC 7386 merge of the object patch
+ * into target (an object, or NULL for a new one) would add and remove,
+ * changing nothing. Walks patch and the values that would go, as work.
+ */
+static enum patch_rc
+merge_size(struct doc *d, struct json_object *target,
+    struct json_object *patch, size_t *add, size_t *sub, struct failure *f)
+{
+	size_t n0 = target ? (size_t)json_object_object_length(target) : 0;
+	size_t n = n0, size;
+	enum patch_rc rc = PATCH_OK;
+
+	json_object_object_foreach(patch, key, val) {
+		struct json_object *cur = NULL;
+		bool found = target != NULL &&
+		    json_object_object_get_ex(target, key, &cur);
+
+		/* An object merges into an object; otherwise cur goes. */
+		if (found && (!is_object(val) || !is_object(cur)) && (rc =
+		    charge(d, NULL, cur, &size, NULL, f)) == PATCH_OK)
+			*sub += size + (val == NULL ? name_size(key) : 0);
+		if (rc != PATCH_OK)
+			return rc;
+		if (val == NULL) {
+			n -= found;
+			continue;
+		}
+		if (!found) {
+			*add += name_size(key);
+			n++;
+		}
+		if (!is_object(val)) {
+			rc = charge(d, NULL, val, &size, NULL, f);
+			*add += size;
+		} else {
+			/* A new object: its braces, then its members. */
+			if (!found || !is_object(cur)) {
+				*add += 2;
+				cur = NULL;
+			}
+			rc = merge_size(d, cur, val, add, sub, f);
+		}
+		if (rc != PATCH_OK)
+			return rc;
+	}
+	if (commas(n) > commas(n0))
+		*add += commas(n) - commas(n0);
+	else
+		*sub += commas(n0) - commas(n);
 	return PATCH_OK;
 }
 
@@ -1071,6 +1508,20 @@ merge_into(struct json_object *target, struct json_object *patch)
 	return PATCH_OK;
 }
 
+/* Merges patch into the object target of d, accounting for it first. */
+static enum patch_rc
+merge_at(struct doc *d, struct json_object *target,
+    struct json_object *patch, struct failure *f)
+{
+	size_t add = 0, sub = 0;
+	enum patch_rc rc;
+
+	if ((rc = merge_size(d, target, patch, &add, &sub, f)) != PATCH_OK ||
+	    (rc = resize(d, add, sub, f)) != PATCH_OK)
+		return rc;
+	return merge_into(target, patch);
+}
+
 static enum patch_rc
 op_merge(struct doc *d, const struct op *op, struct failure *f)
 {
@@ -1082,7 +1533,35 @@ op_merge(struct doc *d, const struct op *op, struct failure *f)
 		    op->o_path.p_text);
 	if ((rc = fits(d, &op->o_path, op->o_vdepth, f)) != PATCH_OK)
 		return rc;
-	return merge_into(target, op->o_value);
+	return merge_at(d, target, op->o_value, f);
+}
+
+/*
+ * Makes *out a copy of target for a conditional patch, charged as work and
+ * held (*held gets its size) until the patch ends: nested conditional
+ * patches hold at most max_bytes of copies at once.
+ */
+static enum patch_rc
+snapshot(struct doc *d, struct json_object *target, struct json_object **out,
+    size_t *held, struct failure *f)
+{
+	struct budget *b = d->d_budget;
+	enum patch_rc rc;
+
+	*out = NULL;
+	if ((rc = charge(d, &b->b_walk, target, held, NULL, f)) != PATCH_OK)
+		return rc;
+	if (*held > b->b_max - b->b_held) {
+		*held = 0;
+		return conflict(f, "The patch does more work than allowed: "
+		    "its conditional patches copy too much at once.");
+	}
+	if (copy_value(target, out) != PATCH_OK) {
+		*held = 0;
+		return PATCH_NOMEM;
+	}
+	b->b_held += *held;
+	return PATCH_OK;
 }
 
 static enum patch_rc
@@ -1091,8 +1570,7 @@ op_patch(struct doc *d, const struct op *op, struct failure *f)
 	struct json_object *target;
 	struct doc sub;
 	enum patch_rc rc;
-	size_t at;
-	int vdepth;
+	size_t at, held = 0, before = d->d_budget->b_size;
 
 	if (!lookup(d, &op->o_path, &target) ||
 	    (!is_object(target) && !is_array(target)))
@@ -1106,22 +1584,25 @@ op_patch(struct doc *d, const struct op *op, struct failure *f)
 	 * their root); a conditional patch may be skipped, so on a copy. */
 	if (!op->o_conditional)
 		sub.d_root = json_object_get(target);
-	else if ((rc = charge(&d->d_budget->b_walk, target, &vdepth, f)) !=
+	else if ((rc = snapshot(d, target, &sub.d_root, &held, f)) !=
 	    PATCH_OK)
 		return rc;
-	else if (copy_value(target, &sub.d_root) != PATCH_OK)
-		return PATCH_NOMEM;
 	rc = exec_list(&sub, op->o_sub, op->o_nsub, f, &at);
+	/* The copy is no longer a snapshot: it is dropped or placed. */
+	d->d_budget->b_held -= held;
 	if (rc == PATCH_OK && sub.d_root == target) {
 		json_object_put(sub.d_root);
 		return PATCH_OK;
 	}
+	/* The nested ops counted their bytes as they went. */
 	if (rc == PATCH_OK)
-		return replace_at(d, &op->o_path, sub.d_root, f);
+		return replace_at(d, &op->o_path, sub.d_root, 0, false, f);
 	json_object_put(sub.d_root);
 	if (rc != PATCH_CONFLICT || !op->o_conditional || !f->f_test)
 		return rc;
-	/* A failed test skips this conditional patch: forget the failure. */
+	/* A failed test skips this conditional patch: forget the failure and
+	 * the bytes it would have added or removed. */
+	d->d_budget->b_size = before;
 	json_object_put(f->f_actual);
 	memset(f, 0, sizeof(*f));
 	return PATCH_OK;
@@ -1134,7 +1615,7 @@ exec_op(struct doc *d, const struct op *op, struct failure *f)
 
 	switch (op->o_kind) {
 	case OP_ADD:		rc = op_add(d, op, f); break;
-	case OP_REMOVE:		rc = remove_at(d, &op->o_path, NULL, f); break;
+	case OP_REMOVE:		rc = op_remove(d, op, f); break;
 	case OP_REPLACE:	rc = op_replace(d, op, f); break;
 	case OP_MOVE:		rc = op_move(d, op, f); break;
 	case OP_COPY:		rc = op_copy(d, op, f); break;
@@ -1145,7 +1626,7 @@ exec_op(struct doc *d, const struct op *op, struct failure *f)
 	case OP_MERGE:		rc = op_merge(d, op, f); break;
 	case OP_PATCH:		rc = op_patch(d, op, f); break;
 	}
-	if (rc == PATCH_CONFLICT && f->f_op == NULL)
+	if ((rc == PATCH_CONFLICT || rc == PATCH_TOO_LARGE) && f->f_op == NULL)
 		f->f_op = op;
 	return rc;
 }
@@ -1235,17 +1716,17 @@ make_details(struct failure *f, struct patch_error *err)
 }
 
 /*
- * Fills err for rc (f is needed only for PATCH_CONFLICT); returns rc, or
- * PATCH_NOMEM if the details cannot be built.
+ * Fills err for rc (f is needed only for PATCH_CONFLICT and
+ * PATCH_TOO_LARGE); returns rc, or PATCH_NOMEM if the details cannot be
+ * built.
  */
 static enum patch_rc
 report(enum patch_rc rc, struct failure *f, struct patch_error *err)
 {
-	if (rc == PATCH_CONFLICT) {
+	if (rc == PATCH_CONFLICT || rc == PATCH_TOO_LARGE)
 		(void)snprintf(err->info, sizeof(err->info), "%s", f->f_info);
-		if (make_details(f, err) != PATCH_OK)
-			rc = PATCH_NOMEM;
-	}
+	if (rc == PATCH_CONFLICT && make_details(f, err) != PATCH_OK)
+		rc = PATCH_NOMEM;
 	if (rc == PATCH_NOMEM) {
 		(void)snprintf(err->info, sizeof(err->info), "Out of memory.");
 		patch_error_free(err);
@@ -1253,30 +1734,96 @@ report(enum patch_rc rc, struct failure *f, struct patch_error *err)
 	return rc;
 }
 
+/*
+ * Sets up the budget for a document measured as *t and depth deep, a patch
+ * of patch_size bytes and the caller's limits.
+ */
+static void
+budget_init(struct budget *b, const struct tally *t,
+    const struct patch_limits *lim, size_t patch_size)
+{
+	size_t base = lim->max_bytes > SIZE_MAX - patch_size ? SIZE_MAX :
+	    lim->max_bytes + patch_size;
+
+	/* A document in memory has far fewer values than SIZE_MAX / 8. */
+	b->b_copy = COPY_BUDGET_BASE + 2 * t->t_nodes;
+	b->b_walk = WALK_BUDGET_BASE + 8 * t->t_nodes;
+	b->b_work = base > SIZE_MAX / PATCH_WORK_FACTOR ? SIZE_MAX :
+	    base * PATCH_WORK_FACTOR;
+	b->b_size = t->t_bytes;
+	b->b_held = 0;
+	b->b_max = lim->max_bytes;
+	b->b_depth = lim->max_depth < PATCH_MAX_DEPTH ? lim->max_depth :
+	    PATCH_MAX_DEPTH;
+}
+
+/*
+ * The checks of a result that the steps cannot make: a document given
+ * larger than max_bytes that the patch did not shrink enough, or one given
+ * deeper than max_depth (depth is the deeper of the document and the patch
+ * values' depths) that still is.
+ */
+static enum patch_rc
+check_result(const struct doc *d, int depth, struct failure *f)
+{
+	const struct budget *b = d->d_budget;
+	struct tally t = { 0, 0 };
+
+	if (b->b_size > b->b_max)
+		return too_large(f, b->b_max);
+	/* The result is at most max_bytes: measuring it is cheap. */
+	if (depth > b->b_depth && measure(d->d_root, &unlimited, &t) >
+	    b->b_depth)
+		return conflict(f, "The patched document is nested more than "
+		    "%d levels deep.", b->b_depth);
+	return PATCH_OK;
+}
+
+#ifdef FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
+/* Fuzzing (tests/fuzz/run.sh): the size tracked must be the size printed,
+ * to the byte; a difference is a bug in the accounting. */
+static void
+check_size(const struct doc *d)
+{
+	size_t len = 0;
+
+	if (json_object_to_json_string_length(d->d_root,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len) !=
+	    NULL && len != d->d_budget->b_size)
+		abort();
+}
+#else
+#define check_size(d)	((void)(d))
+#endif
+
 /* Runs the compiled list on a copy of *doc and swaps it in on success. */
 static enum patch_rc
 apply_compiled(struct json_object **doc, const struct op *list, size_t n,
+    const struct patch_limits *lim, size_t patch_size,
     struct patch_error *err)
 {
 	struct failure f;
 	struct budget budget;
 	struct doc d = { NULL, true, 0, &budget };
-	size_t at = 0, nodes = 0;
+	struct tally t = { 0, 0 };
+	size_t at = 0;
+	int depth;
 	enum patch_rc rc;
 
 	memset(&f, 0, sizeof(f));
-	(void)measure(*doc, SIZE_MAX, &nodes);
-	/* A document in memory has far fewer values than SIZE_MAX / 8. */
-	budget.b_copy = COPY_BUDGET_BASE + 2 * nodes;
-	budget.b_walk = WALK_BUDGET_BASE + 8 * nodes;
+	depth = measure(*doc, &unlimited, &t);
+	budget_init(&budget, &t, lim, patch_size);
 	if (copy_value(*doc, &d.d_root) != PATCH_OK)
 		return report(PATCH_NOMEM, &f, err);
 	rc = exec_list(&d, list, n, &f, &at);
-	if (rc == PATCH_CONFLICT)
+	if (rc == PATCH_CONFLICT || rc == PATCH_TOO_LARGE)
 		err->op_index = (int)at;
 	if (rc == PATCH_OK && !is_object(d.d_root))
 		rc = conflict(&f, "The patched document is not an object.");
+	if (rc == PATCH_OK)
+		rc = check_result(&d, depth, &f);
 	if (rc == PATCH_OK) {
+		check_size(&d);
 		json_object_put(*doc);
 		*doc = d.d_root;
 		return PATCH_OK;
@@ -1289,9 +1836,10 @@ apply_compiled(struct json_object **doc, const struct op *list, size_t n,
 
 enum patch_rc
 patch_apply(struct json_object **doc, struct json_object *ops,
-    struct patch_error *err)
+    const struct patch_limits *lim, struct patch_error *err)
 {
 	struct op *list;
+	struct tally t = { 0, 0 };
 	size_t n;
 	enum patch_rc rc;
 
@@ -1301,34 +1849,79 @@ patch_apply(struct json_object **doc, struct json_object *ops,
 	if (json_object_array_length(ops) > INT32_MAX)
 		return bad(err, "The patch has too many operations.");
 	rc = compile_list(ops, &list, &n, NULL, err);
-	if (rc == PATCH_OK)
-		rc = apply_compiled(doc, list, n, err);
-	else if (rc == PATCH_NOMEM)
+	if (rc == PATCH_OK) {
+		(void)measure(ops, &unlimited, &t);
+		rc = apply_compiled(doc, list, n, lim, t.t_bytes, err);
+	} else if (rc == PATCH_NOMEM)
 		rc = report(rc, NULL, err);
 	free_list(list, n);
 	return rc;
 }
 
+/*
+ * Checks and accounts for merging merge into the document d (whose root is
+ * the caller's, not yet copied); *target gets the object to merge into: the
+ * root, or NULL when it is not an object (RFC 7386 replaces it by {}).
+ */
+static enum patch_rc
+merge_plan(struct doc *d, struct json_object *merge,
+    struct json_object **target, struct failure *f)
+{
+	size_t add = 0, sub = 0;
+	enum patch_rc rc;
+
+	*target = is_object(d->d_root) ? d->d_root : NULL;
+	if (*target == NULL) {
+		/* Replace the root by {}. */
+		sub = d->d_budget->b_size;
+		add = 2;
+	}
+	if ((rc = merge_size(d, *target, merge, &add, &sub, f)) != PATCH_OK)
+		return rc;
+	return resize(d, add, sub, f);
+}
+
 enum patch_rc
 patch_merge(struct json_object **doc, struct json_object *merge,
-    struct patch_error *err)
+    const struct patch_limits *lim, struct patch_error *err)
 {
-	struct json_object *copy = NULL;
+	struct json_object *copy = NULL, *target;
+	struct failure f;
+	struct budget budget;
+	struct doc d = { *doc, true, 0, &budget };
+	struct tally t = { 0, 0 }, mt = { 0, 0 };
+	int depth, mdepth;
+	enum patch_rc rc;
 
 	error_init(err);
+	memset(&f, 0, sizeof(f));
 	if (!is_object(merge))
 		return bad(err, "A merge patch must be a JSON object.");
-	/* RFC 7386: a target that is not an object is replaced by {}. */
-	if (is_object(*doc) ? copy_value(*doc, &copy) != PATCH_OK :
-	    (copy = json_object_new_object()) == NULL)
-		return report(PATCH_NOMEM, NULL, err);
-	if (merge_into(copy, merge) != PATCH_OK) {
-		json_object_put(copy);
-		return report(PATCH_NOMEM, NULL, err);
+	depth = measure(*doc, &unlimited, &t);
+	mdepth = measure(merge, &unlimited, &mt);
+	budget_init(&budget, &t, lim, mt.t_bytes);
+	/* Everything is counted before the document is copied. */
+	if ((rc = merge_plan(&d, merge, &target, &f)) != PATCH_OK)
+		goto fail;
+	if (target != NULL ? copy_value(*doc, &copy) != PATCH_OK :
+	    (copy = json_object_new_object()) == NULL) {
+		rc = PATCH_NOMEM;
+		goto fail;
 	}
+	d.d_root = copy;
+	if (merge_into(copy, merge) != PATCH_OK)
+		rc = PATCH_NOMEM;
+	else
+		rc = check_result(&d, depth > mdepth ? depth : mdepth, &f);
+	if (rc != PATCH_OK)
+		goto fail;
+	check_size(&d);
 	json_object_put(*doc);
 	*doc = copy;
 	return PATCH_OK;
+fail:
+	json_object_put(copy);
+	return report(rc, &f, err);
 }
 
 void

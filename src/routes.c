@@ -25,7 +25,7 @@ static const struct route routes[] = {
 	{ "*", M_GET, handle_collection_list, false },
 	{ "*", M_HEAD, handle_collection_list, false },
 	{ "*", M_POST, handle_item_post, true },
-	{ "*", M_DELETE, handle_unsupported, false },       /* collection delete */
+	{ "*", M_DELETE, handle_collection_delete, true },
 	{ "*/*", M_GET, handle_item_get, false },
 	{ "*/*", M_HEAD, handle_item_get, false },
 	{ "*/*", M_PUT, handle_item_put, true },

@@ -49,6 +49,7 @@ struct store_cursor {
 static const char *db_files[STORE_DB_COUNT] = {
 	"meta.db", "tenants.db", "apikeys.db", "items.db", "versions.db",
 	"refs.db", "events.db", "evseq.db", "relations.db", "relrev.db",
+	"collections.db", "counts.db", "reclaim.db",
 };
 
 /* Set by the panic callback; a process has one environment at a time. */
@@ -199,11 +200,30 @@ env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
 	return 0;
 }
 
+/*
+ * The counters are the one hash database. Berkeley DB locks pages, not
+ * records: in a B-tree the 16 counter records of a collection share a leaf
+ * page, so every writer of the collection would wait for the one before it
+ * to commit. A hash table with a fill factor of 1 keeps about one key per
+ * bucket page (of 512 bytes), so writers of different shards lock different
+ * pages. Only point lookups are made in it.
+ */
+static int
+hash_settings(DB *db)
+{
+	int rc = db->set_pagesize(db, 512);
+
+	if (rc == 0)
+		rc = db->set_h_ffactor(db, 1);
+	return rc;
+}
+
 static int
 open_dbs(struct store *s, bool create, char *err, size_t errlen)
 {
 	for (int i = 0; i < STORE_DB_COUNT; i++) {
 		DB *db;
+		DBTYPE type = i == STORE_DB_COUNTS ? DB_HASH : DB_BTREE;
 		int rc = db_create(&db, s->env, 0);
 
 		if (rc == 0 && create) {
@@ -211,8 +231,10 @@ open_dbs(struct store *s, bool create, char *err, size_t errlen)
 			 * when the file is created. */
 			rc = db->set_flags(db, DB_CHKSUM);
 		}
+		if (rc == 0 && create && type == DB_HASH)
+			rc = hash_settings(db);
 		if (rc == 0) {
-			rc = db->open(db, NULL, db_files[i], NULL, DB_BTREE,
+			rc = db->open(db, NULL, db_files[i], NULL, type,
 			    DB_AUTO_COMMIT | (create ? DB_CREATE : 0), 0600);
 		}
 		if (rc != 0) {
@@ -255,9 +277,15 @@ check_format(struct store *s, char *err, size_t errlen)
 		return -1;
 	}
 	have[v.size] = '\0';
+	if (strcmp(have, STORE_FORMAT_OLD) == 0) {
+		log_info("%s holds data format %s: it is upgraded to format %s before "
+		    "orchidd serves requests", s->cfg->datadir, have, STORE_FORMAT_VERSION);
+		return 0;
+	}
 	if (strcmp(have, STORE_FORMAT_VERSION) != 0) {
-		snprintf(err, errlen, "data format %s is not the supported %s", have,
-		    STORE_FORMAT_VERSION);
+		snprintf(err, errlen, "%s holds data format %s; this orchidd reads format %s "
+		    "and upgrades format %s: use the release that wrote it", s->cfg->datadir,
+		    have, STORE_FORMAT_VERSION, STORE_FORMAT_OLD);
 		return -1;
 	}
 	return 0;
@@ -546,7 +574,17 @@ store_stats(struct store *s, struct buf *out)
 	}
 	for (int i = 0; i < STORE_DB_COUNT; i++) {
 		DB_BTREE_STAT *bs = NULL;
+		DB_HASH_STAT *hs = NULL;
 
+		if (i == STORE_DB_COUNTS) {
+			if (s->db[i]->stat(s->db[i], NULL, &hs, DB_READ_COMMITTED) == 0) {
+				buf_printf(out, "%s: %lu records, %lu buckets\n", db_files[i],
+				    (unsigned long)hs->hash_ndata,
+				    (unsigned long)hs->hash_buckets);
+				free(hs);
+			}
+			continue;
+		}
 		/* A full walk (DB_FAST_STAT does not count records); at degree 2
 		 * so it never holds up writers for long. */
 		if (s->db[i]->stat(s->db[i], NULL, &bs, DB_READ_COMMITTED) == 0) {
@@ -814,12 +852,23 @@ enum store_rc
 store_delete_prefix(struct store_txn *t, enum store_db db, const void *prefix,
     size_t plen, uint64_t *n)
 {
+	uint64_t bytes = 0;
+
+	*n = 0;
+	return store_delete_prefix_max(t, db, prefix, plen, UINT64_MAX, UINT64_MAX, n, &bytes);
+}
+
+enum store_rc
+store_delete_prefix_max(struct store_txn *t, enum store_db db, const void *prefix,
+    size_t plen, uint64_t max, uint64_t max_bytes, uint64_t *n, uint64_t *bytes)
+{
 	struct store_cursor *c;
 	const void *k = NULL, *v = NULL;
 	size_t kl = 0, vl = 0;
 	enum store_rc rc;
 
-	*n = 0;
+	if (*n >= max || *bytes >= max_bytes)
+		return STORE_OK;
 	rc = store_cursor_open(t, db, &c);
 	if (rc != STORE_OK)
 		return rc;
@@ -829,6 +878,9 @@ store_delete_prefix(struct store_txn *t, enum store_db db, const void *prefix,
 		if (rc != STORE_OK)
 			break;
 		(*n)++;
+		*bytes += kl + vl;
+		if (*n >= max || *bytes >= max_bytes)
+			break;
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl);
 	}
 	store_cursor_close(c);

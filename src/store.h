@@ -39,15 +39,23 @@ enum store_db {
 	STORE_DB_EVSEQ,     /* last event ordinal per item */
 	STORE_DB_RELATIONS, /* relations by source */
 	STORE_DB_RELREV,    /* relations by destination, for purge */
+	STORE_DB_COLLECTIONS, /* (tenant, name) -> collection id */
+	STORE_DB_COUNTS,    /* live-item counters, sharded; a hash database */
+	STORE_DB_RECLAIM,   /* dropped collections whose records remain */
 	STORE_DB_COUNT
 };
 
-#define STORE_FORMAT_VERSION "1"
+/* The data format this build writes; format 1 is upgraded in place
+ * (upgrade.h) before any worker starts. */
+#define STORE_FORMAT_VERSION "2"
+#define STORE_FORMAT_OLD "1"
 
 /*
  * Creates the data directory and environment if needed, writes DB_CONFIG from
  * the config, runs normal recovery (DB_RECOVER), creates every database and
- * checks the format version, then closes everything. Only a process that
+ * checks the format version (STORE_FORMAT_VERSION, or STORE_FORMAT_OLD,
+ * which upgrade_run then converts; anything else is an error), then closes
+ * everything. Only a process that
  * knows no other process uses the environment may call it (the master, or
  * orchidctl holding the lock file). Returns 0, or -1 with err.
  */
@@ -151,5 +159,18 @@ enum store_rc store_cursor_del(struct store_cursor *c);
 /* Deletes every record whose key starts with the prefix; counts them in *n. */
 enum store_rc store_delete_prefix(struct store_txn *t, enum store_db db,
     const void *prefix, size_t plen, uint64_t *n);
+
+/*
+ * The same, but bounded, so that one transaction stays small whatever the
+ * size of the range: it stops before a record once *n reached max records
+ * or *bytes (keys and values deleted) reached max_bytes. *n and *bytes are
+ * added to, not reset, so a caller can spend one budget over several
+ * databases. Calling it again in a new transaction resumes where it
+ * stopped: the deleted records are gone, so the first record of the prefix
+ * is the next one.
+ */
+enum store_rc store_delete_prefix_max(struct store_txn *t, enum store_db db,
+    const void *prefix, size_t plen, uint64_t max, uint64_t max_bytes, uint64_t *n,
+    uint64_t *bytes);
 
 #endif

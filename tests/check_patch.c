@@ -345,8 +345,13 @@ static const struct row error_rows[] = {
 };
 
 static const char *const rc_names[] = {
-	"PATCH_OK", "PATCH_BAD_REQUEST", "PATCH_CONFLICT", "PATCH_NOMEM"
+	"PATCH_OK", "PATCH_BAD_REQUEST", "PATCH_CONFLICT", "PATCH_NOMEM",
+	"PATCH_TOO_LARGE"
 };
+
+/* The limits of the configuration's defaults, but PATCH_MAX_DEPTH (1000)
+ * for the depth, which the rows written before limits were passed test. */
+static const struct patch_limits roomy = { (size_t)2 << 20, 1000 };
 
 /* Parses s after turning its single quotes into double quotes. */
 static struct json_object *
@@ -369,7 +374,8 @@ qjson(const char *s)
 static const char *
 rc_name(enum patch_rc rc)
 {
-	return (unsigned)rc < 4 ? rc_names[rc] : "?";
+	return (unsigned)rc < sizeof(rc_names) / sizeof(rc_names[0]) ?
+	    rc_names[rc] : "?";
 }
 
 /* Checks err against rc: details exactly for a conflict, info on failure. */
@@ -395,7 +401,7 @@ check_row(const struct row *r)
 	char *before = strdup(json_object_to_json_string(doc));
 	enum patch_rc rc;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == r->rc, "%s on %s: got %s (%s), want %s", r->ops,
 	    r->doc, rc_name(rc), err.info, rc_name(r->rc));
 	check_error(r, rc, &err);
@@ -528,7 +534,7 @@ START_TEST(test_generated)
 		check_row(&r);
 	} else {
 		/* The result is large; check only the return code. */
-		rc = patch_apply(&doc, o, &err);
+		rc = patch_apply(&doc, o, &roomy, &err);
 		ck_assert_msg(rc == PATCH_OK, "row %d: got %s (%s), want "
 		    "PATCH_OK", _i, rc_name(rc), err.info);
 	}
@@ -584,7 +590,7 @@ START_TEST(test_details)
 	enum patch_rc rc;
 	bool present;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == PATCH_CONFLICT, "%s: got %s, want PATCH_CONFLICT",
 	    r->ops, rc_name(rc));
 	ck_assert_msg(err.op_index == r->op_index, "%s: got op_index %d, "
@@ -629,7 +635,7 @@ START_TEST(test_messages)
 	struct patch_error err;
 	enum patch_rc rc;
 
-	rc = patch_apply(&doc, ops, &err);
+	rc = patch_apply(&doc, ops, &roomy, &err);
 	ck_assert_msg(rc == PATCH_BAD_REQUEST, "%s: got %s, want "
 	    "PATCH_BAD_REQUEST", r->ops, rc_name(rc));
 	ck_assert_msg(strstr(err.info, r->want) != NULL,
@@ -669,7 +675,7 @@ START_TEST(test_merge)
 	char *before = strdup(json_object_to_json_string(doc));
 	enum patch_rc rc;
 
-	rc = patch_merge(&doc, m, &err);
+	rc = patch_merge(&doc, m, &roomy, &err);
 	ck_assert_msg(rc == r->rc, "merge %s: got %s, want %s", r->ops,
 	    rc_name(rc), rc_name(r->rc));
 	want = r->want != NULL ? qjson(r->want) : NULL;
@@ -689,6 +695,445 @@ START_TEST(test_merge)
 }
 END_TEST
 
+/*
+ * Limits in bytes and depth. The canonical size is json-c's compact output
+ * with json_canonical()'s flags, as json.c stores a value.
+ */
+static size_t
+canon_len(struct json_object *o)
+{
+	size_t len = 0;
+
+	(void)json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	return len;
+}
+
+/* Nesting depth as json_depth() counts it: an object or array is 1. */
+static int
+depth_of(struct json_object *v)
+{
+	int d = 0, c;
+	size_t n;
+
+	if (json_object_is_type(v, json_type_object)) {
+		json_object_object_foreach(v, key, child) {
+			(void)key;
+			c = depth_of(child);
+			d = c > d ? c : d;
+		}
+		return d + 1;
+	}
+	if (!json_object_is_type(v, json_type_array))
+		return 0;
+	n = json_object_array_length(v);
+	for (size_t i = 0; i < n; i++) {
+		c = depth_of(json_object_array_get_idx(v, i));
+		d = c > d ? c : d;
+	}
+	return d + 1;
+}
+
+/* patch_apply, or patch_merge when merge is set. */
+static enum patch_rc
+apply(struct json_object **doc, struct json_object *ops, bool merge,
+    const struct patch_limits *lim, struct patch_error *err)
+{
+	return merge ? patch_merge(doc, ops, lim, err) :
+	    patch_apply(doc, ops, lim, err);
+}
+
+/*
+ * The exact boundary, for every kind of step that adds bytes: the result's
+ * canonical size L as max_bytes is applied, L - 1 is PATCH_TOO_LARGE with
+ * the document unchanged. The rows only grow the document or only shrink
+ * it, so no step on the way is larger than the result. The strings, names
+ * and numbers cover json-c's escapes and number formats.
+ */
+struct edge_row {
+	const char	*doc;
+	const char	*ops;
+	bool		 merge;
+};
+
+static const struct edge_row edge_rows[] = {
+	/* Scalars of every kind, escapes in values and names. */
+	{ "{}", "[{'op':'add','path':'a','value':'q\\\"b\\\\s/\\n\\t\\b\\f"
+	  "\\r\\u0001\\u001f\\u007f\\u00e9\\u0000z'}]", false },
+	{ "{}", "[{'op':'add','path':'/k\\\"e~1y\\n','value':1}]", false },
+	{ "{'a':1}", "[{'op':'add','path':'b','value':18446744073709551614},"
+	  "{'op':'add','path':'c','value':-9223372036854775807},"
+	  "{'op':'add','path':'d','value':1.50},"
+	  "{'op':'add','path':'e','value':-1e5},"
+	  "{'op':'add','path':'f','value':[true,false,null,0,-0.0]}]",
+	  false },
+	/* add: member, array element, intermediate objects, the root. */
+	{ "{'l':[1,3]}", "[{'op':'add','path':'/l/1','value':{'x':2}}]",
+	  false },
+	{ "{'l':[]}", "[{'op':'add','path':'/l/-','value':'x'}]", false },
+	{ "{'a':1}", "[{'op':'add','path':'b.c.d','value':[]}]", false },
+	{ "{'a':{}}", "[{'op':'add','path':'a.c.d','value':1}]", false },
+	{ "{'a':1}", "[{'op':'add','path':'','value':{'abc':[1,2]}}]",
+	  false },
+	{ "{'a':1}", "[{'op':'add','path':'a','value':'longer'}]", false },
+	/* replace, bigger and smaller. */
+	{ "{'a':1,'b':2}", "[{'op':'replace','path':'b','value':{'x':[1]}}]",
+	  false },
+	{ "{'a':'long text','b':2}", "[{'op':'replace','path':'a','value':1}]",
+	  false },
+	/* remove: the result is the largest document on the way. */
+	{ "{'a':[1,2,3],'b':{'c':'x'}}", "[{'op':'remove','path':'/a/1'},"
+	  "{'op':'remove','path':'b'}]", false },
+	/* copy and move; a move counts only the name and comma. */
+	{ "{'a':{'x':[1,2]}}", "[{'op':'copy','from':'a','path':'b'},"
+	  "{'op':'copy','from':'','path':'/c'}]", false },
+	{ "{'a':[1,2],'b':0}", "[{'op':'copy','from':'/a/0','path':'/a/0'}]",
+	  false },
+	{ "{'a':{'x':1},'b':0}", "[{'op':'move','from':'a','path':'abcdef'}]",
+	  false },
+	{ "{'a':{'x':1}}", "[{'op':'move','from':'a','path':'p.q.r'}]",
+	  false },
+	{ "{'a':[1,{'y':2}]}", "[{'op':'move','from':'/a/1','path':'/z'}]",
+	  false },
+	{ "{'a':{'x':1,'yyyy':2}}", "[{'op':'move','from':'/a','path':''}]",
+	  false },
+	/* inc: more digits, a new member, doubles made by inc. */
+	{ "{'n':9}", "[{'op':'inc','path':'n'}]", false },
+	{ "{'n':-1}", "[{'op':'inc','path':'/n','value':-99}]", false },
+	{ "{}", "[{'op':'inc','path':'a.n','value':12}]", false },
+	{ "{'n':0.1}", "[{'op':'inc','path':'n','value':0.2}]", false },
+	{ "{'n':0.5}", "[{'op':'inc','path':'n','value':0.5}]", false },
+	{ "{'n':1e300}", "[{'op':'inc','path':'n','value':1e300}]", false },
+	{ "{'n':9223372036854775807}", "[{'op':'inc','path':'n'}]", false },
+	/* init. */
+	{ "{'a':1}", "[{'op':'init','path':'b','value':[1,{}]}]", false },
+	/* append: a scalar, an array's elements, to an empty array. */
+	{ "{'l':[1]}", "[{'op':'append','path':'l','value':'xy'}]", false },
+	{ "{'l':[1]}", "[{'op':'append','path':'l','value':[2,[3],{}]}]",
+	  false },
+	{ "{'l':[]}", "[{'op':'append','path':'l','value':[2,3]}]", false },
+	{ "{'l':[]}", "[{'op':'append','path':'l','value':{'k':null}}]",
+	  false },
+	/* merge op and merge patch: new members, nested new objects with
+	 * nulls inside, replaced and removed members. */
+	{ "{'a':1,'b':2}", "[{'op':'merge','path':'/','value':{'b':{'c':null,"
+	  "'d':[1]},'a':null,'e':'x','f':{'g':{'h':1,'i':null}}}}]", false },
+	{ "{'p':{'x':1}}", "[{'op':'merge','path':'p','value':{'y':{},"
+	  "'z':null}}]", false },
+	{ "{'a':1}", "{'b':{'c':[1,'x']},'a':null}", true },
+	{ "{}", "{'type':'consultant'}", true },
+	{ "{'a':{'b':1}}", "{'a':{'c':2,'d':null}}", true },
+	{ "{'a':{'b':1},'c':[1,2,3]}", "{'a':{'b':null},'c':null}", true },
+	{ "{'a':'x'}", "{'a':{'b':{'c':null}}}", true },
+	/* nested patches: in place, replacing their root, conditional
+	 * applied, conditional skipped (its bytes are given back). */
+	{ "{'p':{'n':1}}", "[{'op':'patch','path':'p','value':["
+	  "{'op':'inc','path':'n'},{'op':'add','path':'/m','value':true}]}]",
+	  false },
+	{ "{'p':{'a':1}}", "[{'op':'patch','path':'p','value':[{'op':'add',"
+	  "'path':'','value':[1,2,3]}]}]", false },
+	{ "{'a':1}", "[{'op':'patch','path':'/','conditional':true,'value':["
+	  "{'op':'test','path':'a','value':1},"
+	  "{'op':'add','path':'b','value':1}]},"
+	  "{'op':'add','path':'c','value':1}]", false },
+	{ "{'a':1}", "[{'op':'patch','path':'/','conditional':true,'value':["
+	  "{'op':'add','path':'b','value':1},"
+	  "{'op':'test','path':'a','value':2}]},"
+	  "{'op':'add','path':'c','value':12}]", false },
+};
+
+START_TEST(test_edges)
+{
+	const struct edge_row *r = &edge_rows[_i];
+	struct json_object *ops = qjson(r->ops), *doc, *want = qjson(r->doc);
+	struct patch_limits lim = roomy;
+	struct patch_error err;
+	char *before = strdup(json_object_to_json_string(want));
+	size_t size;
+	enum patch_rc rc;
+
+	rc = apply(&want, ops, r->merge, &roomy, &err);
+	ck_assert_msg(rc == PATCH_OK, "%s: got %s (%s), want PATCH_OK",
+	    r->ops, rc_name(rc), err.info);
+	size = canon_len(want);
+	for (int below = 0; below <= 1; below++) {
+		doc = qjson(r->doc);
+		lim.max_bytes = size - (size_t)below;
+		rc = apply(&doc, ops, r->merge, &lim, &err);
+		ck_assert_msg(rc == (below ? PATCH_TOO_LARGE : PATCH_OK),
+		    "%s with max_bytes %zu (the result's size%s): got %s (%s), "
+		    "want %s", r->ops, lim.max_bytes, below ? " - 1" : "",
+		    rc_name(rc), err.info, below ? "PATCH_TOO_LARGE" :
+		    "PATCH_OK");
+		if (below)
+			ck_assert_msg(strcmp(json_object_to_json_string(doc),
+			    before) == 0, "%s: got %s, want the document "
+			    "unchanged", r->ops,
+			    json_object_to_json_string(doc));
+		else
+			ck_assert_msg(json_object_equal(doc, want),
+			    "%s: got %s, want %s", r->ops,
+			    json_object_to_json_string(doc),
+			    json_object_to_json_string(want));
+		patch_error_free(&err);
+		json_object_put(doc);
+	}
+	free(before);
+	json_object_put(want);
+	json_object_put(ops);
+}
+END_TEST
+
+/*
+ * Rows with limits, on generated text: in the document and the operations
+ * '@' stands for slen x's and '#' for slen zeros separated by commas; the
+ * operations are head, n times unit, then tail. A failure must leave the
+ * document unchanged, name op_index (ANY_BUT_LAST: any operation before the
+ * last) and say info; a success must be within the limits. max_bytes
+ * AT_SIZE is the canonical size of the result with roomy limits, BELOW_SIZE
+ * one byte less.
+ */
+struct lim_row {
+	const char	*doc;
+	size_t		 slen;
+	const char	*head;
+	const char	*unit;
+	int		 n;
+	const char	*tail;
+	bool		 merge;
+	size_t		 max_bytes;
+	int		 max_depth;
+	enum patch_rc	 rc;
+	int		 op_index;
+	const char	*info;
+};
+
+#define MIB2		((size_t)2 << 20)
+#define KIB64		((size_t)64 << 10)
+#define AT_SIZE		((size_t)-1)
+#define BELOW_SIZE	((size_t)-2)
+#define ANY_BUT_LAST	(-2)
+#define BIG_DOC		"{'s':'@','l':[],'n':1}"
+#define COPY_S		"{'op':'copy','from':'/s','path':'/l/-'},"
+#define FAIL_N		"{'op':'test','path':'/n','value':2}"
+#define TOO_LARGE(d, s, h, u, n, t, m, max, at) \
+	{ (d), (s), (h), (u), (n), (t), (m), (max), 64, PATCH_TOO_LARGE, \
+	  (at), "larger than" }
+#define FITS(d, s, h, u, n, t, m, max) \
+	{ (d), (s), (h), (u), (n), (t), (m), (max), 64, PATCH_OK, -1, NULL }
+#define OVERWORKED(d, s, h, u, n, t) \
+	{ (d), (s), (h), (u), (n), (t), false, MIB2, 64, PATCH_CONFLICT, \
+	  ANY_BUT_LAST, "work" }
+#define DEEP(d, o, m, max, rc, at) \
+	{ (d), 0, (o), "", 0, "", (m), MIB2, (max), (rc), (at), "nested" }
+
+static const struct lim_row lim_rows[] = {
+	/* Issue 9: 100 copies of a 45 KB member. The document is
+	 * 45020 + k * 45003 bytes after k copies: 45 fit in 2 MiB, the 46th
+	 * (operation 45) does not. */
+	TOO_LARGE(BIG_DOC, 45000, "[", COPY_S, 100, FAIL_N "]", false, MIB2,
+	    45),
+	TOO_LARGE(BIG_DOC, 45000, "[", COPY_S, 100, "{'op':'test','path':"
+	    "'/n'}]", false, MIB2, 45),
+	FITS(BIG_DOC, 45000, "[", COPY_S, 45, "{'op':'test','path':'/n'}]",
+	    false, MIB2),
+	FITS(BIG_DOC, 45000, "[", COPY_S, 45, "{'op':'test','path':'/n'}]",
+	    false, AT_SIZE),
+	TOO_LARGE(BIG_DOC, 45000, "[", COPY_S, 45, "{'op':'test','path':"
+	    "'/n'}]", false, BELOW_SIZE, 44),
+	/* Work: copies that replace each other (45 KB walked twice each),
+	 * conditional patches that copy the document, inserts that shift a
+	 * long array: all refused long before the failing test at the end. */
+	OVERWORKED("{'s':'@','t':0,'n':1}", 45000, "[",
+	    "{'op':'copy','from':'/s','path':'/t'},", 1000, FAIL_N "]"),
+	OVERWORKED(BIG_DOC, 45000, "[", "{'op':'patch','path':'/',"
+	    "'conditional':true,'value':[" FAIL_N "]},", 1000, FAIL_N "]"),
+	OVERWORKED("{'a':[#],'n':1}", 100000, "[",
+	    "{'op':'add','path':'/a/0','value':0},", 1000, FAIL_N "]"),
+	OVERWORKED("{'a':[#],'n':1}", 100000, "[",
+	    "{'op':'remove','path':'/a/0'},", 1000, FAIL_N "]"),
+	/* Nested conditional patches hold their copies at once: at most
+	 * max_bytes of them (two copies of 45 KB do not fit in 64 KiB). */
+	{ BIG_DOC, 45000, "[{'op':'patch','path':'/','conditional':true,"
+	  "'value':[{'op':'patch','path':'/','conditional':true,'value':["
+	  "{'op':'test','path':'/n'}]}]}]", "", 0, "", false, KIB64, 64,
+	  PATCH_CONFLICT, 0, "at once" },
+	FITS(BIG_DOC, 45000, "[{'op':'patch','path':'/','conditional':true,"
+	    "'value':[{'op':'patch','path':'/','conditional':true,'value':["
+	    "{'op':'test','path':'/n'}]}]}]", "", 0, "", false, MIB2),
+	FITS(BIG_DOC, 45000, "[", "{'op':'patch','path':'/','conditional':"
+	    "true,'value':[{'op':'test','path':'/n'}]},", 2, "{'op':'test',"
+	    "'path':'/n'}]", false, KIB64),
+	/* Nested patches, conditional or not, count as they go. */
+	TOO_LARGE(BIG_DOC, 45000, "[{'op':'patch','path':'/','value':[",
+	    COPY_S, 100, FAIL_N "]}]", false, MIB2, 0),
+	TOO_LARGE(BIG_DOC, 45000, "[{'op':'test','path':'/n'},{'op':'patch',"
+	    "'path':'/','conditional':true,'value':[", COPY_S, 100,
+	    FAIL_N "]}]", false, MIB2, 1),
+	TOO_LARGE("{'p':{'l':[]}}", 10000, "[{'op':'patch','path':'p',"
+	    "'value':[", "{'op':'add','path':'/l/-','value':'@'},", 10,
+	    "{'op':'test','path':'/l'}]}]", false, KIB64, 0),
+	/* append: 8 + k * 10003 - 1 bytes after k scalars, so the 7th
+	 * (operation 6) is refused; 8 + k * 20006 - 1 after k pairs. */
+	TOO_LARGE("{'l':[]}", 10000, "[", "{'op':'append','path':'l',"
+	    "'value':'@'},", 10, "{'op':'test','path':'l'}]", false, KIB64, 6),
+	FITS("{'l':[]}", 10000, "[", "{'op':'append','path':'l',"
+	    "'value':'@'},", 6, "{'op':'test','path':'l'}]", false, KIB64),
+	TOO_LARGE("{'l':[]}", 10000, "[", "{'op':'append','path':'l',"
+	    "'value':['@','@']},", 10, "{'op':'test','path':'l'}]", false,
+	    KIB64, 3),
+	/* merge op and merge patch: seven members of 10 KB do not fit in
+	 * 64 KiB, six do. */
+	TOO_LARGE("{}", 10000, "[{'op':'merge','path':'/','value':{'a':'@',"
+	    "'b':'@','c':'@','d':'@','e':'@','f':'@','g':'@'}}]", "", 0, "",
+	    false, KIB64, 0),
+	FITS("{}", 10000, "[{'op':'merge','path':'/','value':{'a':'@',"
+	    "'b':'@','c':'@','d':'@','e':'@','f':'@'}}]", "", 0, "", false,
+	    KIB64),
+	TOO_LARGE("{}", 10000, "{'a':'@','b':'@','c':'@','d':'@','e':'@',"
+	    "'f':'@','g':'@'}", "", 0, "", true, KIB64, -1),
+	FITS("{}", 10000, "{'a':'@','b':'@','c':'@','d':'@','e':'@','f':'@'}",
+	    "", 0, "", true, KIB64),
+	TOO_LARGE("{'a':{'b':{'c':'@'}}}", 40000, "{'a':{'b':{'d':'@'}}}", "",
+	    0, "", true, KIB64, -1),
+	/* init adds only where nothing is. */
+	TOO_LARGE("{'s':'@'}", 40000, "[{'op':'init','path':'b','value':'@'}]",
+	    "", 0, "", false, KIB64, 0),
+	FITS("{'s':'@'}", 40000, "[{'op':'init','path':'s','value':'@'}]", "",
+	    0, "", false, KIB64),
+	/* A document stored before max_bytes was lowered: a patch may shrink
+	 * it, but not leave it too large. */
+	TOO_LARGE("{'s':'@'}", 100, "[]", "", 0, "", false, 50, -1),
+	TOO_LARGE("{'s':'@'}", 100, "[{'op':'replace','path':'s','value':"
+	    "'@'}]", "", 0, "", false, 50, -1),
+	TOO_LARGE("{'s':'@'}", 100, "{'t':1}", "", 0, "", true, 50, -1),
+	TOO_LARGE("{'s':'@'}", 100, "[{'op':'add','path':'t','value':1}]", "",
+	    0, "", false, 50, 0),
+	FITS("{'s':'@'}", 100, "[{'op':'remove','path':'s'}]", "", 0, "",
+	    false, 50),
+	FITS("{'s':'@'}", 100, "{'s':null,'t':'x'}", "", 0, "", true, 50),
+	/* Depth, with max_depth 3: an object is 1 deep. */
+	DEEP("{'a':{'b':{}}}", "[{'op':'add','path':'a.b.c','value':1}]",
+	    false, 3, PATCH_OK, -1),
+	DEEP("{'a':{'b':{}}}", "[{'op':'add','path':'a.b.c','value':{}}]",
+	    false, 3, PATCH_CONFLICT, 0),
+	DEEP("{'a':{}}", "[{'op':'patch','path':'a','value':[{'op':'add',"
+	  "'path':'b','value':[[1]]}]}]", false, 3, PATCH_CONFLICT, 0),
+	DEEP("{'a':{}}", "{'a':{'b':{'c':{}}}}", true, 3, PATCH_CONFLICT, -1),
+	DEEP("{'a':{}}", "{'a':{'b':{'c':1}}}", true, 3, PATCH_OK, -1),
+	/* A document already deeper than max_depth. */
+	DEEP("{'a':{'b':{'c':{}}}}", "[{'op':'add','path':'x','value':1}]",
+	    false, 3, PATCH_CONFLICT, -1),
+	DEEP("{'a':{'b':{'c':{}}}}", "[{'op':'remove','path':'a.b.c'}]",
+	    false, 3, PATCH_OK, -1),
+	DEEP("{'a':{'b':{'c':{}}}}", "{'x':1}", true, 3, PATCH_CONFLICT, -1),
+	DEEP("{'a':{'b':{'c':{}}}}", "{'a':{'b':null}}", true, 3, PATCH_OK,
+	    -1),
+};
+
+/* text with '@' and '#' expanded (see struct lim_row): free() it. */
+static char *
+expand(const char *text, size_t slen)
+{
+	size_t len = strlen(text), at = 0;
+	char *out, *w;
+
+	for (const char *c = text; *c != '\0'; c++)
+		at += *c == '@' || *c == '#';
+	out = malloc(len + at * 2 * slen + 1);
+	ck_assert_msg(out != NULL, "got malloc failure, want memory");
+	w = out;
+	for (const char *c = text; *c != '\0'; c++) {
+		if (*c == '@') {
+			memset(w, 'x', slen);
+			w += slen;
+		} else if (*c == '#') {
+			for (size_t i = 0; i < slen; i++, w += 2)
+				memcpy(w, "0,", 2);
+			w -= slen > 0;	/* no comma after the last */
+		} else
+			*w++ = *c;
+	}
+	*w = '\0';
+	return out;
+}
+
+/* Parses the row's document (expanded). */
+static struct json_object *
+lim_doc(const struct lim_row *r)
+{
+	char *text = expand(r->doc, r->slen);
+	struct json_object *o = qjson(text);
+
+	free(text);
+	return o;
+}
+
+/* The max_bytes a row means: AT_SIZE and BELOW_SIZE from a roomy run. */
+static size_t
+lim_max(const struct lim_row *r, struct json_object *ops)
+{
+	struct json_object *doc;
+	struct patch_error err;
+	size_t size;
+
+	if (r->max_bytes != AT_SIZE && r->max_bytes != BELOW_SIZE)
+		return r->max_bytes;
+	doc = lim_doc(r);
+	ck_assert_msg(apply(&doc, ops, r->merge, &roomy, &err) == PATCH_OK,
+	    "got %s, want PATCH_OK with roomy limits", err.info);
+	size = canon_len(doc);
+	json_object_put(doc);
+	return r->max_bytes == AT_SIZE ? size : size - 1;
+}
+
+START_TEST(test_lim)
+{
+	const struct lim_row *r = &lim_rows[_i];
+	char *raw = repeat(r->head, r->unit, r->n, r->tail);
+	char *text = expand(raw, r->slen);
+	struct json_object *ops = qjson(text), *doc = lim_doc(r);
+	struct patch_limits lim = { lim_max(r, ops), r->max_depth };
+	char *before = strdup(json_object_to_json_string(doc));
+	int last = json_object_is_type(ops, json_type_array) ?
+	    (int)json_object_array_length(ops) - 1 : -1;
+	struct patch_error err;
+	enum patch_rc rc;
+
+	rc = apply(&doc, ops, r->merge, &lim, &err);
+	ck_assert_msg(rc == r->rc, "row %d: got %s (%s, operation %d), want "
+	    "%s", _i, rc_name(rc), err.info, err.op_index, rc_name(r->rc));
+	if (rc == PATCH_OK) {
+		ck_assert_msg(canon_len(doc) <= lim.max_bytes, "row %d: got "
+		    "%zu bytes, want at most %zu", _i, canon_len(doc),
+		    lim.max_bytes);
+		ck_assert_msg(depth_of(doc) <= lim.max_depth, "row %d: got "
+		    "depth %d, want at most %d", _i, depth_of(doc),
+		    lim.max_depth);
+	} else {
+		ck_assert_msg(r->op_index == ANY_BUT_LAST ? err.op_index >= 0 &&
+		    err.op_index < last : err.op_index == r->op_index,
+		    "row %d: got op_index %d, want %d (%d: any before %d)", _i,
+		    err.op_index, r->op_index, ANY_BUT_LAST, last);
+		ck_assert_msg(strstr(err.info, r->info) != NULL, "row %d: got "
+		    "info \"%s\", want it to contain \"%s\"", _i, err.info,
+		    r->info);
+		ck_assert_msg((err.details != NULL) == (rc == PATCH_CONFLICT),
+		    "row %d: got details %p, want them only for a conflict",
+		    _i, (void *)err.details);
+		ck_assert_msg(strcmp(json_object_to_json_string(doc), before)
+		    == 0, "row %d: got a changed document, want it unchanged",
+		    _i);
+	}
+	patch_error_free(&err);
+	json_object_put(doc);
+	json_object_put(ops);
+	free(before);
+	free(text);
+	free(raw);
+}
+END_TEST
+
 /* The caller's ops are borrowed: the patched document shares nothing. */
 START_TEST(test_no_sharing)
 {
@@ -697,7 +1142,7 @@ START_TEST(test_no_sharing)
 	    "{'x':1}}]");
 	struct patch_error err;
 
-	ck_assert_msg(patch_apply(&doc, ops, &err) == PATCH_OK,
+	ck_assert_msg(patch_apply(&doc, ops, &roomy, &err) == PATCH_OK,
 	    "got %s, want PATCH_OK", err.info);
 	ck_assert_msg(json_object_object_get_ex(doc, "a", &v), "got no a, "
 	    "want a");
@@ -725,6 +1170,8 @@ patch_suite(void)
 	tcase_add_test(core, test_no_sharing);
 	tcase_add_loop_test(limits, test_limits, 0, NROWS(limit_rows));
 	tcase_add_loop_test(limits, test_generated, 0, NROWS(gen_rows));
+	tcase_add_loop_test(limits, test_edges, 0, NROWS(edge_rows));
+	tcase_add_loop_test(limits, test_lim, 0, NROWS(lim_rows));
 	tcase_add_loop_test(errors, test_errors, 0, NROWS(error_rows));
 	tcase_add_loop_test(errors, test_details, 0, NROWS(detail_rows));
 	tcase_add_loop_test(errors, test_messages, 0, NROWS(message_rows));

@@ -591,3 +591,64 @@ describe('partial updates', TIMEOUT, () => {
     assert.deepEqual((await db.get(c, 'pd')).body, { a: 1, profile: { description: 'x' } })
   })
 })
+
+describe('field filtering', TIMEOUT, () => {
+  const c = coll('fields')
+  const value = { name: 'Classic', sugar: 10, profile: { a: 1, b: 2 } }
+
+  before(async () => {
+    await db.put(c, 'k1', value)
+    await db.put(c, 'k2', Object.assign({}, value, { name: 'Cherry' }))
+  })
+
+  it('get with with_fields / without_fields', async () => {
+    assert.deepEqual((await db.get(c, 'k1', null, { with_fields: 'value.name' })).body,
+      { name: 'Classic' })
+    assert.deepEqual((await db.get(c, 'k1', null, { without_fields: 'value.profile' })).body,
+      { name: 'Classic', sugar: 10 })
+    const put = await db.put(c, 'k3', value)
+    assert.deepEqual((await db.get(c, 'k3', put.path.ref, { with_fields: 'profile.b' })).body,
+      { profile: { b: 2 } })
+  })
+
+  it('list and list_refs with field filters', async () => {
+    const res = await db.list(c, { limit: 2, with_fields: ['value.name', 'value.sugar'] })
+    assert.deepEqual(res.body.results.map(r => r.value),
+      [{ name: 'Classic', sugar: 10 }, { name: 'Cherry', sugar: 10 }])
+    const refs = await db.list_refs(c, 'k1', { values: true, without_fields: 'value.profile,value.sugar' })
+    assert.deepEqual(refs.body.results.map(r => r.value), [{ name: 'Classic' }])
+  })
+
+  it('the event reader withFields / withoutFields', async () => {
+    await db.newEventBuilder().from(c, 'k1').type('t').data({ a: 1, b: 2 }).create()
+    const w = await db.newEventReader().from(c, 'k1').type('t').withFields('value.a').list()
+    assert.deepEqual(w.body.results.map(r => r.value), [{ a: 1 }])
+    const wo = await db.newEventReader().from(c, 'k1').type('t').withoutFields('value.a').list()
+    assert.deepEqual(wo.body.results.map(r => r.value), [{ b: 2 }])
+  })
+
+  it('a malformed field list is 400, never ignored', async () => {
+    await expectStatus(db.get(c, 'k1', null, { with_fields: 'a,,b' }), 400)
+  })
+})
+
+describe('collections', TIMEOUT, () => {
+  it('deleteCollection: 204, then the collection is empty, and a new put starts afresh', async () => {
+    const c = coll('drop')
+    const first = await db.put(c, 'a', { v: 1 })
+    await db.put(c, 'a', { v: 2 })
+    await db.put(c, 'b', { v: 3 })
+    await db.newEventBuilder().from(c, 'a').type('t').data({ e: 1 }).create()
+    const res = await db.deleteCollection(c)
+    assert.equal(res.statusCode, 204)
+    await expectStatus(db.get(c, 'a'), 404)
+    await expectStatus(db.get(c, 'a', first.path.ref), 404)
+    assert.equal((await db.list(c)).body.count, 0)
+    assert.equal((await db.newEventReader().from(c, 'a').type('t').list()).body.count, 0)
+    await db.put(c, 'a', { v: 4 })
+    const refs = await db.list_refs(c, 'a', { values: true })
+    assert.deepEqual(refs.body.results.map(r => r.value), [{ v: 4 }])
+    // A collection that does not exist: 204 too.
+    assert.equal((await db.deleteCollection(coll('never'))).statusCode, 204)
+  })
+})

@@ -9,11 +9,12 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
      (/v0/crash-events/wT-N/events/t), so the writes to one key or stream
      are issued by one thread, in an order the checker knows. The mix
      (WRITE_MIX): item PUT (each value unique: {"w": "<run>.<thread>.<n>",
-     ...}), item DELETE (a tombstone version), event POST, and on events of
-     its own whose POST was acknowledged: event PUT (a new value), event
-     PATCH (JSON Patch: `inc` /n and `add` /p, so a patch applied twice or
-     not at all shows) and event DELETE with purge=true. Item PATCH is
-     not sent: it answers 501 today (see ITEM_PATCH_HOOK). A 201/204 is an
+     ...}), item DELETE (a tombstone version), item PATCH (JSON Patch: `add`
+     /w, the write's own id, and `inc` /n; 404 when the item is not live, a
+     definite "nothing happened"), event POST, and on events of its own
+     whose POST was acknowledged: event PUT (a new value), event PATCH (JSON
+     Patch: `inc` /n and `add` /p, so a patch applied twice or not at all
+     shows) and event DELETE with purge=true. A 201/204 is an
      acknowledgement: the ETag (and for a POST the Location) is recorded
      with the write. 502/503/504 or a transport error is "maybe": the write
      may or may not have happened, but never twice and never with another
@@ -161,14 +162,9 @@ INDETERMINATE_STATUSES = (502, 503, 504)
 # (those are --cas-share of all). Event PUT, PATCH and DELETE go to an event
 # of the stream whose POST was acknowledged; a stream without one gets a POST.
 WRITE_MIX = (
-    ("put", 0.46),            # item PUT, a unique value
+    ("put", 0.38),            # item PUT, a unique value
     ("delete", 0.08),         # item DELETE: a tombstone if the item is live
-    # ITEM_PATCH_HOOK: item PATCH answers 501 today (docs/api.md). When it
-    # lands, give "patch" a share here and fill in Writer.patch_item: the
-    # checker's item model (judge_item, apply_patch) already takes a "patch"
-    # write whose operations include {"op": "add", "path": "/w", "value":
-    # wid}, and expects the previous version patched.
-    ("patch", 0.0),
+    ("patch", 0.08),          # item PATCH: add /w (its own id), inc /n
     ("post", 0.26),           # event POST
     ("event-put", 0.08),      # event PUT at its Location: a new value
     ("event-patch", 0.08),    # event PATCH: inc /n, add /p
@@ -452,13 +448,21 @@ class Writer:
         return self._classify(klog, w, resp, 204)
 
     def patch_item(self, klog):
-        """ITEM_PATCH_HOOK: item PATCH answers 501 today; WRITE_MIX gives it
-        no share. When it lands: a JSON Patch whose operations include
-        {"op": "add", "path": "/w", "value": wid} (the checker finds the
-        version by it), sent like update_event's PATCH, expecting 200 or
-        201 with the ETag; record it with _new_write(klog, "patch",
-        value=False) and w.patch = ops."""
-        raise NotImplementedError("item PATCH is not sent yet (ITEM_PATCH_HOOK)")
+        """JSON Patch of the item: add /w (this write's id, so the checker
+        finds the version by it) and inc /n; 201 with the ETag. A 404 (the
+        item is not live) is a definite "nothing happened"."""
+        w = self._new_write(klog, "patch", value=False)
+        w.patch = [{"op": "add", "path": "/w", "value": w.wid},
+                   {"op": "inc", "path": "/n", "value": 1}]
+        resp = self._send("PATCH", klog.path, w, raw_body=json.dumps(w.patch),
+                          headers={"Content-Type": JSON_PATCH})
+        if resp is not None and resp[0] == 404:
+            w.absent = True
+            w.outcome = "HTTP 404"
+            with self.stats.lock:
+                self.stats.absent += 1
+            return True
+        return self._classify(klog, w, resp, 201, etag=True)
 
     def put_cas(self, klog):
         """If-Match PUT with the ref last seen; on 412 or an unknown outcome

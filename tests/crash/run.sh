@@ -44,6 +44,17 @@ else
     failed=$((failed + 1))
 fi
 
+# durability = write promises the same as sync for a crash of orchidd
+# processes (not of the kernel): a short run proves it too.
+echo "== crash: durability = write, kills of the master and the whole group =="
+if python3 "$here/crash_test.py" --cycles 2 --seconds-per-cycle 3 --writers 8 \
+        --durability write --kinds master,group "$@"; then
+    passed=$((passed + 1))
+else
+    echo "FAIL: durability = write lost acknowledged writes or another anomaly was found"
+    failed=$((failed + 1))
+fi
+
 echo "== crash: negative control, durability = none, kills of the whole group =="
 if python3 "$here/crash_test.py" --cycles 5 --seconds-per-cycle 3 --writers 8 \
         --durability none --kinds group --checkpoint-interval 3600 --expect-loss "$@"; then

@@ -14,7 +14,7 @@ write is missing and as an anomaly otherwise:
     a version twice; a version verified by an earlier check gone; a "maybe"
     write resolved by an earlier check appearing later; GET disagreeing
     with the history (a deleted item answering 200); the model of item
-    PATCH that ITEM_PATCH_HOOK waits for.
+    PATCH (add /w, inc /n).
   - compare-and-set items: clean chain; If-Match chain broken; a 412 that
     exists; a lost acknowledged write.
   - events: lost acknowledged POST; phantom event; an acknowledged PUT
@@ -96,7 +96,7 @@ class Log:
         return self._write("delete", outcome)
 
     def patch(self, base, outcome="ok"):
-        """Item PATCH (not sent yet, see ITEM_PATCH_HOOK); base: the value it
+        """Item PATCH; base: the value it
         applies to, for the acknowledged ETag."""
         w = self._write("patch", outcome, patch=[{"op": "inc", "path": "/n", "value": 1},
                                                  {"op": "add", "path": "/w", "value": None}])
@@ -387,7 +387,7 @@ class ItemTest(JudgeCase):
         self.anomaly(self.judge_item(k, [version(b), version(a)]), "changed")
 
     def test_item_patch_model(self):
-        # ITEM_PATCH_HOOK: the checker's side of item PATCH, ready for it
+        # the checker's side of item PATCH
         k = Log()
         a = k.put()
         p = k.patch(a.value)
@@ -823,6 +823,16 @@ class FakeOrchid:
             ref = _ref(body)
             self.items.setdefault(path, hist).append((ref, body, False))
             return self.answer(201, None, {"etag": '"%s"' % ref})
+        if method == "PATCH":
+            if not live:
+                return self.answer(404)
+            value = ct.apply_patch(hist[-1][1], body)
+            if value is None:
+                return self.answer(409)
+            ref = _ref(value)
+            hist.append((ref, value, False))
+            return self.answer(201, None, {"etag": '"%s"' % ref,
+                                           "location": "%s/refs/%s" % (path, ref)})
         return self.answer(405)
 
     def refs(self, path, q):
@@ -998,12 +1008,15 @@ class WholeCheckerTest(unittest.TestCase):
         self.fail("no acknowledged version")
 
     def acked_event(self):
-        """(stream, position) of an event whose POST was acknowledged."""
+        """(stream, position) of an event whose POST was acknowledged and
+        that no DELETE (acknowledged or "maybe") was sent for."""
         for wr in self.writers:
             for klog in wr.streams:
                 evs = self.srv.events.get(klog.path, {})
+                deleted = {w.ev for w in klog.writes if w.op == "event-delete"}
                 for pos, (ref, value) in sorted(evs.items()):
-                    if klog.events[value["ev"]].acked and pos != max(evs):
+                    if (klog.events[value["ev"]].acked and pos != max(evs)
+                            and value["ev"] not in deleted):
                         return evs, pos
         self.fail("no acknowledged event")
 

@@ -362,6 +362,7 @@ class Server:
                 self._write_nginx_conf()
                 self._start_nginx(nginx)
                 if self._wait_ready():
+                    self._wait_workers()
                     return self
                 if self.nginx_proc.poll() is None or attempt == 2:
                     break
@@ -474,11 +475,23 @@ class Server:
         while time.monotonic() < deadline:
             try:
                 if self.request("GET", "/v0", timeout=5)[0] == 401:
+                    self._wait_workers()
                     return
             except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.05)
         raise ServerError("orchidd did not answer within %.0f s\n%s" % (timeout, self.tails()))
+
+    def _wait_workers(self, timeout=15.0):
+        """One worker answering does not mean every worker is forked and
+        named yet (on a busy machine): wait, bounded, until all are, so that
+        tests counting processes see the whole set."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.orchidd_pids()
+            if len(pids["workers"]) >= self.workers and pids["maintainer"]:
+                return
+            time.sleep(0.05)
 
     def _stop_proc(self, proc, sig, timeout):
         """Signal proc, wait up to timeout, then SIGKILL its whole process

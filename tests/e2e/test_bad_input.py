@@ -247,8 +247,10 @@ CASES = [
     dict(name="merge PATCH of an item, not an object", method="PATCH", path=CANARY,
          headers={"Content-Type": "application/merge-patch+json"}, body=b'[]',
          status=400, code="api_bad_request"),
-    dict(name="DELETE of a collection (later release)", method="DELETE", path="/v0/canary",
-         status=501, code="api_unsupported"),
+    dict(name="DELETE of a collection without force=true", method="DELETE",
+         path="/v0/canary", status=400, code="api_bad_request"),
+    dict(name="DELETE of a collection with force=maybe", method="DELETE",
+         path="/v0/canary?force=maybe", status=400, code="api_bad_request"),
     dict(name="unknown sub-resource", method="DELETE", path=CANARY + "/nope",
          status=404, code="api_bad_request"),
     # --- requests nginx refuses itself ---------------------------------------

@@ -574,6 +574,33 @@ class OneEventTest(EventsTestBase):
         self.check_patched(ev, self.patch(ev, {"a": None, "c": 3}, "application/json"),
                            {"b": 2, "c": 3})
 
+    def test_patch_limits(self):
+        # Issue 9: a patch is bounded like a PUT (docs/api.md "PATCH limits").
+        ev = self.make({"s": "x" * 45000, "l": [], "t": 0, "n": 1})
+        ct = "application/json-patch+json"
+        copies = [{"op": "copy", "from": "/s", "path": "/l/-"}] * 100
+        resp = self.patch(ev, copies, ct)
+        self.err(resp, 413, "request_too_large")
+        # The work budget: replacing copies, then a failing test, stop early.
+        busy = [{"op": "copy", "from": "/s", "path": "/t"}] * 1000 + \
+            [{"op": "test", "path": "/n", "value": 2}]
+        resp = self.patch(ev, busy, ct)
+        self.err(resp, 409, "patch_conflict")
+        self.assertIn("work", resp[3]["details"]["info"])
+        self.assertLess(resp[3]["details"]["opIndex"], 1000)
+        # Nested deeper than max_json_depth (64): a patch conflict.
+        deep = 1
+        for _ in range(60):
+            deep = [deep]
+        resp = self.patch(ev, [{"op": "add", "path": ".".join("abcdefgh"),
+                                "value": deep}], ct)
+        self.err(resp, 409, "patch_conflict")
+        self.assertEqual(resp[3]["details"]["opIndex"], 0)
+        h, doc = self.get_event("c", ev["k"], "log", ev)
+        self.assertEqual(h["etag"], '"%s"' % ev["ref"])
+        # 45 copies fit in 2 MiB.
+        self.assertEqual(self.patch(ev, copies[:45], ct)[0], 204)
+
     def test_patch_failing_op_is_409_and_changes_nothing(self):
         ev = self.make({"a": 1})
         resp = self.patch(ev, [{"op": "add", "path": "/x", "value": 1},

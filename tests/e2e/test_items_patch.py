@@ -261,13 +261,22 @@ class PatchOpsTest(PatchTestBase):
 
     def test_result_depth_bounded(self):
         path = "/v0/p/deep"
-        self.put(path, {"a": {}})
+        base = {"a": {"b": {"c": {"d": {"e": {}}}}}}
+        self.put(path, base)
         deep = {}
-        for _ in range(70):
+        for _ in range(59):
             deep = {"d": deep}
-        st, _, body, doc = self.patch(path, [{"op": "add", "path": "a", "value": deep}])
-        self.assertEqual(st, 400, body)
-        self.assertEqual(self.get(path)[1], {"a": {}})
+        # The body nests 62 deep (within max_json_depth, 64), the result would
+        # nest 66: the patch cannot apply (docs/api.md "PATCH limits").
+        st, _, body, doc = self.patch(path, [{"op": "add", "path": "a.b.c.d.e.f", "value": deep}])
+        self.assertEqual((st, doc["code"]), (409, "patch_conflict"), body)
+        self.assertEqual(doc["details"]["opIndex"], 0)
+        self.assertEqual(self.get(path)[1], base)
+        # A body deeper than max_json_depth is refused before anything: 400.
+        deeper = {"d": {"d": {"d": deep}}}
+        st, _, body, doc = self.patch(path, [{"op": "add", "path": "x", "value": deeper}])
+        self.assertEqual((st, doc["code"]), (400, "api_bad_request"), body)
+        self.assertEqual(self.get(path)[1], base)
 
 
 class PatchConcurrencyTest(PatchTestBase):

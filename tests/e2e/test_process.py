@@ -248,6 +248,8 @@ class MasterKillTest(ProcessTestCase):
         # Same arguments, over the stale lock file and socket.
         srv.start_orchidd()
         srv.wait_ready(30)
+        # One worker answering does not mean all are forked and named yet.
+        wait_for(lambda: len(srv.orchidd_pids()["workers"]) == srv.workers, 15)
         new = srv.orchidd_pids()
         self.assertEqual(new["master"], srv.orchidd_proc.pid)
         self.assertEqual(len(new["workers"]), srv.workers)

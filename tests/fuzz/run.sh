@@ -35,6 +35,7 @@ declare -A sources=(
     [timefmt]="timefmt.c"
     [evpos]="evpos.c timefmt.c ids.c util.c"
     [patch]="patch.c"
+    [fields]="fields.c util.c"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/orchid-fuzz.XXXXXX")"
@@ -87,7 +88,11 @@ done
 libs=($(pkg-config --cflags --libs json-c libcrypto) -lm)
 # The commas are clang's.
 # shellcheck disable=SC2054
+# FUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION (the libFuzzer convention) turns
+# on the extra invariant checks some modules have (patch.c: its size
+# accounting against json-c's printer).
 cflags=(-g -O1 -std=c11 -D_GNU_SOURCE -fno-omit-frame-pointer
+    -DFUZZING_BUILD_MODE_UNSAFE_FOR_PRODUCTION
     -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
     -I"$top/src" -I"$here")
 

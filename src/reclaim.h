@@ -1,0 +1,52 @@
+/*
+ * reclaim: removes the records of dropped collections in the background.
+ * Dropping a collection (collections.h) only removes its name and queues
+ * T | cid in reclaim.db; nothing can reach the cid's records after that.
+ * The maintainer then calls reclaim_step in bounded transactions until
+ * the queue is empty: each deletes at most a given number of records of
+ * the first queued collection, by prefix, database by database; the step
+ * that finds nothing left removes the counters and the queue entry. A kill
+ * at any point loses nothing: the next step starts again from the prefix,
+ * where the deleted records are already gone.
+ */
+#ifndef ORCHID_RECLAIM_H
+#define ORCHID_RECLAIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct arena;
+
+struct reclaim_result {
+	bool idle;          /* the queue is empty: nothing was done */
+	bool finished;      /* the collection is gone and left the queue */
+	uint32_t tenant;    /* the collection worked on */
+	uint64_t cid;
+	const char *name;   /* its name, in the arena */
+	uint64_t deleted;   /* records deleted by this step */
+	uint64_t bytes;     /* their keys and values */
+};
+
+/*
+ * One step in transaction t: deletes at most max records, and stops after 8
+ * MiB of keys and values (plus, in the last step of a collection, its
+ * LAYOUT_SHARDS counters and its queue entry) of the first queued collection. The caller commits t on STORE_OK (the
+ * transaction runner retries a deadlock).
+ */
+enum store_rc reclaim_step(struct store_txn *t, struct arena *a, uint64_t max,
+    struct reclaim_result *r);
+
+/*
+ * Runs steps of at most max records, each in its own transaction (deadlocks
+ * retried up to retries times), until the queue is empty or steps steps were
+ * made. *last is the last step's result, its name in a (reset at each step).
+ */
+enum store_rc reclaim_run(struct store *s, struct arena *a, uint64_t max, int steps,
+    int retries, struct reclaim_result *last);
+
+/* The number of collections in the queue. */
+enum store_rc reclaim_pending(struct store_txn *t, uint64_t *n);
+
+#endif

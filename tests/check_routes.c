@@ -1,0 +1,123 @@
+/*
+ * check_routes: the route table (src/routes.c), table-driven: method and
+ * path to handler and transaction kind, 404 for unknown shapes, 405 with the
+ * exact Allow list, and rows of later releases (501) that Allow never lists.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mem.h"
+#include "route.h"
+#include "routes.h"
+
+#define NCASES(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+struct route_case {
+	enum http_method m;
+	const char *path;       /* raw path, "/v0..." */
+	handler_fn fn;          /* NULL: 404 or 405 */
+	bool write;
+	bool found;
+	const char *allow;      /* for 405 */
+};
+
+static const struct route_case cases[] = {
+	/* handlers */
+	{ M_GET, "/v0", handle_collections, false, true, NULL },
+	{ M_HEAD, "/v0", handle_ping, false, true, NULL },
+	{ M_POST, "/v0", handle_unsupported, false, true, NULL },
+	{ M_GET, "/v0/c", handle_collection_list, false, true, NULL },
+	{ M_HEAD, "/v0/c", handle_collection_list, false, true, NULL },
+	{ M_POST, "/v0/c", handle_item_post, true, true, NULL },
+	{ M_DELETE, "/v0/c", handle_collection_delete, true, true, NULL },
+	{ M_GET, "/v0/c/k", handle_item_get, false, true, NULL },
+	{ M_HEAD, "/v0/c/k", handle_item_get, false, true, NULL },
+	{ M_PUT, "/v0/c/k", handle_item_put, true, true, NULL },
+	{ M_PATCH, "/v0/c/k", handle_item_patch, true, true, NULL },
+	{ M_DELETE, "/v0/c/k", handle_item_delete, true, true, NULL },
+	{ M_GET, "/v0/c/k/refs", handle_item_refs, false, true, NULL },
+	{ M_GET, "/v0/c/k/refs/0123456789abcdef", handle_item_ref, false, true, NULL },
+	{ M_GET, "/v0/c/k/events/t", handle_event_list, false, true, NULL },
+	{ M_POST, "/v0/c/k/events/t", handle_event_create, true, true, NULL },
+	{ M_PUT, "/v0/c/k/events/t", handle_event_create, true, true, NULL },
+	{ M_GET, "/v0/c/k/events/t/1", handle_event_list, false, true, NULL },
+	{ M_POST, "/v0/c/k/events/t/1", handle_event_create, true, true, NULL },
+	{ M_GET, "/v0/c/k/events/t/1/2", handle_event_get, false, true, NULL },
+	{ M_PUT, "/v0/c/k/events/t/1/2", handle_event_replace, true, true, NULL },
+	{ M_PATCH, "/v0/c/k/events/t/1/2", handle_event_patch, true, true, NULL },
+	{ M_DELETE, "/v0/c/k/events/t/1/2", handle_event_delete, true, true, NULL },
+	/* names that look like literals are names where a name is expected */
+	{ M_GET, "/v0/refs/events", handle_item_get, false, true, NULL },
+	{ M_GET, "/v0/events", handle_collection_list, false, true, NULL },
+	/* later releases: 501 for any method, not in Allow */
+	{ M_GET, "/v0/c/k/relation", handle_unsupported, false, true, NULL },
+	{ M_PUT, "/v0/c/k/relation/kind/c2/k2", handle_unsupported, false, true, NULL },
+	{ M_GET, "/v0/c/k/relations/a/b/c/d", handle_unsupported, false, true, NULL },
+	{ M_OTHER, "/v0/c/k/relations/a", handle_unsupported, false, true, NULL },
+	/* 405 with the exact Allow */
+	{ M_PUT, "/v0", NULL, false, true, "GET, HEAD" },
+	{ M_DELETE, "/v0", NULL, false, true, "GET, HEAD" },
+	{ M_PUT, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
+	{ M_PATCH, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
+	{ M_POST, "/v0/c/k", NULL, false, true, "GET, HEAD, PUT, PATCH, DELETE" },
+	{ M_OTHER, "/v0/c/k", NULL, false, true, "GET, HEAD, PUT, PATCH, DELETE" },
+	{ M_PUT, "/v0/c/k/refs", NULL, false, true, "GET, HEAD" },
+	{ M_DELETE, "/v0/c/k/refs/0123456789abcdef", NULL, false, true, "GET, HEAD" },
+	{ M_DELETE, "/v0/c/k/events/t", NULL, false, true, "GET, HEAD, POST, PUT" },
+	{ M_PUT, "/v0/c/k/events/t/1", NULL, false, true, "GET, HEAD, POST" },
+	{ M_POST, "/v0/c/k/events/t/1/2", NULL, false, true,
+	    "GET, HEAD, PUT, PATCH, DELETE" },
+	/* 404: no row has this shape */
+	{ M_GET, "/v0/c/k/nope", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/refs/r/x", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/events", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/events/t/1/2/3", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/ref", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/Refs", NULL, false, false, NULL },
+	{ M_DELETE, "/v0/c/k/eventsx/t", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/relationsx/a", NULL, false, false, NULL },
+};
+
+START_TEST(test_routes)
+{
+	const struct route_case *tc = &cases[_i];
+	struct arena *a = mem_new();
+	struct request req;
+	struct route_match m;
+	const char *why = NULL;
+
+	ck_assert_ptr_nonnull(a);
+	memset(&req, 0, sizeof(req));
+	req.method = tc->m;
+	ck_assert_msg(route_split(a, tc->path, strlen(tc->path), 1024, &req.path, &why) ==
+	    ROUTE_OK, "route_split(%s): %s", tc->path, why ? why : "?");
+	routes_match(&req, &m);
+	ck_assert_msg(m.found == tc->found, "%d %s: found %d, want %d", tc->m, tc->path,
+	    m.found, tc->found);
+	ck_assert_msg(m.fn == tc->fn, "%d %s: another handler (or none)", tc->m, tc->path);
+	ck_assert_msg(m.write == tc->write, "%d %s: write %d, want %d", tc->m, tc->path,
+	    m.write, tc->write);
+	if (tc->allow != NULL)
+		ck_assert_msg(strcmp(m.allow, tc->allow) == 0, "%d %s: Allow \"%s\", want \"%s\"",
+		    tc->m, tc->path, m.allow, tc->allow);
+	mem_free(a);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("routes");
+	TCase *tc = tcase_create("table");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, test_routes, 0, NCASES(cases));
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
