@@ -424,8 +424,11 @@ static const struct patch_case patch_cases[] = {
 	{ "root replaced by an array", E0, "[{\"op\":\"replace\",\"path\":\"\","
 	    "\"value\":[1]}]", false, NULL, 0, 0, DOM_CONFLICT, NULL, 0 },
 	{ "over max_bytes", E0, ADD_B, false, NULL, 12, 0, DOM_TOO_LARGE, NULL, NOIDX },
-	{ "over max_depth", E0, "{\"b\":{\"c\":1}}", true, NULL, 0, 1, DOM_TOO_DEEP,
+	/* Too deep is a conflict (patch.h); DOM_TOO_DEEP is only the backstop. */
+	{ "over max_depth", E0, "{\"b\":{\"c\":1}}", true, NULL, 0, 1, DOM_CONFLICT,
 	    NULL, NOIDX },
+	{ "ops over max_depth", E0, "[{\"op\":\"add\",\"path\":\"b\",\"value\":"
+	    "{\"c\":1}}]", false, NULL, 0, 1, DOM_CONFLICT, NULL, 0 },
 };
 
 START_TEST(test_patch)
