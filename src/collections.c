@@ -199,9 +199,15 @@ collections_list(struct dom *d, coll_visit_fn fn, void *arg)
 		/* The cursor's key stays valid: the counts are other handles. */
 		if ((out = coll_count(d, c.cid, &items)) != DOM_OK)
 			break;
-		if (items > 0 && fn(arg, (const char *)k + 4, kl - 4, items) != DOM_VISIT_NEXT) {
-			out = DOM_ERR;
-			break;
+		if (items > 0) {
+			enum dom_visit vis = fn(arg, (const char *)k + 4, kl - 4, items);
+
+			if (vis == DOM_VISIT_STOP)
+				break; /* the caller ends the list here */
+			if (vis != DOM_VISIT_NEXT) {
+				out = DOM_ERR;
+				break;
+			}
 		}
 	}
 	store_cursor_close(cur);

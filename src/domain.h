@@ -74,8 +74,10 @@ bool dom_cond_holds(const struct dom_cond *c, const char *ref);
  * operations, or with merge an RFC 7386 document) to the stored value (NULL:
  * to {}), and checks the result against the dom's limits. On DOM_OK
  * *value and *vlen are the canonical result, in the dom's arena. DOM_INVALID and
- * DOM_CONFLICT fill err (release it with patch_error_free); DOM_TOO_LARGE,
- * DOM_TOO_DEEP: the result is over the limits.
+ * DOM_CONFLICT fill err (release it with patch_error_free); a result deeper
+ * than max_depth, or more work than the budget, is DOM_CONFLICT naming the
+ * operation (patch.h); larger than max_bytes is DOM_TOO_LARGE. DOM_TOO_DEEP
+ * only as a backstop, should the engine ever let such a result through.
  */
 struct json_object;
 struct patch_error;

@@ -38,7 +38,9 @@ enum dom_rc event_replace(struct dom *d, const struct event_name *n,
     const struct evpos *pos, const char *value, size_t vlen,
     const struct dom_cond *if_match, struct event_record *out);
 
-/* Patches an existing event as item_patch does an item (no upsert). */
+/* Patches an existing event as item_patch does an item, but with no upsert,
+ * and a missing event with if_match present is DOM_MISMATCH (as for
+ * event_replace), not DOM_NOT_FOUND. */
 enum dom_rc event_patch(struct dom *d, const struct event_name *n,
     const struct evpos *pos, struct json_object *patch, bool merge,
     const struct dom_cond *if_match, struct event_record *out,

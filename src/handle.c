@@ -31,7 +31,7 @@ handler_dom(struct ctx *c, struct dom *d)
 }
 
 int
-handler_cond(struct ctx *c, const char *header, struct dom_cond *out)
+handler_cond(struct ctx *c, const char *header, bool weak, struct dom_cond *out)
 {
 	struct etag_list l;
 	struct buf d;
@@ -42,9 +42,9 @@ handler_cond(struct ctx *c, const char *header, struct dom_cond *out)
 	if (http_parse_etags(header, &l) == 0) {
 		out->present = true;
 		out->any = l.any;
-		/* Only strong tags of a ref's length can match (lower case). */
+		/* Only tags of a ref's length can match (lower case). */
 		for (size_t i = 0; i < l.n && out->n < DOM_COND_MAX; i++)
-			if (!l.t[i].weak && strlen(l.t[i].tag) == IDS_REF_LEN)
+			if ((weak || !l.t[i].weak) && strlen(l.t[i].tag) == IDS_REF_LEN)
 				memcpy(out->refs[out->n++], l.t[i].tag, IDS_REF_LEN + 1);
 		return 0;
 	}

@@ -186,7 +186,7 @@ handle_event_replace(struct ctx *c)
 
 	if ((ok = handler_body(c, &val, &vlen)) != 1)
 		return ok == 0 ? STORE_OK : STORE_ERR;
-	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, &im) == -1)
+	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, false, &im) == -1)
 		return STORE_OK;
 	name_of(c, &n);
 	handler_dom(c, &d);
@@ -212,7 +212,7 @@ handle_event_patch(struct ctx *c)
 	enum dom_rc rc;
 	enum store_rc src = STORE_OK;
 
-	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, &im) == -1)
+	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, false, &im) == -1)
 		return STORE_OK;
 	if ((ok = handler_patch_body(c, &patch, &merge)) != 1)
 		return ok == 0 ? STORE_OK : STORE_ERR;
@@ -242,7 +242,7 @@ handle_event_delete(struct ctx *c)
 		param_invalid(c, "purge", "Events keep no history: delete them with purge=true.");
 		return STORE_OK;
 	}
-	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, &im) == -1)
+	if (single_pos(c, &p) == -1 || handler_cond(c, c->req->if_match, false, &im) == -1)
 		return STORE_OK;
 	name_of(c, &n);
 	handler_dom(c, &d);

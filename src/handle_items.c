@@ -92,8 +92,8 @@ handle_item_put(struct ctx *c)
 	int ok;
 	enum dom_rc rc;
 
-	if (handler_cond(c, c->req->if_match, &im) == -1 ||
-	    handler_cond(c, c->req->if_none_match, &inm) == -1)
+	if (handler_cond(c, c->req->if_match, false, &im) == -1 ||
+	    handler_cond(c, c->req->if_none_match, true, &inm) == -1)
 		return STORE_OK;
 	if ((ok = handler_body(c, &val, &vlen)) != 1)
 		return ok == 0 ? STORE_OK : STORE_ERR;
@@ -135,7 +135,7 @@ handle_item_delete(struct ctx *c)
 	enum dom_rc rc;
 
 	if (handler_bool(c, "purge", false, &purge) == -1 ||
-	    handler_cond(c, c->req->if_match, &im) == -1)
+	    handler_cond(c, c->req->if_match, false, &im) == -1)
 		return STORE_OK;
 	handler_dom(c, &d);
 	rc = item_delete(&d, coll_of(c), key_of(c), &im, purge);
@@ -159,7 +159,7 @@ handle_item_patch(struct ctx *c)
 	enum store_rc src;
 
 	if (handler_bool(c, "upsert", false, &upsert) == -1 ||
-	    handler_cond(c, c->req->if_match, &im) == -1)
+	    handler_cond(c, c->req->if_match, false, &im) == -1)
 		return STORE_OK;
 	if ((ok = handler_patch_body(c, &patch, &merge)) != 1)
 		return ok == 0 ? STORE_OK : STORE_ERR;

@@ -59,9 +59,12 @@ void handler_dom(struct ctx *c, struct dom *d);
 
 /*
  * Parses an If-Match or If-None-Match header value (NULL: absent) into a
- * condition. 0, or -1 after answering 400 item_ref_malformed.
+ * condition. weak: weak tags (W/"...") count as their ref, the weak
+ * comparison RFC 9110 prescribes for If-None-Match; otherwise (If-Match's
+ * strong comparison) they never match. 0, or -1 after answering 400
+ * item_ref_malformed.
  */
-int handler_cond(struct ctx *c, const char *header, struct dom_cond *out);
+int handler_cond(struct ctx *c, const char *header, bool weak, struct dom_cond *out);
 
 /*
  * The body as a canonical JSON object within the limits: 1 and *val, *vlen

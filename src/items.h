@@ -54,8 +54,8 @@ enum dom_rc item_delete(struct dom *d, const char *coll, const char *key,
  * array of operations, or with merge an RFC 7386 merge document. A missing
  * (or deleted) item is DOM_NOT_FOUND, also with if_match, unless upsert: then
  * the patch applies to {}. DOM_INVALID or DOM_CONFLICT fill err (release it
- * with patch_error_free); DOM_TOO_LARGE, DOM_TOO_DEEP: the result is over the
- * dom's limits. Nothing is written unless DOM_OK.
+ * with patch_error_free); limits as dom_patch_value (domain.h). Nothing is
+ * written unless DOM_OK.
  */
 enum dom_rc item_patch(struct dom *d, const char *coll, const char *key,
     struct json_object *patch, bool merge, bool upsert,

@@ -286,6 +286,19 @@ class ConditionalTest(ItemsTestBase):
                                   headers={"If-None-Match": '"1111111111111111"'})
         self.assertEqual(st, 201, body)
 
+    def test_if_none_match_compares_weakly(self):
+        # RFC 9110: If-None-Match uses the weak comparison, so W/"<ref>" of
+        # the current version fails the PUT; If-Match's strong comparison
+        # never matches a weak tag.
+        before = self.history()
+        self.assertError(self.req("PUT", self.path, body={"v": 2},
+                                  headers={"If-None-Match": 'W/"%s"' % self.ref}),
+                         412, "item_already_present")
+        self.assertError(self.req("PUT", self.path, body={"v": 2},
+                                  headers={"If-Match": 'W/"%s"' % self.ref}),
+                         412, "item_version_mismatch")
+        self.assertEqual(self.history(), before)
+
     def test_delete_with_if_match(self):
         before = self.history()
         self.assertError(self.req("DELETE", self.path,
