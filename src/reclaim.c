@@ -11,7 +11,7 @@
 /*
  * Every database whose keys start with T | cid. relations.db (by source)
  * and relrev.db (by destination) follow the rule too.
- * XXX: when relations arrive, deleting a relations.db record of the cid
+ * When relations arrive (issue 10), deleting a relations.db record of the cid
  * must also delete its relrev.db mirror (under another cid), and a relrev.db
  * record its relations.db source, so that relations of other collections
  * pointing into the dropped one go as well (API.md); until reclaimed they
