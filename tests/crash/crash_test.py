@@ -1568,6 +1568,16 @@ def main(argv=None):
                          if share > 0 and not stats.acked_by_op.get(op)]
             if args.cas_keys and args.cas_share > 0 and not stats.acked_by_op.get("cas"):
                 problems.append("no %s was acknowledged in the whole run" % OP_LABEL["cas"])
+            # what survived the kills is also consistent: no orphan record,
+            # every collection's live-item counters equal to its items
+            # (orchidctl verify; orchidd stopped, as it requires)
+            srv.stop_orchidd()
+            ver = srv.orchidctl("verify", check=False, timeout=300)
+            if ver.returncode != 0:
+                problems.append("orchidctl verify after the run failed (%d): %s" % (
+                    ver.returncode, (ver.stdout + ver.stderr).decode("utf-8", "replace")[-2000:]))
+            else:
+                log("orchidctl verify: %s" % ver.stdout.decode().strip().splitlines()[-1])
             for line in problems:
                 log("  ANOMALY " + line)
             if problems:
