@@ -113,8 +113,11 @@ load(struct store_txn *t, struct arena *a, struct colls *named, struct colls *qu
 		if (rc != STORE_NOTFOUND)
 			return rc;
 	}
-	qsort(named->v, named->n, sizeof(*named->v), coll_cmp);
-	qsort(queued->v, queued->n, sizeof(*queued->v), coll_cmp);
+	/* qsort's pointer may not be NULL, even for no elements. */
+	if (named->n > 0)
+		qsort(named->v, named->n, sizeof(*named->v), coll_cmp);
+	if (queued->n > 0)
+		qsort(queued->v, queued->n, sizeof(*queued->v), coll_cmp);
 	for (size_t i = 1; i < named->n; i++) {
 		if (coll_cmp(&named->v[i - 1], &named->v[i]) == 0) {
 			buf_printf(out, "collections.db: \"%s\" and \"%s\" of tenant %u share cid "

@@ -97,12 +97,17 @@ handler_patch_body(struct ctx *c, struct json_object **patch, bool *merge)
 	enum json_rc jrc;
 
 	*patch = NULL;
+	if (c->req->body_len == 0) {
+		/* (and the body pointer may be NULL then) */
+		http_error_bad_request(c->resp, "The request body is empty.");
+		return 0;
+	}
 	jrc = json_parse_patch(c->req->body, c->req->body_len, c->req->cfg->max_json_depth,
 	    patch, &why);
 	if (jrc == JSON_NOMEM)
 		return -1;
 	if (jrc != JSON_OK) {
-		http_error_bad_request(c->resp, c->req->body_len ? why : "The request body is empty.");
+		http_error_bad_request(c->resp, why);
 		return 0;
 	}
 	/* Clients send application/json for both kinds: decide by shape then. */

@@ -118,8 +118,11 @@ util_get_be32(const unsigned char *p)
 bool
 util_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *p = (const unsigned char *)s, *end;
 
+	if (len == 0)
+		return true; /* s may be NULL then */
+	end = p + len;
 	while (p < end) {
 		unsigned c = *p;
 		size_t n;
