@@ -148,3 +148,32 @@ class LongNamesTest(harness.ServerTestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class UnbuildableResponseTest(harness.ServerTestCase):
+    """A response that cannot be built whole is a 500 and a log line, never a
+    2xx with a partial body: here a value stored under a larger max_body than
+    the one in force now is larger than the response buffer
+    (max_response + max_body + 1 MiB)."""
+
+    def test_500_and_a_log_line(self):
+        key = self.server.new_key("unbuildable")
+        value = {"v": "z" * 1500000}
+        st, _, body, _ = self.server.request("PUT", "/v0/u/big", key=key, body=value)
+        self.assertEqual(st, 201, body)
+        st, _, body, _ = self.server.request("PUT", "/v0/u/small", key=key, body={"v": 1})
+        self.assertEqual(st, 201, body)
+        self.server.extra.update({"max_body": "1K", "max_response": "64K"})
+        self.server._write_orchidd_conf()
+        self.server.restart()
+        for path in ("/v0/u/big", "/v0/u?limit=10", "/v0/u/big/refs?values=true"):
+            with self.subTest(path=path):
+                self.assertJsonError(self.server.request("GET", path, key=key),
+                                     500, "internal_error")
+        with open(self.server.orchidd_log, errors="replace") as f:
+            self.assertIn("the response could not be built", f.read())
+        # Everything else is served as before.
+        st, _, body, doc = self.server.request("GET", "/v0/u/small", key=key)
+        self.assertEqual((st, doc), (200, {"v": 1}))
+        st, _, body, doc = self.server.request("GET", "/v0/u?limit=10&values=false", key=key)
+        self.assertEqual((st, doc["count"]), (200, 2))
