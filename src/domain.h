@@ -43,8 +43,10 @@ enum dom_rc {
 };
 
 /* The depth limit for reading back a stored value: it was within the
- * limits of its write, which may have been larger than today's. */
-#define DOM_STORED_MAX_DEPTH 100000
+ * limits of its write, which may have been larger than today's, but never
+ * above the largest max_json_depth config.c accepts. (json-c allocates a
+ * parse stack of this many levels for every parse: keep it that small.) */
+#define DOM_STORED_MAX_DEPTH 1000
 
 /* A store result as a domain result (STORE_NOTFOUND: DOM_NOT_FOUND). */
 enum dom_rc dom_from_store(enum store_rc rc);
