@@ -1,5 +1,7 @@
--- wrk script: PUT ORCHID_ITEMS items k0 .. k<N-1> into ORCHID_COLLECTION,
--- each thread its share (thread t writes k<t>, k<t + nthreads>, ...).
+-- wrk script: PUT about ORCHID_ITEMS items k0 .. k<N-1> into
+-- ORCHID_COLLECTION, each thread its share (thread t writes k<t>,
+-- k<t + nthreads>, ...; wrk discards the first request() of a thread, so a
+-- key or two may be missing: for a bulk load, not for a set of known keys).
 --   ORCHID_KEY, ORCHID_ITEMS (total, default 1000000), ORCHID_COLLECTION,
 --   ORCHID_THREADS (wrk's -t), ORCHID_DONEDIR (each thread writes DIR/t<N>
 --   when its share is answered; wrk's thread:stop() does not end the run, so
