@@ -4,21 +4,13 @@
  * upgrade from data format 1 (upgrade.h), over a real Berkeley DB
  * environment.
  *
- * Every test gets a fresh environment in a mkdtemp directory through a
- * checked fixture, as check_store does. Domain calls run in their own
+ * Every test gets a fresh environment in a temp directory (testenv.h)
+ * through a checked fixture, as check_store does. Domain calls run in their own
  * transaction (txn_dom), committed only on DOM_OK, as the dispatcher does.
  */
-#ifndef _XOPEN_SOURCE
-#define _XOPEN_SOURCE 700
-#endif
+#include "testenv.h"
 
-#include <check.h>
-#include <ftw.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -48,33 +40,14 @@ static const struct dom_cond no_cond;
 static void
 setup(void)
 {
-	const char *t = getenv("TMPDIR");
 	char err[512] = "";
 
-	snprintf(tmpdir, sizeof(tmpdir), "%s/check_coll.XXXXXX",
-	    t != NULL && t[0] == '/' ? t : "/tmp");
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp(%s): got NULL, want a directory",
-	    tmpdir);
-	config_defaults(&cfg);
-	ck_assert_msg(config_set(&cfg, "datadir", tmpdir, err, sizeof(err)) == 0 &&
-	    config_set(&cfg, "cache_size", "16M", err, sizeof(err)) == 0 &&
-	    config_set(&cfg, "workers", "2", err, sizeof(err)) == 0,
-	    "config_set: got %s, want success", err);
-	ck_assert_msg(store_recover(&cfg, err, sizeof(err)) == 0,
-	    "store_recover(%s): got -1 (%s), want 0", tmpdir, err);
+	testenv_make("check_coll", tmpdir, sizeof(tmpdir), &cfg);
 	st = NULL;
 	ck_assert_msg(store_open(&cfg, &st, err, sizeof(err)) == 0 && st != NULL,
 	    "store_open(%s): got -1 (%s), want 0", tmpdir, err);
 	ar = mem_new();
 	ck_assert_msg(ar != NULL, "mem_new: got NULL, want an arena");
-}
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
 }
 
 static void
@@ -84,10 +57,7 @@ teardown(void)
 	st = NULL;
 	mem_free(ar);
 	ar = NULL;
-	if (tmpdir[0] != '\0')
-		ck_assert_msg(nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS) == 0,
-		    "removing %s: got an error, want none", tmpdir);
-	tmpdir[0] = '\0';
+	testenv_remove(tmpdir);
 }
 
 /* Closes the handle, recovers (as after a kill) and joins again. */
