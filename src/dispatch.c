@@ -93,6 +93,7 @@ struct attempt {
 	const struct parse_result *pr;
 	struct response *resp;
 	const struct route_match *m;
+	bool go;    /* an own-transaction route passed auth: run its handler */
 };
 
 static enum store_rc
@@ -100,15 +101,22 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 {
 	struct attempt *a = arg;
 	struct response *resp = a->resp;
-	struct ctx c = { a->req, resp, txn };
+	struct ctx c = { a->req, resp, txn, NULL };
 	bool ok;
 	enum store_rc rc;
 
 	http_response_reset(resp);
 	rc = authenticate(&c, &ok);
 	if (rc == STORE_OK && ok && within_rate(a->req, resp) &&
-	    !answer_early(a->pr, a->m, resp))
+	    !answer_early(a->pr, a->m, resp)) {
+		if (a->m->own) {
+			/* Only authenticated here; the handler runs after. */
+			a->go = true;
+			*commit = false;
+			return STORE_OK;
+		}
 		rc = a->m->fn(&c);
+	}
 	/* A response that could not be built whole (out of memory, over a cap)
 	 * is never sent as a 2xx, and its writes are not committed. */
 	if (rc == STORE_OK && (resp->body.b_failed || resp->headers.b_failed)) {
@@ -125,11 +133,21 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
     struct response *resp)
 {
 	struct route_match m;
-	struct attempt a = { req, pr, resp, &m };
+	struct attempt a = { req, pr, resp, &m, false };
 	enum store_rc rc;
 
 	routes_match(req, &m);
-	rc = store_run(s, m.write, req->cfg->deadlock_retries, attempt, &a);
+	rc = store_run(s, m.write && !m.own, req->cfg->deadlock_retries, attempt, &a);
+	if (rc == STORE_OK && a.go) {
+		struct ctx c = { req, resp, NULL, s };
+
+		rc = m.fn(&c);
+		if (rc == STORE_OK && (resp->body.b_failed || resp->headers.b_failed)) {
+			log_err("%s %s: the response could not be built (%zu bytes of body)",
+			    req->method_name, req->uri, resp->body.b_len);
+			rc = STORE_ERR;
+		}
+	}
 	switch (rc) {
 	case STORE_OK:
 		return 0;

@@ -25,6 +25,8 @@ struct dom {
 	int64_t now_ms;        /* the time of the request (generated keys, event time) */
 	size_t max_bytes;      /* the largest value a write may store (max_body) */
 	int max_depth;         /* the deepest value a write may store */
+	int64_t reftime;       /* 0: writes take the clock's time; else the
+	                        * reftime they keep (an import of an export) */
 };
 
 enum dom_rc {

@@ -22,7 +22,8 @@ struct patch_error;
 struct ctx {
 	struct request *req;
 	struct response *resp;
-	struct store_txn *txn;
+	struct store_txn *txn;   /* NULL for a route that runs its own (routes.h) */
+	struct store *store;     /* for those: the process's store */
 };
 
 typedef enum store_rc (*handler_fn)(struct ctx *c);

@@ -15,40 +15,41 @@ struct route {
 	enum http_method method;   /* ANY_METHOD: every method */
 	handler_fn fn;
 	bool write;
+	bool own;      /* the handler runs its own transactions (routes.h) */
 };
 
 /* Rows of one pattern stay together, methods in the order Allow lists them. */
 static const struct route routes[] = {
-	{ "", M_GET, handle_collections, false },
-	{ "", M_HEAD, handle_ping, false },
-	{ "", M_POST, handle_unsupported, false },          /* bulk */
-	{ "*", M_GET, handle_collection_list, false },
-	{ "*", M_HEAD, handle_collection_list, false },
-	{ "*", M_POST, handle_item_post, true },
-	{ "*", M_DELETE, handle_collection_delete, true },
-	{ "*/*", M_GET, handle_item_get, false },
-	{ "*/*", M_HEAD, handle_item_get, false },
-	{ "*/*", M_PUT, handle_item_put, true },
-	{ "*/*", M_PATCH, handle_item_patch, true },
-	{ "*/*", M_DELETE, handle_item_delete, true },
-	{ "*/*/refs", M_GET, handle_item_refs, false },
-	{ "*/*/refs", M_HEAD, handle_item_refs, false },
-	{ "*/*/refs/*", M_GET, handle_item_ref, false },
-	{ "*/*/refs/*", M_HEAD, handle_item_ref, false },
-	{ "*/*/events/*", M_GET, handle_event_list, false },
-	{ "*/*/events/*", M_HEAD, handle_event_list, false },
-	{ "*/*/events/*", M_POST, handle_event_create, true },
-	{ "*/*/events/*", M_PUT, handle_event_create, true },  /* legacy create */
-	{ "*/*/events/*/*", M_GET, handle_event_list, false },
-	{ "*/*/events/*/*", M_HEAD, handle_event_list, false },
-	{ "*/*/events/*/*", M_POST, handle_event_create, true },
-	{ "*/*/events/*/*/*", M_GET, handle_event_get, false },
-	{ "*/*/events/*/*/*", M_HEAD, handle_event_get, false },
-	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true },
-	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true },
-	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true },
-	{ "*/*/relation/**", ANY_METHOD, handle_unsupported, false },  /* relations */
-	{ "*/*/relations/**", ANY_METHOD, handle_unsupported, false },
+	{ "", M_GET, handle_collections, false, false },
+	{ "", M_HEAD, handle_ping, false, false },
+	{ "", M_POST, handle_unsupported, false, false },          /* bulk */
+	{ "*", M_GET, handle_collection_list, false, false },
+	{ "*", M_HEAD, handle_collection_list, false, false },
+	{ "*", M_POST, handle_item_post, true, false },
+	{ "*", M_DELETE, handle_collection_delete, true, false },
+	{ "*/*", M_GET, handle_item_get, false, false },
+	{ "*/*", M_HEAD, handle_item_get, false, false },
+	{ "*/*", M_PUT, handle_item_put, true, false },
+	{ "*/*", M_PATCH, handle_item_patch, true, false },
+	{ "*/*", M_DELETE, handle_item_delete, true, false },
+	{ "*/*/refs", M_GET, handle_item_refs, false, false },
+	{ "*/*/refs", M_HEAD, handle_item_refs, false, false },
+	{ "*/*/refs/*", M_GET, handle_item_ref, false, false },
+	{ "*/*/refs/*", M_HEAD, handle_item_ref, false, false },
+	{ "*/*/events/*", M_GET, handle_event_list, false, false },
+	{ "*/*/events/*", M_HEAD, handle_event_list, false, false },
+	{ "*/*/events/*", M_POST, handle_event_create, true, false },
+	{ "*/*/events/*", M_PUT, handle_event_create, true, false },  /* legacy create */
+	{ "*/*/events/*/*", M_GET, handle_event_list, false, false },
+	{ "*/*/events/*/*", M_HEAD, handle_event_list, false, false },
+	{ "*/*/events/*/*", M_POST, handle_event_create, true, false },
+	{ "*/*/events/*/*/*", M_GET, handle_event_get, false, false },
+	{ "*/*/events/*/*/*", M_HEAD, handle_event_get, false, false },
+	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true, false },
+	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true, false },
+	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true, false },
+	{ "*/*/relation/**", ANY_METHOD, handle_unsupported, false, false },  /* relations */
+	{ "*/*/relations/**", ANY_METHOD, handle_unsupported, false, false },
 };
 
 static const char *
@@ -111,6 +112,7 @@ routes_match(const struct request *req, struct route_match *m)
 		if (r->method == req->method || r->method == ANY_METHOD) {
 			m->fn = r->fn;
 			m->write = r->write;
+			m->own = r->own;
 			return;
 		}
 		if (r->fn != handle_unsupported) {

@@ -14,6 +14,9 @@
 struct route_match {
 	handler_fn fn;       /* NULL: 404 or 405 */
 	bool write;          /* runs in a write transaction */
+	bool own;            /* runs its own transactions (c->store; c->txn is
+	                      * NULL): bulk import and export, which must not
+	                      * hold one transaction for the whole request */
 	bool found;          /* some row has this path shape (else 404) */
 	char allow[64];      /* for 405: "GET, HEAD, ..." */
 };

@@ -36,6 +36,7 @@ struct store {
 struct store_txn {
 	struct store *s;
 	DB_TXN *txn;
+	bool nosync;                  /* commit without flushing the log */
 	struct store_cursor *cursors; /* still open; closed before commit/abort */
 };
 
@@ -633,7 +634,7 @@ store_commit(struct store_txn *t)
 	int rc;
 
 	close_cursors(t);
-	rc = t->txn->commit(t->txn, 0);
+	rc = t->txn->commit(t->txn, t->nosync ? DB_TXN_NOSYNC : 0);
 	free(t);
 	return map_rc(rc, "txn_commit");
 }
@@ -653,7 +654,8 @@ store_abort(struct store_txn *t)
 }
 
 enum store_rc
-store_run(struct store *s, bool write, int retries, store_txn_fn fn, void *arg)
+store_run_ex(struct store *s, bool write, bool nosync, int retries, store_txn_fn fn,
+    void *arg)
 {
 	struct store_txn *t;
 	enum store_rc rc;
@@ -662,6 +664,7 @@ store_run(struct store *s, bool write, int retries, store_txn_fn fn, void *arg)
 	for (int attempt = 0;; attempt++) {
 		rc = store_begin(s, write, &t);
 		if (rc == STORE_OK) {
+			t->nosync = nosync;
 			commit = false;
 			rc = fn(t, arg, &commit);
 			if (rc == STORE_OK && commit)
@@ -675,6 +678,20 @@ store_run(struct store *s, bool write, int retries, store_txn_fn fn, void *arg)
 		struct timespec ts = { 0, (long)(attempt + 1) * 200000L };
 		(void)nanosleep(&ts, NULL);
 	}
+}
+
+enum store_rc
+store_run(struct store *s, bool write, int retries, store_txn_fn fn, void *arg)
+{
+	return store_run_ex(s, write, false, retries, fn, arg);
+}
+
+enum store_rc
+store_log_flush(struct store *s)
+{
+	if (store_panic_seen)
+		return STORE_PANIC;
+	return map_rc(s->env->log_flush(s->env, NULL), "log_flush");
 }
 
 static void

@@ -119,6 +119,19 @@ enum store_rc store_run(struct store *s, bool write, int retries, store_txn_fn f
     void *arg);
 
 /*
+ * The same; with nosync a commit does not wait for the log to reach the
+ * disk (DB_TXN_NOSYNC), whatever the configured durability. A caller that
+ * commits many small transactions this way (bulk import) makes them all
+ * durable at once with store_log_flush before it reports them done.
+ */
+enum store_rc store_run_ex(struct store *s, bool write, bool nosync, int retries,
+    store_txn_fn fn, void *arg);
+
+/* Writes and flushes the whole log to disk (DB_ENV->log_flush): every
+ * transaction committed so far is then durable. */
+enum store_rc store_log_flush(struct store *s);
+
+/*
  * Reads the value of key into memory owned by the arena a. rmw takes the
  * write lock at once (for read-modify-write). STORE_NOTFOUND when absent.
  */
