@@ -433,7 +433,33 @@ class PagingTest(RelationsBase):
 
 
 class LimitsTest(RelationsBase):
-    server_options = {"extra": {"max_traversal": 12, "max_hops": 2}}
+    server_options = {"extra": {"max_traversal": 12, "max_hops": 2, "max_response": "64K"}}
+
+    def test_page_ends_at_max_response(self):
+        """Items of 30 KB: a page of 64 KiB holds two; next (with after)
+        and then its own next give the rest, each once."""
+        self.item("/v0/mu/hub")
+        for i in range(5):
+            self.item("/v0/mt/k%d" % i, {"pad": "x" * 30000, "i": i})
+            self.relate("mu/hub", "big", "mt/k%d" % i)
+        got, path, pages = [], "/v0/mu/hub/relations/big?limit=5", 0
+        while path:
+            st, _, body, doc = self.req("GET", path)
+            self.assertEqual(st, 200, body[:200])
+            self.assertLessEqual(len(body), 64 * 1024 + 31000)
+            got += [r["value"]["i"] for r in doc["results"]]
+            path = doc.get("next")
+            if path:
+                self.assertIn("&after=", path)
+            pages += 1
+        self.assertEqual(got, list(range(5)))
+        self.assertEqual(pages, 3)
+        # Two hops end early the same way, with offset.
+        self.item("/v0/mu/top")
+        self.relate("mu/top", "to", "mu/hub")
+        _, doc = self.trav("mu/top", "to/big", "?limit=5")
+        self.assertEqual([r["value"]["i"] for r in doc["results"]], [0, 1])
+        self.assertEqual(doc["next"], "/v0/mu/top/relations/to/big?offset=2&limit=5")
 
     def test_max_traversal(self):
         self.item("/v0/lu/hub")
