@@ -1,11 +1,11 @@
 /*
  * handler: the HTTP handlers (handle_items.c, handle_events.c,
- * handle_relations.c) and what they
- * share (handle.c). A handler maps one request to domain calls (items.h,
- * events.h) inside the transaction the dispatcher runs, and the domain's
- * result to a response. It returns STORE_OK when the response is complete
- * (2xx or 4xx), or the fault (STORE_RETRY: the dispatcher aborts and runs it
- * again; STORE_ERR/STORE_PANIC). It never touches FastCGI or Berkeley DB.
+ * handle_relations.c) and what they share (handle.c). A handler maps one
+ * request to domain calls (items.h, events.h, relations.h) inside the
+ * transaction the dispatcher runs, and the domain's result to a response.
+ * It returns STORE_OK when the response is complete (2xx or 4xx), or the
+ * fault (STORE_RETRY: the dispatcher aborts and runs it again;
+ * STORE_ERR/STORE_PANIC). It never touches FastCGI or Berkeley DB.
  */
 #ifndef ORCHID_HANDLER_H
 #define ORCHID_HANDLER_H
