@@ -300,14 +300,14 @@ trav_link(struct ctx *c, const char *rel, int64_t offset, int64_t limit,
  * item, so the next page starts with a seek) and prev (when offset > 0).
  */
 static void
-trav_links(struct ctx *c, const struct rel_page *pg, int64_t count, bool more,
-    size_t nkinds, const struct rel_pos *last)
+trav_links(struct ctx *c, const struct rel_page *pg, int64_t count, size_t nkinds,
+    const struct rel_span *span)
 {
-	if (more) {
+	if (span->more) {
 		const char *after = NULL;
 
 		if (nkinds == 1 && count > 0 &&
-		    (after = relation_pos_encode(c->req->arena, last)) == NULL) {
+		    (after = relation_pos_encode(c->req->arena, &span->last)) == NULL) {
 			c->resp->body.b_failed = true;
 			return;
 		}
@@ -327,10 +327,11 @@ handle_relation_traverse(struct ctx *c)
 	struct trav_emit e = { c, NULL, 0 };
 	struct fields_filter *f;
 	struct rel_page pg;
-	struct rel_pos after, last;
+	struct rel_pos after;
+	struct rel_span span;
 	struct dom d;
 	const char *why = NULL;
-	bool more, nomem;
+	bool nomem;
 	int ok;
 	enum dom_rc rc;
 
@@ -344,7 +345,7 @@ handle_relation_traverse(struct ctx *c)
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
 	rc = relation_traverse(&d, p->seg[0].s, p->seg[1].s, kinds, nkinds, &pg, emit_item,
-	    &e, &more, &last, &why);
+	    &e, &span, &why);
 	fields_free(f);
 	if (rc == DOM_INVALID) {
 		graph_invalid(c, NULL, why != NULL ? why : GRAPH_INVALID);
@@ -353,7 +354,7 @@ handle_relation_traverse(struct ctx *c)
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, p->seg[0].s, p->seg[1].s, NULL);
 	buf_printf(&c->resp->body, "],\"count\":%lld", (long long)e.count);
-	trav_links(c, &pg, e.count, more, nkinds, &last);
+	trav_links(c, &pg, e.count, nkinds, &span);
 	buf_addc(&c->resp->body, '}');
 	return STORE_OK;
 }

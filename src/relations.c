@@ -411,8 +411,9 @@ follow(struct trav *t)
 	if (++t->followed <= t->max)
 		return DOM_OK;
 	*t->why = say(t->d->arena, "The traversal would follow more than max_traversal "
-	    "(%lld) relations: ask for fewer hops or a smaller offset (the next link's "
-	    "after= pages one hop without skipping).", (long long)t->max);
+	    "(%lld) relations: ask for fewer hops or a smaller offset (the after= of a "
+	    "next link and the before= of a prev link page one hop without skipping).",
+	    (long long)t->max);
 	return DOM_INVALID;
 }
 
@@ -458,36 +459,56 @@ reach(struct trav *t, const void *k, size_t kl, const void *v, size_t vl, reach_
 	}
 }
 
+/* The keys a hop walks by: the prefix of the relations of one kind out of
+ * one item, and the key of a position under it (the prefix when none). */
+struct walk_keys {
+	unsigned char *p, *seek;
+	size_t pl, sl;
+};
+
+static enum dom_rc
+walk_keys(struct trav *t, uint64_t cid, const char *key, const char *kind,
+    const struct rel_pos *pos, struct walk_keys *wk)
+{
+	struct arena *a = t->d->arena;
+
+	wk->p = layout_rel_key(a, t->d->tenant, cid, key, kind, 0, NULL, &wk->pl);
+	wk->seek = wk->p;
+	wk->sl = wk->pl;
+	if (wk->p != NULL && pos != NULL)
+		wk->seek = layout_rel_key(a, t->d->tenant, cid, key, kind, pos->cid,
+		    pos->key, &wk->sl);
+	return wk->p != NULL && wk->seek != NULL ? DOM_OK : DOM_ERR;
+}
+
 /*
- * Walks the relations of kind out of item (cid, key), after the position
- * after (exclusive) when it is given, handing each live destination to fn.
+ * Walks the relations of kind out of item (cid, key), handing each live
+ * destination to fn: forwards, from the first or from right after the
+ * position from when it is given; or backwards (back) from right before
+ * from, which back requires. from itself is never handed over.
  */
 static enum dom_rc
 hop(struct trav *t, uint64_t cid, const char *key, const char *kind,
-    const struct rel_pos *after, reach_fn fn, void *arg)
+    const struct rel_pos *from, bool back, reach_fn fn, void *arg)
 {
+	struct walk_keys wk;
 	const void *k, *v;
-	size_t pl, sl, kl, vl;
-	unsigned char *p, *seek;
+	size_t kl, vl;
 	bool stop = false;
+	enum store_seek step = back ? STORE_PREV : STORE_NEXT;
 	enum store_rc rc;
-	enum dom_rc out = DOM_OK;
+	enum dom_rc out;
 
-	p = layout_rel_key(t->d->arena, t->d->tenant, cid, key, kind, 0, NULL, &pl);
-	seek = p;
-	sl = pl;
-	if (p != NULL && after != NULL)
-		seek = layout_rel_key(t->d->arena, t->d->tenant, cid, key, kind, after->cid,
-		    after->key, &sl);
-	if (p == NULL || seek == NULL)
-		return DOM_ERR;
-	rc = store_cursor_get(t->rels, STORE_SEEK_GE, seek, sl, &k, &kl, &v, &vl);
+	if ((out = walk_keys(t, cid, key, kind, from, &wk)) != DOM_OK)
+		return out;
+	rc = store_cursor_get(t->rels, back ? STORE_SEEK_LE : STORE_SEEK_GE, wk.seek,
+	    wk.sl, &k, &kl, &v, &vl);
 	for (; rc == STORE_OK;
-	    rc = store_cursor_get(t->rels, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl)) {
-		if (kl < pl || memcmp(k, p, pl) != 0)
+	    rc = store_cursor_get(t->rels, step, NULL, 0, &k, &kl, &v, &vl)) {
+		if (kl < wk.pl || memcmp(k, wk.p, wk.pl) != 0)
 			break;
-		if (after != NULL && kl == sl && memcmp(k, seek, sl) == 0)
-			continue; /* after is exclusive */
+		if (from != NULL && kl == wk.sl && memcmp(k, wk.seek, wk.sl) == 0)
+			continue; /* from is exclusive */
 		/* A stop ends the walk here: no further move of the cursor. */
 		if ((out = reach(t, k, kl, v, vl, fn, arg, &stop)) != DOM_OK || stop)
 			break;
@@ -497,20 +518,53 @@ hop(struct trav *t, uint64_t cid, const char *key, const char *kind,
 	return out;
 }
 
+/* *any: some relation of kind out of item (cid, key) lies at or after pos;
+ * one step of the cursor, the item it leads to not looked at. */
+static enum dom_rc
+any_from(struct trav *t, uint64_t cid, const char *key, const char *kind,
+    const struct rel_pos *pos, bool *any)
+{
+	struct walk_keys wk;
+	const void *k, *v;
+	size_t kl, vl;
+	enum store_rc rc;
+	enum dom_rc out;
+
+	*any = false;
+	if ((out = walk_keys(t, cid, key, kind, pos, &wk)) != DOM_OK)
+		return out;
+	rc = store_cursor_get(t->rels, STORE_SEEK_GE, wk.seek, wk.sl, &k, &kl, &v, &vl);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return dom_from_store(rc);
+	*any = rc == STORE_OK && kl >= wk.pl && memcmp(k, wk.p, wk.pl) == 0;
+	return DOM_OK;
+}
+
+/* Notes an item visited: the page's last so far, and its first if it is. */
+static void
+mark(struct rel_span *s, uint64_t cid, const char *key, size_t keylen)
+{
+	s->last.cid = cid;
+	s->last.key = key;
+	s->last.keylen = keylen;
+	if (s->first.key == NULL)
+		s->first = s->last;
+}
+
 /* One hop: the page, straight from the walk. */
 struct one {
 	const struct rel_page *pg;
 	rel_visit_fn fn;
 	void *arg;
 	int64_t skipped, count;
-	bool more;
-	struct rel_pos *last;
+	struct rel_span *span;
 };
 
 static enum dom_visit
 take_one(struct trav *t, void *arg, const struct node *n, const struct item_version *v)
 {
 	struct one *o = arg;
+	const char *key;
 	enum dom_visit vis;
 
 	if (o->pg->after == NULL && o->skipped < o->pg->offset) {
@@ -518,20 +572,20 @@ take_one(struct trav *t, void *arg, const struct node *n, const struct item_vers
 		return DOM_VISIT_NEXT;
 	}
 	if (o->count == o->pg->limit) {
-		o->more = true;
+		o->span->more = true;
 		return DOM_VISIT_STOP;
 	}
 	vis = o->fn(o->arg, n->coll, n->colllen, n->key, n->keylen, v);
 	if (vis == DOM_VISIT_STOP)
-		o->more = true;
+		o->span->more = true;
 	if (vis != DOM_VISIT_NEXT)
 		return vis;
 	o->count++;
-	o->last->cid = n->cid;
-	o->last->keylen = n->keylen;
 	/* The key is in the cursor's memory until its next move. */
-	o->last->key = mem_strndup(t->d->arena, n->key, n->keylen);
-	return o->last->key != NULL ? DOM_VISIT_NEXT : DOM_VISIT_FAIL;
+	if ((key = mem_strndup(t->d->arena, n->key, n->keylen)) == NULL)
+		return DOM_VISIT_FAIL;
+	mark(o->span, n->cid, key, n->keylen);
+	return DOM_VISIT_NEXT;
 }
 
 /* Several hops: each hop's items, kept (keys copied) for the next. */
@@ -559,6 +613,37 @@ keep_node(struct trav *t, void *arg, const struct node *n, const struct item_ver
 		return DOM_VISIT_FAIL;
 	ns->n++;
 	return DOM_VISIT_NEXT;
+}
+
+/* One hop backwards: the page's items, last first, kept (keys copied). */
+struct back {
+	int64_t limit;
+	struct nodes got;
+	bool earlier;
+};
+
+static enum dom_visit
+take_back(struct trav *t, void *arg, const struct node *n, const struct item_version *v)
+{
+	struct back *b = arg;
+
+	/* One live item more tells that the page has a prev. */
+	if ((int64_t)b->got.n == b->limit) {
+		b->earlier = true;
+		return DOM_VISIT_STOP;
+	}
+	return keep_node(t, &b->got, n, v);
+}
+
+static void
+reverse(struct nodes *ns)
+{
+	for (size_t i = 0; i < ns->n / 2; i++) {
+		struct node x = ns->v[i];
+
+		ns->v[i] = ns->v[ns->n - 1 - i];
+		ns->v[ns->n - 1 - i] = x;
+	}
 }
 
 static int
@@ -602,7 +687,8 @@ hops(struct trav *t, struct node *start, const char *const *kinds, size_t nkinds
 		struct nodes next = { NULL, 0, 0 };
 
 		for (size_t i = 0; rc == DOM_OK && i < cur.n; i++)
-			rc = hop(t, cur.v[i].cid, cur.v[i].key, kinds[h], NULL, keep_node, &next);
+			rc = hop(t, cur.v[i].cid, cur.v[i].key, kinds[h], NULL, false,
+			    keep_node, &next);
 		if (rc != DOM_OK)
 			return rc;
 		distinct(&next);
@@ -612,22 +698,22 @@ hops(struct trav *t, struct node *start, const char *const *kinds, size_t nkinds
 	return DOM_OK;
 }
 
-/* Visits the page of the last hop's items. */
+/* Visits the page of items ns from offset, up to limit of them. */
 static enum dom_rc
-page_of(struct trav *t, const struct nodes *ns, const struct rel_page *pg,
-    rel_visit_fn fn, void *arg, bool *more, struct rel_pos *last)
+page_of(struct trav *t, const struct nodes *ns, int64_t offset, int64_t limit,
+    rel_visit_fn fn, void *arg, struct rel_span *span)
 {
 	int64_t count = 0;
 
-	if (pg->offset >= (int64_t)ns->n)
+	if (offset >= (int64_t)ns->n)
 		return DOM_OK;
-	for (size_t i = (size_t)pg->offset; i < ns->n; i++) {
+	for (size_t i = (size_t)offset; i < ns->n; i++) {
 		const struct node *n = &ns->v[i];
 		struct item_version v;
 		enum dom_rc rc;
 
-		if (count == pg->limit) {
-			*more = true;
+		if (count == limit) {
+			span->more = true;
 			break;
 		}
 		/* Live when reached; a read-committed reader may see it go since. */
@@ -640,17 +726,42 @@ page_of(struct trav *t, const struct nodes *ns, const struct rel_page *pg,
 		case DOM_VISIT_NEXT:
 			break;
 		case DOM_VISIT_STOP:
-			*more = true;
+			span->more = true;
 			return DOM_OK;
 		default:
 			return DOM_ERR;
 		}
 		count++;
-		last->cid = n->cid;
-		last->key = n->key;
-		last->keylen = n->keylen;
+		mark(span, n->cid, n->key, n->keylen);
 	}
 	return DOM_OK;
+}
+
+/*
+ * One hop backwards from pg->before: the limit live items right before
+ * it, found walking back (judged and counted as the walk forwards does)
+ * and visited in order. Then, unless the visitor stopped, one step of the
+ * cursor tells whether the page has a next: any relation at or after
+ * before. Its item is not judged: that could take a walk past any number
+ * of deleted items, while the next page, reached with after, judges its
+ * own (it is empty when every item from before on went since the token
+ * was handed out).
+ */
+static enum dom_rc
+back_page(struct trav *t, const struct node *start, const char *kind,
+    const struct rel_page *pg, rel_visit_fn fn, void *arg, struct rel_span *span)
+{
+	struct back b = { pg->limit, { NULL, 0, 0 }, false };
+	enum dom_rc rc = hop(t, start->cid, start->key, kind, pg->before, true, take_back,
+	    &b);
+
+	if (rc != DOM_OK)
+		return rc;
+	span->earlier = b.earlier;
+	reverse(&b.got);
+	if ((rc = page_of(t, &b.got, 0, pg->limit, fn, arg, span)) != DOM_OK || span->more)
+		return rc;
+	return any_from(t, start->cid, start->key, kind, pg->before, &span->more);
 }
 
 /* The start item as a node; DOM_NOT_FOUND when it is not live. */
@@ -683,8 +794,14 @@ check_request(struct dom *d, size_t nkinds, const struct rel_page *pg, const cha
 		    "kinds; this one names %zu.", pg->max_hops, nkinds);
 		return DOM_INVALID;
 	}
-	if (pg->after != NULL && nkinds > 1) {
-		*why = "after= pages a one-hop traversal only; page several hops with offset.";
+	if (pg->after != NULL && pg->before != NULL) {
+		*why = "after= and before= do not go together: after= pages forwards "
+		    "(next links), before= backwards (prev links).";
+		return DOM_INVALID;
+	}
+	if ((pg->after != NULL || pg->before != NULL) && nkinds > 1) {
+		*why = "after= and before= page a one-hop traversal only; page several "
+		    "hops with offset.";
 		return DOM_INVALID;
 	}
 	return DOM_OK;
@@ -693,7 +810,7 @@ check_request(struct dom *d, size_t nkinds, const struct rel_page *pg, const cha
 enum dom_rc
 relation_traverse(struct dom *d, const char *coll, const char *key,
     const char *const *kinds, size_t nkinds, const struct rel_page *page,
-    rel_visit_fn fn, void *arg, bool *more, struct rel_pos *last, const char **why)
+    rel_visit_fn fn, void *arg, struct rel_span *span, const char **why)
 {
 	struct trav t;
 	struct node start;
@@ -701,8 +818,7 @@ relation_traverse(struct dom *d, const char *coll, const char *key,
 	enum store_rc src;
 	enum dom_rc rc;
 
-	*more = false;
-	memset(last, 0, sizeof(*last));
+	memset(span, 0, sizeof(*span));
 	*why = NULL;
 	if ((rc = check_request(d, nkinds, page, why)) != DOM_OK)
 		return rc;
@@ -717,25 +833,27 @@ relation_traverse(struct dom *d, const char *coll, const char *key,
 		return dom_from_store(src);
 	}
 	rc = start_node(&t, coll, key, &start);
-	if (rc == DOM_OK && nkinds == 1) {
+	if (rc == DOM_OK && nkinds == 1 && page->before != NULL) {
+		rc = back_page(&t, &start, kinds[0], page, fn, arg, span);
+	} else if (rc == DOM_OK && nkinds == 1) {
 		/* Relations of one item and kind are stored in (cid, key) order of
 		 * their destinations, once each: the page comes straight from the
 		 * walk, from a seek when after is given. */
-		struct one o = { page, fn, arg, 0, 0, false, last };
+		struct one o = { page, fn, arg, 0, 0, span };
 
-		rc = hop(&t, start.cid, start.key, kinds[0], page->after, take_one, &o);
-		*more = o.more;
+		rc = hop(&t, start.cid, start.key, kinds[0], page->after, false, take_one,
+		    &o);
 	} else if (rc == DOM_OK) {
 		rc = hops(&t, &start, kinds, nkinds, &found);
 		if (rc == DOM_OK)
-			rc = page_of(&t, &found, page, fn, arg, more, last);
+			rc = page_of(&t, &found, page->offset, page->limit, fn, arg, span);
 	}
 	store_cursor_close(t.items);
 	store_cursor_close(t.rels);
 	return rc;
 }
 
-/* ---- the after token ------------------------------------------------------- */
+/* ---- the after and before token -------------------------------------------- */
 
 char *
 relation_pos_encode(struct arena *a, const struct rel_pos *p)

@@ -97,12 +97,25 @@ struct rel_pos {
 
 /* The page a traversal returns, and its bounds. */
 struct rel_page {
-	int64_t offset;          /* items skipped (when after is NULL) */
+	int64_t offset;          /* items skipped (without after or before) */
 	int64_t limit;           /* items returned at most */
 	const struct rel_pos *after; /* one hop only: start after this position
 	                          * (a seek) instead of skipping offset items */
+	const struct rel_pos *before; /* one hop only, not with after: the limit
+	                          * items right before this position (a seek
+	                          * backwards), instead of skipping offset items */
 	int max_hops;            /* kinds a traversal may name */
 	int64_t max_traversal;   /* relations it may follow, all hops together */
+};
+
+/* What a traversal found around its page. */
+struct rel_span {
+	bool more;               /* items remain after the page (see
+	                          * relation_traverse), or the visitor stopped */
+	bool earlier;            /* before only: items remain before the page */
+	struct rel_pos first;    /* the first item visited (its key in the
+	                          * arena; NULL when none), for a prev's before */
+	struct rel_pos last;     /* the last one, for a next's after */
 };
 
 /* Visits one item of a traversal: its collection name, key and head. */
@@ -112,21 +125,23 @@ typedef enum dom_visit (*rel_visit_fn)(void *arg, const char *coll, size_t colll
 /*
  * Follows kinds[0] from the live item coll/key, then kinds[1] from each
  * item reached, and so on, and visits the distinct live items of the last
- * hop in (collection id, key) order, from offset (or after) up to limit.
+ * hop in (collection id, key) order, from offset (or after) up to limit;
+ * with before, the limit items right before it, in the same order.
  * Items that are not live, and items of dropped collections, are left out
  * and not counted. A missing or deleted start item is DOM_NOT_FOUND. More
- * than max_hops kinds, or more than max_traversal relations followed, is
- * DOM_INVALID with *why (in the arena) naming the limit. *more: further
- * items remain (or the visitor stopped early); *last: the position of the
- * last item visited (its key in the arena), for the next page's after.
+ * than max_hops kinds, or more than max_traversal relations followed, or
+ * after or before on several hops, or both, is DOM_INVALID with *why (in
+ * the arena) naming the limit. *span says what lies around the page; with
+ * before, span->more is true when any relation lies at or after before
+ * (one cursor step: whether its item is live is not judged).
  */
 enum dom_rc relation_traverse(struct dom *d, const char *coll, const char *key,
     const char *const *kinds, size_t nkinds, const struct rel_page *page,
-    rel_visit_fn fn, void *arg, bool *more, struct rel_pos *last, const char **why);
+    rel_visit_fn fn, void *arg, struct rel_span *span, const char **why);
 
 /*
- * The after token of a position: hex of cid (be64) and key, in the arena;
- * NULL when out of memory.
+ * The after (or before) token of a position: hex of cid (be64) and key,
+ * in the arena; NULL when out of memory.
  */
 char *relation_pos_encode(struct arena *a, const struct rel_pos *p);
 

@@ -2,9 +2,10 @@
  * check_relations: unit tests for src/relations.h (relation put, get and
  * delete with their conditions, purge of an item's relations in both
  * directions, traversals of one and several hops with their order, paging
- * and limits, reclaim of a dropped collection's relations with their
- * mirrors) and the relation codecs of layout.h, over a real Berkeley DB
- * environment (the checked fixture of testdom.h).
+ * (by offset, after and before) and limits, reclaim of a dropped
+ * collection's relations with their mirrors) and the relation codecs of
+ * layout.h, over a real Berkeley DB environment (the checked fixture of
+ * testdom.h).
  *
  * Every refused call must leave relations.db and relrev.db as they were:
  * their records are counted before and after.
@@ -199,8 +200,7 @@ check_counts(const char *what, int64_t n)
 
 struct trav_out {
 	struct td_rec rec;
-	bool more;
-	struct rel_pos last;
+	struct rel_span span;
 	const char *why;
 	int64_t n;              /* items visited */
 	int *hits;              /* when set: visits of t/kNNN counted by NNN */
@@ -233,13 +233,12 @@ visit(void *arg, const char *coll, size_t colllen, const char *key, size_t keyle
 	return DOM_VISIT_NEXT;
 }
 
-/* Traverses kinds ("a/b/c") from "c/k". */
+/* Traverses kinds ("a/b/c") from "c/k", the page as pg says. */
 static enum dom_rc
-do_trav(uint32_t t, const char *from, const char *kinds, int64_t offset, int64_t limit,
-    const struct rel_pos *after, int max_hops, int64_t max_trav, struct trav_out *o)
+do_trav_page(uint32_t t, const char *from, const char *kinds, const struct rel_page *pg,
+    struct trav_out *o)
 {
 	const char *kv[16], *coll, *key;
-	struct rel_page pg = { offset, limit, after, max_hops, max_trav };
 	char buf[256];
 	size_t nk = 0;
 	struct dom d;
@@ -254,10 +253,19 @@ do_trav(uint32_t t, const char *from, const char *kinds, int64_t offset, int64_t
 	}
 	split_path(from, &coll, &key);
 	td_begin(&d, t);
-	rc = relation_traverse(&d, coll, key, kv, nk, &pg, visit, o, &o->more, &o->last,
-	    &o->why);
+	rc = relation_traverse(&d, coll, key, kv, nk, pg, visit, o, &o->span, &o->why);
 	td_end(&d, rc);
 	return rc;
+}
+
+/* The same, from offset or after. */
+static enum dom_rc
+do_trav(uint32_t t, const char *from, const char *kinds, int64_t offset, int64_t limit,
+    const struct rel_pos *after, int max_hops, int64_t max_trav, struct trav_out *o)
+{
+	struct rel_page pg = { offset, limit, after, NULL, max_hops, max_trav };
+
+	return do_trav_page(t, from, kinds, &pg, o);
 }
 
 /* ---- put, get and conditions --------------------------------------------- */
@@ -685,13 +693,117 @@ START_TEST(test_traverse)
 	    &o);
 	ck_assert_msg(rc == tc->rc, "%s: relation_traverse: got %s, want %s", tc->name,
 	    dom_rc_name(rc), dom_rc_name(tc->rc));
-	ck_assert_msg(strcmp(o.rec.got, tc->got) == 0 && o.more == tc->more,
-	    "%s: got \"%s\" more %d, want \"%s\" more %d", tc->name, o.rec.got, o.more,
-	    tc->got, tc->more);
+	ck_assert_msg(strcmp(o.rec.got, tc->got) == 0 && o.span.more == tc->more,
+	    "%s: got \"%s\" more %d, want \"%s\" more %d", tc->name, o.rec.got,
+	    o.span.more, tc->got, tc->more);
 	if (rc == DOM_INVALID)
 		ck_assert_msg(o.why != NULL && (strstr(o.why, "max_hops") != NULL ||
 		    strstr(o.why, "at least one") != NULL), "%s: why: got \"%s\", want the "
 		    "limit named", tc->name, o.why ? o.why : "(null)");
+}
+END_TEST
+
+/* The position of item "c/k" of tenant t (its collection must exist). */
+static void
+pos_of(uint32_t t, const char *path, struct rel_pos *p)
+{
+	const char *coll, *key;
+	struct dom d;
+	enum dom_rc rc;
+
+	split_path(path, &coll, &key);
+	td_begin(&d, t);
+	rc = coll_lookup(&d, coll, &p->cid);
+	td_end(&d, rc);
+	ck_assert_msg(rc == DOM_OK, "coll_lookup(%s): got %s, want DOM_OK", coll,
+	    dom_rc_name(rc));
+	p->key = key;
+	p->keylen = strlen(key);
+}
+
+/* One hop backwards from before (a position "c/k", also with after when
+ * set) over graph_data. */
+struct before_case {
+	const char	*name;
+	uint32_t	 tenant;
+	const char	*from;
+	const char	*kinds;
+	const char	*before;
+	bool		 after;
+	int64_t		 limit, max_trav;
+	enum dom_rc	 rc;
+	const char	*got;
+	bool		 earlier, more;
+	const char	*why;       /* a word of the message */
+};
+
+static const struct before_case before_cases[] = {
+	{ "before the last", T1, "u/alice", "posted", "f/p2", false, 10, 100, DOM_OK,
+	    "p/x,f/p1", false, true, NULL },
+	{ "before, limit", T1, "u/alice", "posted", "f/p2", false, 1, 100, DOM_OK, "f/p1",
+	    true, true, NULL },
+	{ "before, exact limit", T1, "u/alice", "posted", "f/p2", false, 2, 100, DOM_OK,
+	    "p/x,f/p1", false, true, NULL },
+	{ "before a position between", T1, "u/alice", "posted", "f/p15", false, 10, 100,
+	    DOM_OK, "p/x,f/p1", false, true, NULL },
+	{ "before a position past the end", T1, "u/alice", "posted", "f/zz", false, 10,
+	    100, DOM_OK, "p/x,f/p1,f/p2", false, false, NULL },
+	{ "before the end, limit", T1, "u/alice", "posted", "f/zz", false, 2, 100, DOM_OK,
+	    "f/p1,f/p2", true, false, NULL },
+	{ "before the first", T1, "u/alice", "posted", "p/x", false, 10, 100, DOM_OK, "",
+	    false, true, NULL },
+	{ "before a position before all", T1, "u/alice", "posted", "p/a", false, 10, 100,
+	    DOM_OK, "", false, true, NULL },
+	{ "before, deleted left out", T1, "u/alice", "friend", "u/zz", false, 1, 100,
+	    DOM_OK, "u/carol", true, false, NULL },
+	{ "before a deleted item", T1, "u/alice", "friend", "u/dave", false, 10, 100,
+	    DOM_OK, "u/bob,u/carol", false, true, NULL },
+	{ "before, other kind", T1, "u/alice", "enemy", "u/bob", false, 10, 100, DOM_OK,
+	    "", false, false, NULL },
+	{ "before, other tenant", T2, "u/alice", "friend", "u/zz", false, 10, 100, DOM_OK,
+	    "u/bob", false, false, NULL },
+	{ "before, at max_traversal", T1, "u/alice", "friend", "u/zz", false, 10, 3,
+	    DOM_OK, "u/bob,u/carol", false, false, NULL },
+
+	{ "before, past max_traversal", T1, "u/alice", "friend", "u/zz", false, 10, 2,
+	    DOM_INVALID, "", false, false, "max_traversal" },
+	{ "before, a page one past", T1, "u/alice", "friend", "u/zz", false, 1, 1,
+	    DOM_INVALID, "", false, false, "max_traversal" },
+	{ "before on two hops", T1, "u/alice", "friend/friend", "u/zz", false, 10, 100,
+	    DOM_INVALID, "", false, false, "one-hop" },
+	{ "after and before", T1, "u/alice", "posted", "f/p1", true, 10, 100, DOM_INVALID,
+	    "", false, false, "together" },
+	{ "before, deleted start", T1, "u/dave", "posted", "p/x", false, 10, 100,
+	    DOM_NOT_FOUND, "", false, false, NULL },
+	{ "before, missing start", T1, "u/zed", "friend", "u/bob", false, 10, 100,
+	    DOM_NOT_FOUND, "", false, false, NULL },
+	{ "before, other tenant's start", T2, "u/carol", "friend", "u/bob", false, 10, 100,
+	    DOM_NOT_FOUND, "", false, false, NULL },
+};
+
+START_TEST(test_before)
+{
+	const struct before_case *tc = &before_cases[_i];
+	struct rel_pos pos;
+	struct rel_page pg = { 0, tc->limit, NULL, &pos, 3, tc->max_trav };
+	struct trav_out o;
+	enum dom_rc rc;
+
+	graph_data();
+	pos_of(tc->tenant, tc->before, &pos);
+	if (tc->after)
+		pg.after = &pos;
+	memset(&o, 0, sizeof(o));
+	rc = do_trav_page(tc->tenant, tc->from, tc->kinds, &pg, &o);
+	ck_assert_msg(rc == tc->rc, "%s: relation_traverse: got %s (%s), want %s", tc->name,
+	    dom_rc_name(rc), o.why ? o.why : "", dom_rc_name(tc->rc));
+	ck_assert_msg(strcmp(o.rec.got, tc->got) == 0 && o.span.earlier == tc->earlier &&
+	    o.span.more == tc->more, "%s: got \"%s\" earlier %d more %d, want \"%s\" "
+	    "earlier %d more %d", tc->name, o.rec.got, o.span.earlier, o.span.more, tc->got,
+	    tc->earlier, tc->more);
+	if (tc->why != NULL)
+		ck_assert_msg(o.why != NULL && strstr(o.why, tc->why) != NULL, "%s: why: got "
+		    "\"%s\", want it to say %s", tc->name, o.why ? o.why : "(null)", tc->why);
 }
 END_TEST
 
@@ -860,48 +972,108 @@ fan_data(void)
 	}
 }
 
-/* Paging one hop by position costs the page, not the offset: with
- * max_traversal 9, pages of 7 go through all 225 live items. */
-START_TEST(test_after_pages)
+#define PAGES 40 /* pages of 7 through the fan: 33 */
+
+/* The pages of a walk through the fan by after. */
+struct fan_pages {
+	/* The items of each page, as visit records them. */
+	char got[PAGES][sizeof(((struct td_rec *)NULL)->got)];
+	struct rel_pos first[PAGES]; /* the position of each page's first item */
+	int n;
+	int64_t seen;                /* items, all pages together */
+};
+
+/* Pages of 7 from u/hub through "has", each from the last one's after
+ * with max_traversal 9: a page must cost itself alone. */
+static void
+fan_forward(struct fan_pages *fp, int *hits)
 {
 	struct rel_pos after;
 	bool have = false;
-	int64_t seen = 0, pages = 0;
-	int hits[FAN];
 
-	memset(hits, 0, sizeof(hits));
-	fan_data();
+	memset(fp, 0, sizeof(*fp));
 	for (;;) {
 		struct trav_out o;
 		enum dom_rc rc;
 
+		ck_assert_msg(fp->n < PAGES, "more than %d pages: want 33", PAGES);
 		memset(&o, 0, sizeof(o));
 		o.hits = hits;
-		rc = do_trav(T1, "u/hub", "has", seen, 7, have ? &after : NULL, 3, 9, &o);
-		ck_assert_msg(rc == DOM_OK, "page %" PRId64 ": got %s (%s), want DOM_OK", pages,
+		rc = do_trav(T1, "u/hub", "has", fp->seen, 7, have ? &after : NULL, 3, 9, &o);
+		ck_assert_msg(rc == DOM_OK, "page %d: got %s (%s), want DOM_OK", fp->n,
 		    dom_rc_name(rc), o.why ? o.why : "");
-		ck_assert_msg(o.n == 7 || !o.more, "page %" PRId64 ": got %" PRId64 " items "
-		    "and more, want 7", pages, o.n);
-		seen += o.n;
-		pages++;
+		ck_assert_msg(o.n == 7 || !o.span.more, "page %d: got %" PRId64 " items "
+		    "and more, want 7", fp->n, o.n);
+		fp->seen += o.n;
+		snprintf(fp->got[fp->n], sizeof(fp->got[0]), "%s", o.rec.got);
+		fp->first[fp->n++] = o.span.first;
 		if (o.n > 0) {
-			after.cid = o.last.cid;
-			after.key = o.last.key;
-			after.keylen = o.last.keylen;
-			ck_assert_msg(o.last.keylen == strlen(o.lastkey) &&
-			    memcmp(o.last.key, o.lastkey, o.last.keylen) == 0, "last: got %.*s, "
-			    "want %s", (int)o.last.keylen, o.last.key, o.lastkey);
+			after = o.span.last;
+			ck_assert_msg(after.keylen == strlen(o.lastkey) &&
+			    memcmp(after.key, o.lastkey, after.keylen) == 0, "last: got %.*s, "
+			    "want %s", (int)after.keylen, after.key, o.lastkey);
 			have = true;
 		}
-		if (!o.more)
+		if (!o.span.more)
 			break;
-		ck_assert_msg(pages < 100, "more than 100 pages: want 33");
 	}
-	ck_assert_msg(seen == FAN - FAN / 10 && pages == 33, "got %" PRId64 " items in %"
-	    PRId64 " pages, want %d in 33", seen, pages, FAN - FAN / 10);
+}
+
+/* Paging one hop by position costs the page, not the offset: with
+ * max_traversal 9, pages of 7 go through all 225 live items. */
+START_TEST(test_after_pages)
+{
+	struct fan_pages fp;
+	int hits[FAN];
+
+	memset(hits, 0, sizeof(hits));
+	fan_data();
+	fan_forward(&fp, hits);
+	ck_assert_msg(fp.seen == FAN - FAN / 10 && fp.n == 33, "got %" PRId64 " items in "
+	    "%d pages, want %d in 33", fp.seen, fp.n, FAN - FAN / 10);
 	for (int i = 0; i < FAN; i++)
 		ck_assert_msg(hits[i] == (i % 10 == 5 ? 0 : 1), "t/k%03d: visited %d times, "
 		    "want %d", i, hits[i], i % 10 == 5 ? 0 : 1);
+}
+END_TEST
+
+/* Paging back by position costs the page too: from the last page, before=
+ * its first item gives the page before it, and so on back to the first,
+ * each the page the walk forward gave (deleted items in between left out),
+ * with max_traversal 9. Before the first item there is nothing. */
+START_TEST(test_before_pages)
+{
+	struct fan_pages fp;
+	struct rel_pos before;
+	struct rel_page pg = { 0, 7, NULL, &before, 3, 9 };
+	struct trav_out o;
+	enum dom_rc rc;
+
+	fan_data();
+	fan_forward(&fp, NULL);
+	ck_assert_msg(fp.n == 33, "forward: got %d pages, want 33", fp.n);
+	before = fp.first[fp.n - 1];
+	for (int i = fp.n - 2; i >= 0; i--) {
+		memset(&o, 0, sizeof(o));
+		rc = do_trav_page(T1, "u/hub", "has", &pg, &o);
+		ck_assert_msg(rc == DOM_OK && strcmp(o.rec.got, fp.got[i]) == 0, "back to page "
+		    "%d: got %s (%s) \"%s\", want DOM_OK \"%s\"", i, dom_rc_name(rc),
+		    o.why ? o.why : "", o.rec.got, fp.got[i]);
+		ck_assert_msg(o.span.earlier == (i > 0) && o.span.more, "back to page %d: got "
+		    "earlier %d more %d, want %d and more", i, o.span.earlier, o.span.more,
+		    i > 0);
+		before = o.span.first;
+	}
+	/* Before the first item: an empty page, with a next (its first item). */
+	ck_assert_msg(before.keylen == 4 && memcmp(before.key, "k000", 4) == 0,
+	    "the first page's first item: got %.*s, want k000", (int)before.keylen,
+	    before.key);
+	memset(&o, 0, sizeof(o));
+	rc = do_trav_page(T1, "u/hub", "has", &pg, &o);
+	ck_assert_msg(rc == DOM_OK && o.n == 0 && !o.span.earlier && o.span.more &&
+	    o.span.first.key == NULL, "before the first item: got %s, %" PRId64 " items, "
+	    "earlier %d, more %d, want DOM_OK, none, a next only", dom_rc_name(rc), o.n,
+	    o.span.earlier, o.span.more);
 }
 END_TEST
 
@@ -955,27 +1127,31 @@ START_TEST(test_limits)
 }
 END_TEST
 
-/* The visitor ends a page early (STOP: more) or fails (DOM_ERR). */
+/* The visitor ends a page early (STOP: more) or fails (DOM_ERR), also on
+ * a page walked backwards (before=). */
 START_TEST(test_visitor_stops)
 {
-	static const char *const kinds[] = { "posted", "friend/friend" };
+	static const char *const kinds[] = { "posted", "friend/friend", "posted" };
+	struct rel_pos end;
 
 	graph_data();
-	for (int k = 0; k < 2; k++) {
+	pos_of(T1, "f/zz", &end);
+	for (int k = 0; k < 3; k++) {
+		struct rel_page pg = { 0, 10, NULL, k == 2 ? &end : NULL, 3, 100 };
 		struct trav_out o;
 		enum dom_rc rc;
 
 		memset(&o, 0, sizeof(o));
 		td_rec_init(&o.rec, 2, 0);
-		rc = do_trav(T1, "u/alice", kinds[k], 0, 10, NULL, 3, 100, &o);
-		ck_assert_msg(rc == DOM_OK && o.n == 1 && o.more, "%s, stop at 2: got %s, %"
-		    PRId64 " items, more %d, want DOM_OK, 1, more", kinds[k], dom_rc_name(rc),
-		    o.n, o.more);
+		rc = do_trav_page(T1, "u/alice", kinds[k], &pg, &o);
+		ck_assert_msg(rc == DOM_OK && o.n == 1 && o.span.more, "%s (%d), stop at 2: got "
+		    "%s, %" PRId64 " items, more %d, want DOM_OK, 1, more", kinds[k], k,
+		    dom_rc_name(rc), o.n, o.span.more);
 		memset(&o, 0, sizeof(o));
 		td_rec_init(&o.rec, 0, 2);
-		rc = do_trav(T1, "u/alice", kinds[k], 0, 10, NULL, 3, 100, &o);
-		ck_assert_msg(rc == DOM_ERR, "%s, fail at 2: got %s, want DOM_ERR", kinds[k],
-		    dom_rc_name(rc));
+		rc = do_trav_page(T1, "u/alice", kinds[k], &pg, &o);
+		ck_assert_msg(rc == DOM_ERR, "%s (%d), fail at 2: got %s, want DOM_ERR", kinds[k],
+		    k, dom_rc_name(rc));
 	}
 }
 END_TEST
@@ -1158,6 +1334,7 @@ relations_suite(void)
 	tcase_add_loop_test(core, test_delete, 0, NCASES(del_cases));
 	tcase_add_test(core, test_purge);
 	tcase_add_loop_test(core, test_traverse, 0, NCASES(trav_cases));
+	tcase_add_loop_test(core, test_before, 0, NCASES(before_cases));
 	tcase_add_test(core, test_dropped);
 	tcase_add_test(core, test_rel_key);
 	tcase_add_test(core, test_audit);
@@ -1166,6 +1343,7 @@ relations_suite(void)
 	tcase_add_checked_fixture(limits, td_setup, td_teardown);
 	tcase_set_timeout(limits, 60);
 	tcase_add_test(limits, test_after_pages);
+	tcase_add_test(limits, test_before_pages);
 	tcase_add_loop_test(limits, test_limits, 0, NCASES(limit_cases));
 	tcase_add_test(limits, test_visitor_stops);
 	suite_add_tcase(s, limits);
