@@ -226,13 +226,33 @@ emit_item(void *arg, const char *coll, size_t colllen, const char *key, size_t k
 	return b->b_failed ? DOM_VISIT_FAIL : DOM_VISIT_NEXT;
 }
 
-/* Reads limit, offset and after; answers 400 itself and returns -1. */
+/* Reads the token parameter name, when present, into *pos and points *out
+ * at it; a bad one is 400 with info, answered here, and -1. */
 static int
-trav_params(struct ctx *c, struct rel_page *pg, struct rel_pos *after, bool *nomem)
+trav_token(struct ctx *c, const char *name, const char *info, struct rel_pos *pos,
+    const struct rel_pos **out, bool *nomem)
+{
+	size_t len;
+	const char *tok = query_get(&c->req->query, name, &len);
+
+	if (tok == NULL)
+		return 0;
+	if (relation_pos_decode(c->req->arena, tok, len, pos, nomem) == -1) {
+		if (!*nomem)
+			graph_invalid(c, name, info);
+		return -1;
+	}
+	*out = pos;
+	return 0;
+}
+
+/* Reads limit, offset, after and before (their positions go to *after and
+ * *before); answers 400 itself and returns -1. */
+static int
+trav_params(struct ctx *c, struct rel_page *pg, struct rel_pos *after,
+    struct rel_pos *before, bool *nomem)
 {
 	const struct query *q = &c->req->query;
-	size_t len;
-	const char *tok = query_get(q, "after", &len);
 
 	*nomem = false;
 	memset(pg, 0, sizeof(*pg));
@@ -246,16 +266,11 @@ trav_params(struct ctx *c, struct rel_page *pg, struct rel_pos *after, bool *nom
 		graph_invalid(c, "offset", "offset must be a non-negative integer.");
 		return -1;
 	}
-	if (tok == NULL)
-		return 0;
-	if (relation_pos_decode(c->req->arena, tok, len, after, nomem) == -1) {
-		if (!*nomem)
-			graph_invalid(c, "after", "after must be the token of a next link "
-			    "(hex digits).");
+	if (trav_token(c, "after", "after must be the token of a next link (hex digits).",
+	    after, &pg->after, nomem) == -1)
 		return -1;
-	}
-	pg->after = after;
-	return 0;
+	return trav_token(c, "before", "before must be the token of a prev link (hex "
+	    "digits).", before, &pg->before, nomem);
 }
 
 /* The path of this traversal, /v0/c/k/relations/k1/k2..., percent-encoded. */
@@ -272,18 +287,24 @@ trav_path(struct ctx *c, struct buf *b)
 	}
 }
 
-/* One link: "next"/"prev" in the body and a Link header. */
+/* One link: "next"/"prev" in the body and a Link header; with the
+ * position pos (when not NULL) as the token parameter tokname. */
 static void
 trav_link(struct ctx *c, const char *rel, int64_t offset, int64_t limit,
-    const char *after)
+    const char *tokname, const struct rel_pos *pos)
 {
+	const char *tok = NULL;
 	struct buf l;
 
+	if (pos != NULL && (tok = relation_pos_encode(c->req->arena, pos)) == NULL) {
+		c->resp->body.b_failed = true;
+		return;
+	}
 	buf_init(&l, 0);
 	trav_path(c, &l);
 	buf_printf(&l, "?offset=%lld&limit=%lld", (long long)offset, (long long)limit);
-	if (after != NULL)
-		buf_printf(&l, "&after=%s", after);
+	if (tok != NULL)
+		buf_printf(&l, "&%s=%s", tokname, tok);
 	handler_fields_query(c, &l);
 	if (l.b_failed) {
 		c->resp->body.b_failed = true;
@@ -296,26 +317,25 @@ trav_link(struct ctx *c, const char *rel, int64_t offset, int64_t limit,
 }
 
 /*
- * next (when more items remain; for one hop with the position of the last
- * item, so the next page starts with a seek) and prev (when offset > 0).
+ * next when more items remain, prev when items lie before the page (offset
+ * > 0; for a page reached with before, when the walk back found one more).
+ * For one hop they carry the positions of the page's last item (after) and
+ * first item (before), so that either page starts with a seek. An empty
+ * page reached with before has nothing live before its position: its next
+ * is the list's first page (offset 0, no token).
  */
 static void
 trav_links(struct ctx *c, const struct rel_page *pg, int64_t count, size_t nkinds,
     const struct rel_span *span)
 {
-	if (span->more) {
-		const char *after = NULL;
+	bool seek = nkinds == 1 && count > 0;
+	int64_t next = pg->before != NULL && count == 0 ? 0 : pg->offset + count;
 
-		if (nkinds == 1 && count > 0 &&
-		    (after = relation_pos_encode(c->req->arena, &span->last)) == NULL) {
-			c->resp->body.b_failed = true;
-			return;
-		}
-		trav_link(c, "next", pg->offset + count, pg->limit, after);
-	}
-	if (pg->offset > 0)
+	if (span->more)
+		trav_link(c, "next", next, pg->limit, "after", seek ? &span->last : NULL);
+	if (pg->before != NULL ? span->earlier : pg->offset > 0)
 		trav_link(c, "prev", pg->offset > pg->limit ? pg->offset - pg->limit : 0,
-		    pg->limit, NULL);
+		    pg->limit, "before", seek ? &span->first : NULL);
 }
 
 enum store_rc
@@ -327,7 +347,7 @@ handle_relation_traverse(struct ctx *c)
 	struct trav_emit e = { c, NULL, 0 };
 	struct fields_filter *f;
 	struct rel_page pg;
-	struct rel_pos after;
+	struct rel_pos after, before;
 	struct rel_span span;
 	struct dom d;
 	const char *why = NULL;
@@ -335,7 +355,7 @@ handle_relation_traverse(struct ctx *c)
 	int ok;
 	enum dom_rc rc;
 
-	if (trav_params(c, &pg, &after, &nomem) == -1)
+	if (trav_params(c, &pg, &after, &before, &nomem) == -1)
 		return nomem ? STORE_ERR : STORE_OK;
 	for (size_t i = 3; i < p->nseg; i++)
 		kinds[nkinds++] = p->seg[i].s;

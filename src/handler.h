@@ -78,9 +78,10 @@ enum store_rc handle_relation_delete(struct ctx *c);
 /*
  * GET (HEAD) /v0/{c}/{k}/relations/{kind}[/{kind}...]: the live items of
  * the last hop, {"results":[...],"count":N,"next"?,"prev"?} with Link
- * headers; limit, offset, after (one hop), with_fields/without_fields. 400
- * graph_param_invalid for bad parameters and past max_hops or
- * max_traversal; 404 items_not_found when the start item is not live.
+ * headers; limit, offset, after or before (one hop),
+ * with_fields/without_fields. 400 graph_param_invalid for bad parameters
+ * and past max_hops or max_traversal; 404 items_not_found when the start
+ * item is not live.
  */
 enum store_rc handle_relation_traverse(struct ctx *c);
 

@@ -1,8 +1,9 @@
 """Graph relations through nginx (docs/api.md "Relations"): one relation
 (PUT, GET, HEAD, DELETE with their conditions and errors), traversals of one
 and several hops (order, distinct items, paging with offset, limit and the
-after token, Link headers, field filtering, max_hops and max_traversal), and
-what item deletes, purges and collection deletes do to relations."""
+after and before tokens, Link headers, field filtering, max_hops and
+max_traversal), and what item deletes, purges and collection deletes do to
+relations."""
 
 import hashlib
 import json
@@ -353,7 +354,9 @@ class TraversalTest(RelationsBase):
         for query, param in (("?limit=0", "limit"), ("?limit=101", "limit"), ("?limit=x", "limit"),
                              ("?offset=-1", "offset"), ("?offset=1.5", "offset"),
                              ("?after=zz", "after"), ("?after=0000000000000001", "after"),
-                             ("?after=00000000000000016", "after"), ("?after=", "after")):
+                             ("?after=00000000000000016", "after"), ("?after=", "after"),
+                             ("?before=zz", "before"), ("?before=00000000000000016", "before"),
+                             ("?before=", "before")):
             with self.subTest(query=query):
                 resp = self.req("GET", "/v0/tu/alice/relations/owns" + query)
                 self.assertError(resp, 400, "graph_param_invalid")
@@ -364,9 +367,15 @@ class TraversalTest(RelationsBase):
         resp = self.req("GET", "/v0/tu/alice/relations")
         self.assertError(resp, 400, "graph_param_invalid")
         self.assertIn("at least one relation kind", resp[3]["details"]["info"])
-        resp = self.req("GET", "/v0/tu/alice/relations/a/b?after=00000000000000016b")
+        for query in ("?after=00000000000000016b", "?before=00000000000000016b"):
+            with self.subTest(query=query):
+                resp = self.req("GET", "/v0/tu/alice/relations/a/b" + query)
+                self.assertError(resp, 400, "graph_param_invalid")
+                self.assertIn("one-hop", resp[3]["details"]["info"])
+        resp = self.req("GET", "/v0/tu/alice/relations/owns?after=00000000000000016b"
+                               "&before=00000000000000016b")
         self.assertError(resp, 400, "graph_param_invalid")
-        self.assertIn("one-hop", resp[3]["details"]["info"])
+        self.assertIn("do not go together", resp[3]["details"]["info"])
 
 
 class PagingTest(RelationsBase):
@@ -394,8 +403,8 @@ class PagingTest(RelationsBase):
             self.assertEqual(lk.get("next"), doc.get("next"))
             self.assertEqual(lk.get("prev"), doc.get("prev"))
             if pages > 0:
-                self.assertEqual(doc["prev"], "/v0/pu/hub/relations/has?offset=%d&limit=10"
-                                 % ((pages - 1) * 10))
+                self.assertRegex(doc["prev"], r"^/v0/pu/hub/relations/has\?offset=%d&limit=10"
+                                 r"&before=[0-9a-f]+$" % ((pages - 1) * 10))
             else:
                 self.assertNotIn("prev", doc)
             if "next" in doc:
@@ -409,7 +418,11 @@ class PagingTest(RelationsBase):
         _, doc = self.trav("pu/hub", "has", "?offset=20&limit=10")
         self.assertEqual(self.keys(doc), ["pt/k%02d" % i for i in range(20, 25)])
         self.assertNotIn("next", doc)
-        self.assertEqual(doc["prev"], "/v0/pu/hub/relations/has?offset=10&limit=10")
+        self.assertRegex(doc["prev"], r"^/v0/pu/hub/relations/has\?offset=10&limit=10"
+                                      r"&before=[0-9a-f]+$")
+        st, _, body, prev = self.req("GET", doc["prev"])
+        self.assertEqual(st, 200, body)
+        self.assertEqual(self.keys(prev), ["pt/k%02d" % i for i in range(10, 20)])
         _, doc = self.trav("pu/hub", "has", "?offset=30")
         self.assertEqual(doc["results"], [])
 
@@ -488,6 +501,62 @@ class LimitsTest(RelationsBase):
         resp = self.req("GET", "/v0/lu/hub/relations/has/back/has")
         self.assertError(resp, 400, "graph_param_invalid")
         self.assertIn("max_hops (2)", resp[3]["details"]["info"])
+
+    def get_page(self, path):
+        """A traversal page whose Link headers match its next and prev."""
+        st, h, body, doc = self.req("GET", path)
+        self.assertEqual(st, 200, body)
+        lk = links(h)
+        self.assertEqual((lk.get("next"), lk.get("prev")), (doc.get("next"), doc.get("prev")))
+        return doc
+
+    def test_prev_links_seek(self):
+        """prev links carry before= (the page's first item): paging back
+        from the last page by them costs each page alone, however deep,
+        and gives the pages paging forward gave, deleted items left out."""
+        self.item("/v0/bu/hub")
+        for i in range(30):
+            self.item("/v0/bt/k%02d" % i)
+            self.relate("bu/hub", "has", "bt/k%02d" % i)
+        for i in range(3, 30, 7):
+            self.assertEqual(self.req("DELETE", "/v0/bt/k%02d" % i)[0], 204)
+        live = ["bt/k%02d" % i for i in range(30) if i % 7 != 3]
+        fwd, path = [], "/v0/bu/hub/relations/has?limit=4"
+        while path:
+            doc = self.get_page(path)
+            fwd.append(doc)
+            path = doc.get("next")
+        self.assertEqual(sum((self.keys(d) for d in fwd), []), live)
+        self.assertEqual(len(fwd), 7)
+        # The last page's prev offset alone is past max_traversal (12).
+        self.assertRegex(fwd[-1]["prev"], r"^/v0/bu/hub/relations/has\?offset=20&limit=4"
+                                          r"&before=[0-9a-f]+$")
+        resp = self.req("GET", "/v0/bu/hub/relations/has?offset=20&limit=4")
+        self.assertError(resp, 400, "graph_param_invalid")
+        self.assertIn("max_traversal (12)", resp[3]["details"]["info"])
+        # Back by prev links to the first page.
+        back, path = [], fwd[-1]["prev"]
+        while path:
+            n = len(fwd) - 2 - len(back)
+            self.assertRegex(path, r"^/v0/bu/hub/relations/has\?offset=%d&limit=4"
+                                   r"&before=[0-9a-f]+$" % (4 * n))
+            doc = self.get_page(path)
+            back.append(self.keys(doc))
+            self.assertEqual(self.keys(doc), self.keys(fwd[n]), path)
+            # Its next (after= its last item) is the page after it.
+            self.assertRegex(doc["next"], r"^/v0/bu/hub/relations/has\?offset=%d&limit=4"
+                                          r"&after=[0-9a-f]+$" % (4 * n + 4))
+            self.assertEqual(self.keys(self.get_page(doc["next"])), self.keys(fwd[n + 1]))
+            path = doc.get("prev")
+        self.assertEqual(len(back), len(fwd) - 1)
+        # Before the first item: nothing before it, and a next to the first page.
+        first = re.search(r"&after=([0-9a-f]+)$",
+                          self.get_page("/v0/bu/hub/relations/has?limit=1")["next"]).group(1)
+        doc = self.get_page("/v0/bu/hub/relations/has?limit=4&before=" + first)
+        self.assertEqual((doc["results"], doc["count"]), ([], 0))
+        self.assertNotIn("prev", doc)
+        self.assertEqual(doc["next"], "/v0/bu/hub/relations/has?offset=0&limit=4")
+        self.assertEqual(self.keys(self.get_page(doc["next"])), self.keys(fwd[0]))
 
 
 class LifecycleTest(RelationsBase):
