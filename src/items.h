@@ -2,7 +2,8 @@
  * items: the business rules of Key/Value items, their versions and refs,
  * over one store transaction (domain.h). Every write makes a new version
  * (value or tombstone) with the next seq, a content-hash ref and a reftime
- * taken with the item locked; history keeps every version; purge erases the
+ * taken with the item locked (or d->reftime as given, when set: an import);
+ * history keeps every version; purge erases the
  * item, its history, refs and events. Values are canonical JSON objects
  * (json.h), within the dom's limits. Items live in collections
  * (collections.h): a write creates a missing collection, a read of a
