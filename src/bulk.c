@@ -106,7 +106,7 @@ bulk_split_offset(const struct bulk_split *sp)
 	return sp->pos;
 }
 
-enum track { TRK_GO, TRK_END, TRK_CTRL, TRK_DEEP };
+enum track { TRK_GO, TRK_END, TRK_CTRL, TRK_DEEP, TRK_LINE };
 
 /* One byte through the bracket counter. TRK_CTRL and TRK_DEEP leave the
  * state as it was (the byte is not taken); limit: refuse to nest deeper
@@ -154,6 +154,14 @@ static bool
 begins_line(const struct bulk_split *sp, const char *p, size_t i)
 {
 	return i > 0 ? p[i - 1] == '\n' : sp->last_nl;
+}
+
+/* True when byte i of the chunk is a '{' that begins a line inside an
+ * operation (not in a string): it starts the next operation instead. */
+static bool
+line_cuts(const struct bulk_split *sp, const char *p, size_t i)
+{
+	return p[i] == '{' && !sp->in_str && sp->depth > 0 && begins_line(sp, p, i);
 }
 
 /* Hands on a failed operation that starts at op_start; the info is
@@ -289,6 +297,10 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 	bool done = false;
 
 	while (j < len && j - start < room) {
+		if (line_cuts(sp, p, j)) {
+			ev = TRK_LINE;
+			break;
+		}
 		ev = track(sp, (unsigned char)p[j], true);
 		if (ev == TRK_CTRL || ev == TRK_DEEP)
 			break;
@@ -320,6 +332,9 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 	}
 	if (ev == TRK_CTRL)
 		return syntax_error(sp, p, j, i, "a raw control character", fn, arg);
+	if (ev == TRK_LINE)
+		return syntax_error(sp, p, j, i, "cut short by a line that begins with '{'",
+		    fn, arg);
 	if (ev == TRK_DEEP) {
 		sp->st = SP_SKIP;
 		return emit_bad(sp, fn, arg, "api_bad_request", MSG_MALFORMED,
@@ -336,12 +351,19 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 	return 0;
 }
 
-/* SP_SKIP: counts brackets to the end of an operation already reported. */
+/* SP_SKIP: counts brackets to the end of an operation already reported,
+ * or to a line that begins with '{' (the next operation). */
 static void
 skip(struct bulk_split *sp, const char *p, size_t len, size_t *i)
 {
 	while (*i < len) {
-		enum track ev = track(sp, (unsigned char)p[*i], false);
+		enum track ev;
+
+		if (line_cuts(sp, p, *i)) {
+			sp->st = SP_SEEK;
+			return;
+		}
+		ev = track(sp, (unsigned char)p[*i], false);
 
 		if (ev == TRK_CTRL) {
 			sp->st = SP_RESYNC;

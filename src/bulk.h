@@ -11,24 +11,30 @@
  *  - An operation starts at the first other byte, which must be '{', and
  *    ends at the '}' that closes it; it is handed on whole (bulk_read
  *    checks it strictly, as a request body is checked).
+ *  - A '{' that begins a line (the byte after a LF), outside strings,
+ *    always starts an operation: an operation still open there is cut
+ *    short (a failure, below). So in a stream of one operation per line
+ *    (an export) a damaged line never takes the next one with it; an
+ *    operation written over several lines must not begin a line with '{'
+ *    except its first (no pretty-printer does).
  *  - Every operation, read or not, gets the next operation_index (from 0).
  *  - A top-level byte that is not '{' (a non-object value, stray text), a
- *    syntax error inside an operation (the tokener's, or a raw control
- *    character) and the end of the stream inside an operation are one
- *    failure each, api_bad_request with details.info naming the byte
- *    offset. After the first two, reading resumes at the first '{' that
- *    begins a line (the first byte of the stream, or the byte after a LF),
- *    at or after the byte where the error was found; bytes before it are
- *    covered by that one failure. So a newline-separated stream (an
- *    export) loses only the broken line, while back-to-back objects after
- *    a syntax error are one failure for the rest of the stream.
+ *    syntax error inside an operation (the tokener's, a raw control
+ *    character, or the cut above) and the end of the stream inside an
+ *    operation are one failure each, api_bad_request with details.info
+ *    naming the byte offset. After the first two, reading resumes at the
+ *    first '{' that begins a line (the first byte of the stream, or the
+ *    byte after a LF), at or after the byte where the error was found;
+ *    the bytes before it are covered by that one failure. So objects sent
+ *    back to back, without newlines, are one failure from the first syntax
+ *    error to the end of the stream.
  *  - An operation longer than bulk_op_max bytes, or nested deeper than the
  *    limits allow (its value past max_depth), is one failure
  *    (request_too_large, or api_bad_request) and is skipped, without being
  *    kept, to the bracket that closes its first '{' (brackets inside
- *    strings are not counted); reading resumes after it. A raw control
- *    character met while skipping is a syntax error as above (resume at
- *    the next line that begins with '{'), without a second failure.
+ *    strings are not counted) or to a line that begins with '{', whichever
+ *    comes first; reading resumes there. A raw control character met while
+ *    skipping is a syntax error as above, without a second failure.
  *
  * bulk_read validates one operation into a typed struct bulk_op (names as
  * the router checks them, the value a JSON object within max_body and

@@ -132,10 +132,24 @@ static const struct split_case split_cases[] = {
 	{ "truncated at the end", "{\"a\":1}" NL "{\"b\":", 0,
 	  "{\"a\":1}|!api_bad_request", "stream ends inside the operation at byte 8" },
 	{ "truncated line, next line read", "{\"a\":1" NL "{\"b\":2}" NL, 0,
-	  "!api_bad_request|{\"b\":2}", "separator ',' expected at byte 7" },
-	{ "truncated line that takes the next as its value",
+	  "!api_bad_request|{\"b\":2}", "cut short by a line that begins with '{' at "
+	  "byte 7" },
+	{ "a syntax error, next line read", "{\"a\":1 \"b\":2}" NL "{\"c\":3}" NL, 0,
+	  "!api_bad_request|{\"c\":3}", "separator ',' expected at byte 7" },
+	{ "truncated line before a line it could take as its value",
 	  "{\"a\":" NL "{\"b\":1}" NL "{\"c\":2}" NL, 0,
-	  "!api_bad_request|{\"c\":2}", "at byte 14" },
+	  "!api_bad_request|{\"b\":1}|{\"c\":2}", "cut short by a line that begins with "
+	  "'{' at byte 6" },
+	{ "a line that begins with { inside an object", "{\"a\":[" NL "{\"b\":1}]}" NL
+	  "{\"c\":2}", 0, "!api_bad_request|{\"b\":1}|!api_bad_request|{\"c\":2}",
+	  "at byte 7" },
+	{ "a line that begins with { inside a string is an error anyway",
+	  "{\"a\":\"" NL "{\"}" NL "{\"c\":2}", 0, "!api_bad_request|!api_bad_request|"
+	  "{\"c\":2}", "raw control character at byte 6" },
+	{ "a { after spaces does not cut", "{\"a\":" NL "  {\"b\":1}}" NL "{\"c\":2}", 0,
+	  "{\"a\":" NL "  {\"b\":1}}|{\"c\":2}", NULL },
+	{ "a truncated line in a stream of lines", "{\"a\":1}" NL "{\"b\":{\"x\"" NL
+	  "{\"c\":3}" NL, 0, "{\"a\":1}|!api_bad_request|{\"c\":3}", NULL },
 	{ "syntax error back to back: the rest is one failure",
 	  "{\"a\" 1}{\"b\":2}{\"c\":3}", 0, "!api_bad_request", "':' expected at byte 5" },
 	{ "syntax error, resume at the next line",
@@ -177,6 +191,10 @@ static const struct split_case split_cases[] = {
 	{ "too deep and a control character", "{\"v\":[[[[\"\x01\"]]]]}{\"a\":1}" NL
 	  "{\"c\":3}", 0, "!api_bad_request|{\"c\":3}", NULL },
 	{ "too deep to the end", "{\"v\":[[[[[[[[[[[[[[[[", 0, "!api_bad_request", NULL },
+	{ "too deep and truncated, then a line", "{\"v\":[[[[[[[[" NL "{\"c\":3}", 0,
+	  "!api_bad_request|{\"c\":3}", NULL },
+	{ "lines of {", "{" NL "{" NL "{" NL "{\"c\":3}", 0, "!api_bad_request|"
+	  "!api_bad_request|!api_bad_request|{\"c\":3}", NULL },
 };
 
 static void
