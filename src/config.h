@@ -38,6 +38,8 @@ struct config {
 	int max_name_length;        /* bytes of a collection, key or type name */
 	int max_bulk_ops;           /* operations of one bulk request (POST /v0) */
 	int64_t max_bulk_body;      /* bytes of a bulk request's body */
+	int max_hops;               /* relation kinds a traversal may follow */
+	int max_traversal;          /* relations a traversal may follow in all */
 	int deadlock_retries;
 	int rate_limit;              /* requests per second per tenant; 0: off */
 	int rate_burst;              /* bucket size; 0: rate_limit */

@@ -2,8 +2,9 @@
  * layout: the key layouts and record codecs of the collection, item, event
  * and relation databases (docs/storage.md, format 2), in one place for
  * every module that reads or writes them: collections, items, events,
- * relations, reclaim, the format upgrade and orchidctl verify. Pure: no I/O. Keys are built in an
- * arena or a caller's buffer with room for a suffix.
+ * relations, reclaim, the format upgrade and orchidctl verify. Pure: no
+ * I/O. Keys are built in an arena or a caller's buffer with room for a
+ * suffix.
  *
  *   collections: T(be32) | name                   -> collection record (cid)
  *   counts:      T | cid(be64) | shard(1)          -> live items (be64)

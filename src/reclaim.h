@@ -7,9 +7,8 @@
  * the first queued collection, by prefix, database by database (a
  * relation's record with its mirror under the other item's collection,
  * relations.h); the step that finds nothing left removes the counters and
- * the queue entry. A kill
- * at any point loses nothing: the next step starts again from the prefix,
- * where the deleted records are already gone.
+ * the queue entry. A kill at any point loses nothing: the next step starts
+ * again from the prefix, where the deleted records are already gone.
  */
 #ifndef ORCHID_RECLAIM_H
 #define ORCHID_RECLAIM_H

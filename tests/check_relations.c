@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "collections.h"
 #include "domain.h"
 #include "items.h"
@@ -737,6 +738,105 @@ START_TEST(test_dropped)
 }
 END_TEST
 
+/* ---- the audit of orchidctl verify ----------------------------------------- */
+
+static struct audit_report
+audit_of(const char *when)
+{
+	struct audit_report r;
+	struct buf out;
+	enum store_rc rc;
+
+	buf_init(&out, 0);
+	rc = audit_run(td_st, &out, &r);
+	ck_assert_msg(rc == STORE_OK && !out.b_failed, "%s: audit_run: got %d, want "
+	    "STORE_OK", when, (int)rc);
+	buf_free(&out);
+	return r;
+}
+
+static void
+check_sound(const char *when)
+{
+	struct audit_report r = audit_of(when);
+
+	ck_assert_msg(r.orphans == 0 && r.old_keys == 0 && r.malformed == 0 &&
+	    r.bad_counts == 0 && r.unmirrored == 0, "%s: audit: got %llu orphans, %llu "
+	    "malformed, %llu without mirror, want none", when, (unsigned long long)r.orphans,
+	    (unsigned long long)r.malformed, (unsigned long long)r.unmirrored);
+}
+
+/* Sound after each step of a reclaim that deletes a relation with its
+ * mirror; each kind of damage is found. */
+START_TEST(test_audit)
+{
+	struct reclaim_result res;
+	struct audit_report r;
+	struct arena *a = mem_new();
+	struct store_txn *t;
+	struct rel_record rec;
+	unsigned char *k, *rv;
+	size_t kl, rl;
+	uint64_t cid_u;
+	struct dom d;
+
+	ck_assert_ptr_nonnull(a);
+	put_item(T1, "u", "a");
+	put_item(T1, "gone", "g");
+	link1(T1, "u/a", "likes", "gone/g");
+	link1(T1, "gone/g", "likes", "u/a");
+	link1(T1, "gone/g", "self", "gone/g");
+	check_sound("before the drop");
+	drop(T1, "gone");
+	for (int i = 0; i < 20; i++) {
+		char when[32];
+
+		ck_assert(reclaim_run(td_st, a, 1, 1, 3, &res) == STORE_OK);
+		snprintf(when, sizeof(when), "reclaim step %d", i);
+		check_sound(when);
+		if (res.idle)
+			break;
+	}
+	ck_assert_msg(res.idle, "the reclaim did not end in 20 steps");
+	check_counts("after the reclaim", 0);
+
+	/* Damage, written around the domain. */
+	td_begin(&d, T1);
+	ck_assert(coll_lookup(&d, "u", &cid_u) == DOM_OK);
+	memset(&rec, 0, sizeof(rec));
+	rec.dst_coll = "u";
+	rec.dst_coll_len = 1;
+	rec.value = VE;
+	rec.vlen = 2;
+	rv = layout_rel_encode(td_ar, &rec, &rl);
+	t = d.txn;
+	/* A relation without its mirror. */
+	k = layout_rel_key(td_ar, T1, cid_u, "a", "x", cid_u, "a", &kl);
+	ck_assert(store_put(t, STORE_DB_RELATIONS, k, kl, rv, rl) == STORE_OK);
+	/* A relation to a cid of no collection (its mirror is an orphan too). */
+	k = layout_rel_key(td_ar, T1, cid_u, "a", "y", 999, "z", &kl);
+	ck_assert(store_put(t, STORE_DB_RELATIONS, k, kl, rv, rl) == STORE_OK);
+	k = layout_rel_key(td_ar, T1, 999, "z", "y", cid_u, "a", &kl);
+	ck_assert(store_put(t, STORE_DB_RELREV, k, kl, "", 0) == STORE_OK);
+	/* A mirror holding a value, and a record naming another collection. */
+	k = layout_rel_key(td_ar, T1, cid_u, "b", "w", cid_u, "a", &kl);
+	ck_assert(store_put(t, STORE_DB_RELREV, k, kl, "x", 1) == STORE_OK);
+	rec.dst_coll = "v";
+	rv = layout_rel_encode(td_ar, &rec, &rl);
+	k = layout_rel_key(td_ar, T1, cid_u, "a", "v", cid_u, "a", &kl);
+	ck_assert(store_put(t, STORE_DB_RELATIONS, k, kl, rv, rl) == STORE_OK);
+	k = layout_rel_key(td_ar, T1, cid_u, "a", "v", cid_u, "a", &kl);
+	ck_assert(store_put(t, STORE_DB_RELREV, k, kl, "", 0) == STORE_OK);
+	td_end(&d, DOM_OK);
+	r = audit_of("damaged");
+	ck_assert_msg(r.unmirrored == 1 && r.orphans == 2 && r.malformed == 2,
+	    "damaged: got %llu without mirror, %llu orphans, %llu malformed; want 1, 2, 2",
+	    (unsigned long long)r.unmirrored, (unsigned long long)r.orphans,
+	    (unsigned long long)r.malformed);
+	mem_free(a);
+}
+END_TEST
+
 /* ---- limits -------------------------------------------------------------- */
 
 /* u/hub relates to t/k000 .. t/k249 (every 10th deleted). */
@@ -1060,6 +1160,7 @@ relations_suite(void)
 	tcase_add_loop_test(core, test_traverse, 0, NCASES(trav_cases));
 	tcase_add_test(core, test_dropped);
 	tcase_add_test(core, test_rel_key);
+	tcase_add_test(core, test_audit);
 	suite_add_tcase(s, core);
 
 	tcase_add_checked_fixture(limits, td_setup, td_teardown);
