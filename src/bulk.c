@@ -364,7 +364,6 @@ skip(struct bulk_split *sp, const char *p, size_t len, size_t *i)
 			return;
 		}
 		ev = track(sp, (unsigned char)p[*i], false);
-
 		if (ev == TRK_CTRL) {
 			sp->st = SP_RESYNC;
 			sp->line_start = begins_line(sp, p, *i);

@@ -126,6 +126,7 @@ results_fit(struct ctx *c, const struct reading *r)
 /* One operation's transaction, as store_run_ex calls it. */
 struct attempt {
 	struct ctx *c;
+	struct arena *scratch;   /* what the domain allocates, reset after each */
 	const struct bulk_op *op;
 	struct bulk_done done;
 	struct bulk_fail fail;
@@ -140,6 +141,7 @@ apply_txn(struct store_txn *t, void *arg, bool *commit)
 
 	handler_dom(a->c, &d);
 	d.txn = t;
+	d.arena = a->scratch;
 	a->rc = bulk_apply(&d, a->op, &a->done, &a->fail);
 	*commit = a->rc == DOM_OK;
 	return dom_fault(a->rc) ? dom_to_store(a->rc) : STORE_OK;
@@ -147,10 +149,13 @@ apply_txn(struct store_txn *t, void *arg, bool *commit)
 
 /*
  * Applies each entry in order and appends its result to out; *ok counts
- * the successes. A fault stops it: returned (and logged) for a 5xx.
+ * the successes. The domain's allocations go to scratch, reset after each
+ * operation (a result holds nothing of them), so they do not add up over
+ * the request. A fault stops it: returned (and logged) for a 5xx.
  */
 static enum store_rc
-apply_all(struct ctx *c, const struct reading *r, struct buf *out, size_t *ok)
+apply_all(struct ctx *c, const struct reading *r, struct arena *scratch, struct buf *out,
+    size_t *ok)
 {
 	const struct config *cfg = c->req->cfg;
 
@@ -161,7 +166,9 @@ apply_all(struct ctx *c, const struct reading *r, struct buf *out, size_t *ok)
 
 		memset(&a, 0, sizeof(a));
 		a.c = c;
+		a.scratch = scratch;
 		a.op = &r->e[i].op;
+		mem_reset(scratch);
 		if (i > 0)
 			buf_addc(out, ',');
 		if (!r->e[i].ok) {
@@ -209,6 +216,7 @@ handle_bulk(struct ctx *c)
 	struct bulk_limits lim = { (size_t)cfg->max_body, cfg->max_json_depth,
 		(size_t)cfg->max_name_length };
 	struct reading r = { c, &lim, NULL, 0, 0, false, false };
+	struct arena *scratch;
 	struct buf results;
 	size_t ok;
 	enum store_rc rc;
@@ -219,8 +227,10 @@ handle_bulk(struct ctx *c)
 		    "application/json): a stream of JSON objects, one per operation.", NULL);
 		return STORE_OK;
 	}
-	if (read_all(c, &r) == -1)
+	if (read_all(c, &r) == -1) {
+		log_err("bulk: out of memory reading %zu operations", r.n);
 		return STORE_ERR;
+	}
 	if (r.too_many) {
 		char d[64];
 
@@ -237,8 +247,13 @@ handle_bulk(struct ctx *c)
 		    NULL);
 		return STORE_OK;
 	}
+	if ((scratch = mem_new()) == NULL) {
+		log_err("bulk: out of memory");
+		return STORE_ERR;
+	}
 	buf_init(&results, c->resp->body.b_max);
-	rc = apply_all(c, &r, &results, &ok);
+	rc = apply_all(c, &r, scratch, &results, &ok);
+	mem_free(scratch);
 	/* One flush makes every success durable (the commits did not wait);
 	 * durability = none promises nothing past a crash, so it skips it. */
 	if (rc == STORE_OK && ok > 0 && cfg->durability != DURABILITY_NONE &&

@@ -216,11 +216,15 @@ feed(struct import *im, struct bulk_split *sp, int fd, const char *path)
 		if (n <= 0 || import_stop)
 			break;
 		if (bulk_split_feed(sp, chunk, (size_t)n, take, im) == -1)
-			return -1;
+			goto stopped;
 	}
-	if (import_stop)
-		return -1;
-	return bulk_split_end(sp, take, im);
+	if (!import_stop && bulk_split_end(sp, take, im) == 0)
+		return 0;
+stopped:
+	/* take stopped it (and says why), or the splitter ran out of memory. */
+	if (!import_stop && im->fault == STORE_OK)
+		im->nomem = true;
+	return -1;
 }
 
 static int
