@@ -8,7 +8,6 @@
  */
 #include "handler.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
