@@ -7,7 +7,11 @@
  * ends, enforces the limits before json-c sees a byte and can skip an
  * operation without keeping it; and json-c's tokener, fed the same ranges
  * incrementally, which finds a syntax error at the byte it happens, so
- * that reading can resume at the next line. An operation whose brackets
+ * that reading can resume at the next line. json-c does not keep all the
+ * state of a number between two calls (a '-' that begins the second part
+ * is taken), so a number or literal at the end of a chunk is held back
+ * until the next one: the outcome never depends on the chunking. An
+ * operation whose brackets
  * close is then parsed again, strictly, by json_parse_object (json.h), as
  * a request body is: json-c alone accepts "1." or single quotes.
  */
@@ -59,6 +63,7 @@ struct bulk_split {
 	enum sp_state st;
 	char *buf;           /* the current operation's bytes */
 	size_t len, cap;
+	size_t fed;          /* how many of them the tokener has seen */
 	uint64_t depth;      /* brackets open, outside strings */
 	bool in_str, esc;
 	bool line_start;     /* SP_RESYNC: the next byte begins a line */
@@ -185,17 +190,18 @@ emit_bad(struct bulk_split *sp, bulk_unit_fn fn, void *arg, const char *code,
 	return fn(arg, &u);
 }
 
-/* A syntax error at byte at of the chunk: one failure, then resume at the
- * next line that begins with '{' (at or after it). */
+/* A syntax error at byte at of the chunk (stream offset where): one
+ * failure, then resume at the next line that begins with '{' (at or after
+ * it). */
 static int
-syntax_error(struct bulk_split *sp, const char *p, size_t at, size_t *i, const char *what,
-    bulk_unit_fn fn, void *arg)
+syntax_error(struct bulk_split *sp, const char *p, size_t at, uint64_t where, size_t *i,
+    const char *what, bulk_unit_fn fn, void *arg)
 {
 	*i = at;
 	sp->st = SP_RESYNC;
 	sp->line_start = begins_line(sp, p, at);
 	return emit_bad(sp, fn, arg, "api_bad_request", MSG_MALFORMED,
-	    "%s: %s at byte %" PRIu64, INFO_MALFORMED, what, sp->base + at);
+	    "%s: %s at byte %" PRIu64, INFO_MALFORMED, what, where);
 }
 
 static void
@@ -203,6 +209,7 @@ start_op(struct bulk_split *sp)
 {
 	sp->st = SP_OP;
 	sp->len = 0;
+	sp->fed = 0;
 	sp->depth = 0;
 	sp->in_str = false;
 	sp->esc = false;
@@ -254,33 +261,58 @@ keep(struct bulk_split *sp, const char *p, size_t n)
 	return 0;
 }
 
+/* The bytes at the end of the kept ones that may be part of a number or a
+ * literal not finished yet (outside strings): held back from the tokener. */
+static size_t
+unfinished(const struct bulk_split *sp)
+{
+	size_t n = 0;
+
+	if (sp->in_str)
+		return 0;
+	while (n < sp->len - sp->fed) {
+		unsigned char c = (unsigned char)sp->buf[sp->len - 1 - n];
+
+		if (!((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+		    c == '.' || c == '+' || c == '-'))
+			break;
+		n++;
+	}
+	return n;
+}
+
 /*
- * Feeds bytes start..j of the chunk to the tokener. 0: no error, and
- * *done tells whether json-c saw a whole object end exactly at j; 1: a
- * syntax error at byte *at of the chunk (*what says which).
+ * Feeds the kept bytes the tokener has not seen, up to upto. 0: no error,
+ * and *done tells whether json-c saw a whole object end exactly at upto;
+ * 1: a syntax error at byte *bi of the kept ones (*what says which).
  */
 static int
-tokenize(struct bulk_split *sp, const char *p, size_t start, size_t j, bool *done,
-    size_t *at, const char **what)
+tokenize(struct bulk_split *sp, size_t upto, bool *done, size_t *bi, const char **what)
 {
 	struct json_object *o;
 	enum json_tokener_error e;
-	size_t end;
+	size_t end, from = sp->fed, n = upto - from;
+	bool got;
 
-	o = json_tokener_parse_ex(sp->tok, p + start, (int)(j - start));
+	*done = false;
+	if (n == 0)
+		return 0;
+	o = json_tokener_parse_ex(sp->tok, sp->buf + from, (int)n);
 	e = json_tokener_get_error(sp->tok);
 	end = json_tokener_get_parse_end(sp->tok);
+	got = o != NULL;
 	json_object_put(o);
-	*done = o != NULL && e == json_tokener_success && end == j - start;
+	sp->fed = upto;
+	*done = got && e == json_tokener_success && end == n;
 	if (e == json_tokener_success || e == json_tokener_continue) {
-		if (o != NULL && !*done) {
-			*at = start + end;
+		if (got && !*done) {
+			*bi = from + end;
 			*what = "the object ends before its last byte";
 			return 1;
 		}
 		return 0;
 	}
-	*at = start + (end < j - start ? end : j - start);
+	*bi = from + (end < n ? end : n);
 	*what = json_tokener_error_desc(e);
 	return 1;
 }
@@ -291,7 +323,7 @@ static int
 in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn fn,
     void *arg)
 {
-	size_t start = *i, j = *i, room = sp->op_max - sp->len, at;
+	size_t start = *i, j = *i, room = sp->op_max - sp->len, bi, upto, first;
 	enum track ev = TRK_GO;
 	const char *what;
 	bool done = false;
@@ -308,18 +340,23 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 		if (ev == TRK_END)
 			break;
 	}
-	if (j > start) {
-		if (keep(sp, p + start, j - start) == -1)
-			return -1;
-		if (tokenize(sp, p, start, j, &done, &at, &what) == 1)
-			return syntax_error(sp, p, at, i, what, fn, arg);
+	if (j > start && keep(sp, p + start, j - start) == -1)
+		return -1;
+	/* The chunk ends inside the operation: hold back what may continue. */
+	upto = sp->len - (ev == TRK_GO && j == len ? unfinished(sp) : 0);
+	if (tokenize(sp, upto, &done, &bi, &what) == 1) {
+		/* bi in the kept bytes; those before this chunk's are held-back
+		 * number characters, which resync would skip anyway. */
+		first = sp->len - (j - start);
+		return syntax_error(sp, p, bi >= first ? start + (bi - first) : start,
+		    sp->op_start + bi, i, what, fn, arg);
 	}
 	*i = j;
 	if (ev == TRK_END) {
 		struct bulk_unit u;
 
 		if (!done)
-			return syntax_error(sp, p, j - 1, i,
+			return syntax_error(sp, p, j - 1, sp->base + j - 1, i,
 			    "the object does not end where its brackets close", fn, arg);
 		memset(&u, 0, sizeof(u));
 		u.index = sp->index++;
@@ -331,10 +368,11 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 		return fn(arg, &u);
 	}
 	if (ev == TRK_CTRL)
-		return syntax_error(sp, p, j, i, "a raw control character", fn, arg);
+		return syntax_error(sp, p, j, sp->base + j, i, "a raw control character", fn,
+		    arg);
 	if (ev == TRK_LINE)
-		return syntax_error(sp, p, j, i, "cut short by a line that begins with '{'",
-		    fn, arg);
+		return syntax_error(sp, p, j, sp->base + j, i,
+		    "cut short by a line that begins with '{'", fn, arg);
 	if (ev == TRK_DEEP) {
 		sp->st = SP_SKIP;
 		return emit_bad(sp, fn, arg, "api_bad_request", MSG_MALFORMED,

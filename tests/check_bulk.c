@@ -154,6 +154,13 @@ static const struct split_case split_cases[] = {
 	  "{\"a\" 1}{\"b\":2}{\"c\":3}", 0, "!api_bad_request", "':' expected at byte 5" },
 	{ "syntax error, resume at the next line",
 	  "{\"a\" 1}{\"b\":2}" NL "{\"c\":3}", 0, "!api_bad_request|{\"c\":3}", NULL },
+	/* json-c takes a '-' that begins the second part of a number split
+	 * across two calls: numbers are never split, so chunks of 1 and 7 bytes
+	 * see the error too. */
+	{ "a '-' inside a number", "{\"a\":12-34}{\"b\":1}", 0, "!api_bad_request",
+	  "number expected at byte 7" },
+	{ "a '-' inside a number, then a line", "{\"a\":12-34,\"c\":true}" NL "{\"b\":1}",
+	  0, "!api_bad_request|{\"b\":1}", NULL },
 	{ "mismatched bracket", "{\"a\":[1}" NL "{\"b\":2}", 0,
 	  "!api_bad_request|{\"b\":2}", "at byte 7" },
 	{ "closes with the wrong bracket", "{\"a\":1]" NL "{\"b\":2}", 0,
