@@ -482,13 +482,14 @@ hop(struct trav *t, uint64_t cid, const char *key, const char *kind,
 	if (p == NULL || seek == NULL)
 		return DOM_ERR;
 	rc = store_cursor_get(t->rels, STORE_SEEK_GE, seek, sl, &k, &kl, &v, &vl);
-	for (; rc == STORE_OK && !stop;
+	for (; rc == STORE_OK;
 	    rc = store_cursor_get(t->rels, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl)) {
 		if (kl < pl || memcmp(k, p, pl) != 0)
 			break;
 		if (after != NULL && kl == sl && memcmp(k, seek, sl) == 0)
 			continue; /* after is exclusive */
-		if ((out = reach(t, k, kl, v, vl, fn, arg, &stop)) != DOM_OK)
+		/* A stop ends the walk here: no further move of the cursor. */
+		if ((out = reach(t, k, kl, v, vl, fn, arg, &stop)) != DOM_OK || stop)
 			break;
 	}
 	if (out == DOM_OK && rc != STORE_OK && rc != STORE_NOTFOUND)

@@ -44,8 +44,9 @@ enum rel_missing {
  * is checked first). if_match holds only for an existing relation with a
  * listed ref (DOM_MISMATCH); if_none_match fails for an existing one it
  * matches (DOM_PRESENT). The reftime is d->reftime when non-zero, else the
- * clock's. *out is the stored relation (its value in the dom's arena).
- * Nothing is written unless DOM_OK.
+ * clock's. *out is the stored relation; its value and dst_coll point to
+ * value (or a static "{}") and n->to_coll. Nothing is written unless
+ * DOM_OK.
  */
 enum dom_rc relation_put(struct dom *d, const struct rel_name *n, const char *value,
     size_t vlen, const struct dom_cond *if_match, const struct dom_cond *if_none_match,
