@@ -1,7 +1,8 @@
 /*
  * orchidctl: administration. Joins the same environment as orchidd (it is
- * just another process of it): tenants, keys, statistics and backups. When
- * no orchidd runs it takes the lock file itself and recovers first.
+ * just another process of it): tenants, keys, statistics, backups and
+ * imports. When no orchidd runs it takes the lock file itself and recovers
+ * first.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "config.h"
+#include "import.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -32,6 +34,9 @@ usage(void)
 	    "  tenant list         list tenants: id, name\n"
 	    "  stats               environment statistics\n"
 	    "  backup DIR          hot backup into the new directory DIR\n"
+	    "  import TENANT FILE  apply an export stream (FILE, or - for standard input)\n"
+	    "                      to the tenant, as POST /v0 would; prints a summary,\n"
+	    "                      exits 1 when an operation failed\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
 	    "  verify              check every database file, then that every record belongs\n"
 	    "                      to a collection and the item counts are right; orchidd\n"
@@ -331,6 +336,8 @@ main(int argc, char **argv)
 		rc = run_list(s, 1);
 	else if (argc == 1 && strcmp(argv[0], "stats") == 0)
 		rc = run_list(s, 2);
+	else if (argc == 3 && strcmp(argv[0], "import") == 0)
+		rc = import_run(s, &cfg, argv[1], argv[2]);
 	else if (argc == 2 && strcmp(argv[0], "backup") == 0)
 		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
 		    (fprintf(stderr, "orchidctl: %s\n", err), 1);
