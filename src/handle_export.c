@@ -17,8 +17,8 @@
 #include "config.h"
 #include "export.h"
 
-/* The parameters of a collection listing: an export takes none of them,
- * and a known parameter is never ignored (docs/api.md). */
+/* The parameters of a collection listing: an export of the collection
+ * takes none of them, and a known parameter is never ignored (docs/api.md). */
 static const char *const list_params[] = {
 	"limit", "offset", "startKey", "afterKey", "endKey", "beforeKey", "values",
 	"with_fields", "without_fields", "query",
@@ -119,7 +119,10 @@ handle_export(struct ctx *c, const char *coll)
 	bool history;
 	enum dom_rc rc;
 
-	if (handler_bool(c, "history", false, &history) == -1 || no_list_params(c) == -1)
+	/* GET /v0 has no listing parameters: there they are unknown, and
+	 * ignored as every unknown parameter is. */
+	if (handler_bool(c, "history", false, &history) == -1 ||
+	    (coll != NULL && no_list_params(c) == -1))
 		return STORE_OK;
 	handler_dom(c, &d);
 	if (coll != NULL && (rc = coll_lookup(&d, coll, &cid)) != DOM_OK)
