@@ -1,7 +1,9 @@
 /*
  * audit: orphans, counters and leftovers of a format-2 environment
  * (audit.h). Loads every named and queued collection (T, cid) in key order,
- * then walks each database once, looking each record's prefix up.
+ * then walks each database once, looking each record's prefix up; a
+ * relation's other end is looked up too, and its mirror in the other
+ * relation database.
  */
 #include "audit.h"
 
@@ -131,8 +133,9 @@ load(struct store_txn *t, struct arena *a, struct colls *named, struct colls *qu
 	return STORE_OK;
 }
 
-/* Judges one record of db; counts live heads of named collections. */
-static void
+/* Judges one record of db; counts live heads of named collections. True
+ * when the record belongs to a named or queued collection. */
+static bool
 judge(enum store_db db, const unsigned char *k, size_t kl, const void *v, size_t vl,
     const struct colls *named, const struct colls *queued, struct buf *out,
     struct audit_report *r)
@@ -153,12 +156,12 @@ judge(enum store_db db, const unsigned char *k, size_t kl, const void *v, size_t
 		if (r->old_keys++ < SHOW_MAX)
 			buf_printf(out, "%s: a key of data format 1 (tenant %u)\n", names[db],
 			    util_get_be32(k));
-		return;
+		return false;
 	}
 	if (kl < LAYOUT_PREFIX_LEN + (db == STORE_DB_COUNTS)) {
 		if (r->malformed++ < SHOW_MAX)
 			buf_printf(out, "%s: a key of %zu bytes\n", names[db], kl);
-		return;
+		return false;
 	}
 	layout_prefix_get(k, &tenant, &cid);
 	if ((c = coll_find(named, tenant, cid)) != NULL) {
@@ -168,33 +171,103 @@ judge(enum store_db db, const unsigned char *k, size_t kl, const void *v, size_t
 			else if (!iv.tombstone)
 				c->live++;
 		}
-		return;
+		return true;
 	}
 	if (coll_find(queued, tenant, cid) != NULL) {
 		r->pending++;
-		return;
+		return true;
 	}
 	if (r->orphans++ < SHOW_MAX)
 		buf_printf(out, "%s: an orphan record of tenant %u, cid %llu (no collection "
 		    "has that id and none waits for reclaim)\n", names[db], tenant,
 		    (unsigned long long)cid);
+	return false;
+}
+
+/*
+ * Judges a relation's parts beyond its prefix: the key and record decode,
+ * the other end's cid belongs to a collection (and, when named, has the
+ * name the record gives it), and the mirror is in the other database (read
+ * through cursor m; its key is built in scratch).
+ */
+static enum store_rc
+judge_relation(enum store_db db, const unsigned char *k, size_t kl, const void *v,
+    size_t vl, struct store_cursor *m, struct arena *scratch, const struct colls *named,
+    const struct colls *queued, struct buf *out, struct audit_report *r)
+{
+	const char *dbname = db == STORE_DB_RELATIONS ? "relations.db" : "relrev.db";
+	const char *other = db == STORE_DB_RELATIONS ? "relrev.db" : "relations.db";
+	const struct coll *c;
+	struct rel_record rec;
+	struct rel_key rk;
+	const void *mk;
+	unsigned char *mirror;
+	size_t ml, mkl;
+	enum store_rc rc;
+
+	if (layout_rel_split(k, kl, &rk) == -1 || (db == STORE_DB_RELATIONS ?
+	    layout_rel_decode(v, vl, &rec) == -1 : vl != 0)) {
+		if (r->malformed++ < SHOW_MAX)
+			buf_printf(out, "%s: a malformed relation of tenant %u\n", dbname,
+			    util_get_be32(k));
+		return STORE_OK;
+	}
+	c = coll_find(named, rk.tenant, rk.other_cid);
+	if (c == NULL && coll_find(queued, rk.tenant, rk.other_cid) == NULL &&
+	    r->orphans++ < SHOW_MAX)
+		buf_printf(out, "%s: a relation of tenant %u to or from cid %llu (no "
+		    "collection has that id and none waits for reclaim)\n", dbname, rk.tenant,
+		    (unsigned long long)rk.other_cid);
+	if (db == STORE_DB_RELATIONS && c != NULL && (strlen(c->name) != rec.dst_coll_len ||
+	    memcmp(c->name, rec.dst_coll, rec.dst_coll_len) != 0) && r->malformed++ < SHOW_MAX)
+		buf_printf(out, "relations.db: a relation of tenant %u names collection "
+		    "\"%.*s\" for cid %llu, which is \"%s\"\n", rk.tenant, (int)rec.dst_coll_len,
+		    rec.dst_coll, (unsigned long long)rk.other_cid, c->name);
+	mem_reset(scratch);
+	if ((mirror = layout_rel_mirror(scratch, k, kl, &ml)) == NULL)
+		return STORE_ERR;
+	rc = store_cursor_get(m, STORE_SEEK_GE, mirror, ml, &mk, &mkl, NULL, NULL);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return rc;
+	if ((rc == STORE_NOTFOUND || mkl != ml || memcmp(mk, mirror, ml) != 0) &&
+	    r->unmirrored++ < SHOW_MAX)
+		buf_printf(out, "%s: a relation of tenant %u (kind \"%.*s\", cids %llu and "
+		    "%llu) has no mirror in %s\n", dbname, rk.tenant, (int)rk.kindlen, rk.kind,
+		    (unsigned long long)rk.cid, (unsigned long long)rk.other_cid, other);
+	return STORE_OK;
 }
 
 static enum store_rc
 walk(struct store_txn *t, enum store_db db, const struct colls *named,
     const struct colls *queued, struct buf *out, struct audit_report *r)
 {
-	struct store_cursor *c;
+	struct store_cursor *c, *m = NULL;
+	struct arena *scratch = NULL;
 	const void *k, *v;
 	size_t kl, vl;
+	bool rel = db == STORE_DB_RELATIONS || db == STORE_DB_RELREV;
 	enum store_rc rc = store_cursor_open(t, db, &c);
 
 	if (rc != STORE_OK)
 		return rc;
-	for (rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &k, &kl, &v, &vl);
-	    rc == STORE_OK; rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl))
-		judge(db, k, kl, v, vl, named, queued, out, r);
+	if (rel && (scratch = mem_new()) == NULL)
+		rc = STORE_ERR;
+	if (rc == STORE_OK && rel)
+		rc = store_cursor_open(t, db == STORE_DB_RELATIONS ? STORE_DB_RELREV :
+		    STORE_DB_RELATIONS, &m);
+	if (rc == STORE_OK)
+		rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &k, &kl, &v, &vl);
+	for (; rc == STORE_OK;
+	    rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl)) {
+		if (judge(db, k, kl, v, vl, named, queued, out, r) && rel &&
+		    (rc = judge_relation(db, k, kl, v, vl, m, scratch, named, queued, out, r))
+		    != STORE_OK)
+			break;
+	}
+	if (m != NULL)
+		store_cursor_close(m);
 	store_cursor_close(c);
+	mem_free(scratch);
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }
 
@@ -247,11 +320,12 @@ audit_run(struct store *s, struct buf *out, struct audit_report *r)
 	if (rc == STORE_OK)
 		buf_printf(out, "collections: %llu named, %llu waiting for reclaim; %llu records "
 		    "(%llu of dropped collections), %llu orphans, %llu of format 1, "
-		    "%llu malformed, %llu wrong counts\n", (unsigned long long)r->collections,
+		    "%llu malformed, %llu wrong counts, %llu relations without their mirror\n",
+		    (unsigned long long)r->collections,
 		    (unsigned long long)r->queued, (unsigned long long)r->records,
 		    (unsigned long long)r->pending, (unsigned long long)r->orphans,
 		    (unsigned long long)r->old_keys, (unsigned long long)r->malformed,
-		    (unsigned long long)r->bad_counts);
+		    (unsigned long long)r->bad_counts, (unsigned long long)r->unmirrored);
 	store_abort(t);
 	free(named.v);
 	free(queued.v);

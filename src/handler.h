@@ -1,10 +1,11 @@
 /*
- * handler: the HTTP handlers (handle_items.c, handle_events.c) and what they
- * share (handle.c). A handler maps one request to domain calls (items.h,
- * events.h) inside the transaction the dispatcher runs, and the domain's
- * result to a response. It returns STORE_OK when the response is complete
- * (2xx or 4xx), or the fault (STORE_RETRY: the dispatcher aborts and runs it
- * again; STORE_ERR/STORE_PANIC). It never touches FastCGI or Berkeley DB.
+ * handler: the HTTP handlers (handle_items.c, handle_events.c,
+ * handle_relations.c) and what they share (handle.c). A handler maps one
+ * request to domain calls (items.h, events.h, relations.h) inside the
+ * transaction the dispatcher runs, and the domain's result to a response.
+ * It returns STORE_OK when the response is complete (2xx or 4xx), or the
+ * fault (STORE_RETRY: the dispatcher aborts and runs it again;
+ * STORE_ERR/STORE_PANIC). It never touches FastCGI or Berkeley DB.
  */
 #ifndef ORCHID_HANDLER_H
 #define ORCHID_HANDLER_H
@@ -71,6 +72,36 @@ enum store_rc handle_event_get(struct ctx *c);
 enum store_rc handle_event_replace(struct ctx *c);
 enum store_rc handle_event_patch(struct ctx *c);
 enum store_rc handle_event_delete(struct ctx *c);
+
+/* Relations (handle_relations.c). */
+/*
+ * PUT /v0/{c}/{k}/relation/{kind}/{toC}/{toK}: creates or replaces the
+ * relation; the body is empty (no properties) or a JSON object. 201 with
+ * ETag and Location (the relation's path), empty body; 400 for a body that
+ * is not an object; 404 items_not_found naming the endpoint that is not a
+ * live item; 412 for If-Match / If-None-Match.
+ */
+enum store_rc handle_relation_put(struct ctx *c);
+/*
+ * GET (HEAD) of one relation: 200 with its properties as the body and
+ * ETag; 404 items_not_found for an endpoint that is not live, 404
+ * relation_not_found when there is no such relation.
+ */
+enum store_rc handle_relation_get(struct ctx *c);
+/*
+ * DELETE of one relation: 204 whether it existed or not, with or without
+ * purge=true (relations keep no history); 404 when the source is not a
+ * live item; 412 for If-Match.
+ */
+enum store_rc handle_relation_delete(struct ctx *c);
+/*
+ * GET (HEAD) /v0/{c}/{k}/relations/{kind}[/{kind}...]: the live items of
+ * the last hop, {"results":[...],"count":N,"next"?,"prev"?} with Link
+ * headers; limit, offset, after (one hop), with_fields/without_fields. 400
+ * graph_param_invalid for bad parameters and past max_hops or
+ * max_traversal; 404 items_not_found when the start item is not live.
+ */
+enum store_rc handle_relation_traverse(struct ctx *c);
 
 /* ---- shared (handle.c) ---- */
 

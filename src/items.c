@@ -9,6 +9,7 @@
 
 #include "collections.h"
 #include "mem.h"
+#include "relations.h"
 #include "timefmt.h"
 #include "util.h"
 
@@ -238,13 +239,14 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
 	return write_version(d, &ik, NULL, value, vlen, out);
 }
 
-/* Removes an item, its history, its ref index and its events, and counts
- * it out of the live items when it was live. */
+/* Removes an item, its history, its ref index, its events and its
+ * relations (both directions, relations.h), and counts it out of the live
+ * items when it was live. */
 static enum dom_rc
 purge_item(struct dom *d, struct ikey *ik, bool live)
 {
 	static const enum store_db dbs[] = { STORE_DB_VERSIONS, STORE_DB_REFS,
-		STORE_DB_EVENTS, STORE_DB_RELATIONS };
+		STORE_DB_EVENTS };
 	uint64_t n;
 	enum store_rc rc;
 	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key), live ? -1 : 0);
@@ -257,7 +259,9 @@ purge_item(struct dom *d, struct ikey *ik, bool live)
 	ik->k[ik->len] = 0;
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = store_delete_prefix(d->txn, dbs[i], ik->k, ik->len + 1, &n);
-	return dom_from_store(rc);
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	return relation_purge_item(d, ik->k, ik->len);
 }
 
 enum dom_rc

@@ -3,11 +3,11 @@
  * over one store transaction (domain.h). Every write makes a new version
  * (value or tombstone) with the next seq, a content-hash ref and a reftime
  * taken with the item locked; history keeps every version; purge erases the
- * item, its history, refs and events. Values are canonical JSON objects
- * (json.h), within the dom's limits. Items live in collections
- * (collections.h): a write creates a missing collection, a read of a
- * missing one finds nothing; every change of an item's liveness updates
- * the collection's live-item counter in the same transaction.
+ * item, its history, refs, events and relations (relations.h). Values are
+ * canonical JSON objects (json.h), within the dom's limits. Items live in
+ * collections (collections.h): a write creates a missing collection, a
+ * read of a missing one finds nothing; every change of an item's liveness
+ * updates the collection's live-item counter in the same transaction.
  */
 #ifndef ORCHID_ITEMS_H
 #define ORCHID_ITEMS_H
@@ -42,8 +42,8 @@ enum dom_rc item_create(struct dom *d, const char *coll, const char *value,
 
 /*
  * Deletes: a tombstone version (nothing is written when there is no live
- * version), or with purge the whole item, history, refs and events.
- * if_match as for item_put.
+ * version; its relations stay), or with purge the whole item, history,
+ * refs, events and relations in both directions. if_match as for item_put.
  */
 enum dom_rc item_delete(struct dom *d, const char *coll, const char *key,
     const struct dom_cond *if_match, bool purge);

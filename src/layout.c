@@ -13,6 +13,20 @@
 #define EVENT_FORMAT 1
 
 #define COLL_FORMAT 1
+#define REL_FORMAT 1
+
+static void
+put_be16(unsigned char *p, uint16_t v)
+{
+	p[0] = (unsigned char)(v >> 8);
+	p[1] = (unsigned char)v;
+}
+
+static uint16_t
+get_be16(const unsigned char *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
 
 void
 layout_prefix(unsigned char *p, uint32_t tenant, uint64_t cid)
@@ -229,5 +243,129 @@ layout_event_encode(struct arena *a, const struct event_record *r, size_t *len)
 	if (r->vlen > 0)
 		memcpy(b + LAYOUT_EVENT_HDR, r->value, r->vlen);
 	*len = LAYOUT_EVENT_HDR + r->vlen;
+	return b;
+}
+
+unsigned char *
+layout_rel_key(struct arena *a, uint32_t tenant, uint64_t cid, const char *key,
+    const char *kind, uint64_t other_cid, const char *other_key, size_t *len)
+{
+	size_t kl = strlen(key), tl = kind ? strlen(kind) : 0;
+	size_t ol = kind && other_key ? strlen(other_key) : 0;
+	size_t n = LAYOUT_PREFIX_LEN + kl + 1;
+	unsigned char *b;
+
+	if (kind != NULL)
+		n += tl + 1 + (other_key != NULL ? 8 + ol : 0);
+	if ((b = mem_alloc(a, n)) == NULL)
+		return NULL;
+	layout_prefix(b, tenant, cid);
+	memcpy(b + LAYOUT_PREFIX_LEN, key, kl);
+	b[LAYOUT_PREFIX_LEN + kl] = 0;
+	if (kind != NULL) {
+		unsigned char *p = b + LAYOUT_PREFIX_LEN + kl + 1;
+
+		memcpy(p, kind, tl);
+		p[tl] = 0;
+		if (other_key != NULL) {
+			util_put_be64(p + tl + 1, other_cid);
+			memcpy(p + tl + 9, other_key, ol);
+		}
+	}
+	*len = n;
+	return b;
+}
+
+int
+layout_rel_split(const void *k, size_t kl, struct rel_key *out)
+{
+	const unsigned char *b = k, *end = b + kl, *p, *nul;
+
+	/* The shortest: a one-byte key and kind, the other cid, a one-byte key. */
+	if (kl < LAYOUT_PREFIX_LEN + 2 + 2 + 8 + 1)
+		return -1;
+	layout_prefix_get(b, &out->tenant, &out->cid);
+	p = b + LAYOUT_PREFIX_LEN;
+	if ((nul = memchr(p, 0, (size_t)(end - p))) == NULL || nul == p)
+		return -1;
+	out->key = (const char *)p;
+	out->keylen = (size_t)(nul - p);
+	p = nul + 1;
+	if ((nul = memchr(p, 0, (size_t)(end - p))) == NULL || nul == p)
+		return -1;
+	out->kind = (const char *)p;
+	out->kindlen = (size_t)(nul - p);
+	p = nul + 1;
+	if (end - p < 9 || memchr(p + 8, 0, (size_t)(end - p - 8)) != NULL)
+		return -1;
+	out->other_cid = util_get_be64(p);
+	out->other_key = (const char *)p + 8;
+	out->other_keylen = (size_t)(end - p - 8);
+	if (out->cid == 0 || out->cid > LAYOUT_CID_MAX || out->other_cid == 0 ||
+	    out->other_cid > LAYOUT_CID_MAX)
+		return -1;
+	return 0;
+}
+
+unsigned char *
+layout_rel_mirror(struct arena *a, const void *k, size_t kl, size_t *len)
+{
+	struct rel_key rk;
+	unsigned char *b, *p;
+
+	if (layout_rel_split(k, kl, &rk) == -1 || (b = mem_alloc(a, kl)) == NULL)
+		return NULL;
+	layout_prefix(b, rk.tenant, rk.other_cid);
+	p = b + LAYOUT_PREFIX_LEN;
+	memcpy(p, rk.other_key, rk.other_keylen);
+	p += rk.other_keylen;
+	*p++ = 0;
+	memcpy(p, rk.kind, rk.kindlen);
+	p += rk.kindlen;
+	*p++ = 0;
+	util_put_be64(p, rk.cid);
+	memcpy(p + 8, rk.key, rk.keylen);
+	*len = kl;
+	return b;
+}
+
+int
+layout_rel_decode(const void *p, size_t len, struct rel_record *r)
+{
+	const unsigned char *b = p;
+	size_t nl;
+
+	if (len < LAYOUT_REL_HDR || b[0] != REL_FORMAT)
+		return -1;
+	nl = get_be16(b + 17);
+	if (nl == 0 || len - LAYOUT_REL_HDR < nl)
+		return -1;
+	r->reftime = (int64_t)util_get_be64(b + 1);
+	memcpy(r->refbin, b + 9, IDS_REF_BYTES);
+	util_hex(r->refbin, IDS_REF_BYTES, r->ref);
+	r->dst_coll = (const char *)b + LAYOUT_REL_HDR;
+	r->dst_coll_len = nl;
+	r->value = r->dst_coll + nl;
+	r->vlen = len - LAYOUT_REL_HDR - nl;
+	return 0;
+}
+
+unsigned char *
+layout_rel_encode(struct arena *a, const struct rel_record *r, size_t *len)
+{
+	size_t n = LAYOUT_REL_HDR + r->dst_coll_len + r->vlen;
+	unsigned char *b;
+
+	if (r->dst_coll_len == 0 || r->dst_coll_len > UINT16_MAX ||
+	    (b = mem_alloc(a, n)) == NULL)
+		return NULL;
+	b[0] = REL_FORMAT;
+	util_put_be64(b + 1, (uint64_t)r->reftime);
+	memcpy(b + 9, r->refbin, IDS_REF_BYTES);
+	put_be16(b + 17, (uint16_t)r->dst_coll_len);
+	memcpy(b + LAYOUT_REL_HDR, r->dst_coll, r->dst_coll_len);
+	if (r->vlen > 0)
+		memcpy(b + LAYOUT_REL_HDR + r->dst_coll_len, r->value, r->vlen);
+	*len = n;
 	return b;
 }

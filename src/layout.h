@@ -1,9 +1,10 @@
 /*
- * layout: the key layouts and record codecs of the collection, item and
- * event databases (docs/storage.md, format 2), in one place for every module
- * that reads or writes them: collections, items, events, reclaim, the
- * format upgrade and orchidctl verify. Pure: no I/O. Keys are built in an
- * arena or a caller's buffer with room for a suffix.
+ * layout: the key layouts and record codecs of the collection, item, event
+ * and relation databases (docs/storage.md, format 2), in one place for
+ * every module that reads or writes them: collections, items, events,
+ * relations, reclaim, the format upgrade and orchidctl verify. Pure: no
+ * I/O. Keys are built in an arena or a caller's buffer with room for a
+ * suffix.
  *
  *   collections: T(be32) | name                   -> collection record (cid)
  *   counts:      T | cid(be64) | shard(1)          -> live items (be64)
@@ -14,6 +15,8 @@
  *   refs:     I | 0x00 | ref(8)                   -> seq(be64)
  *   events:   I | 0x00 | type | 0x00 | ts(be64) | ordinal(be64) -> event record
  *   evseq:    I                                   -> last ordinal (be64)
+ *   relations: I(src) | 0x00 | kind | 0x00 | dst cid(be64) | dst key -> relation record
+ *   relrev:    I(dst) | 0x00 | kind | 0x00 | src cid(be64) | src key -> "" (the mirror)
  *
  * Every record of a collection starts with its fixed-width prefix T | cid,
  * so a dropped collection's records are found by prefix. cids are below
@@ -23,6 +26,13 @@
  * Item record:  format(1) flags(1) seq(8) reftime(8) ref(8) value(...)
  * Event record: format(1) flags(1) reftime(8) ref(8) value(...)
  * Collection record: format(1) cid(8) created ms(8)
+ * Relation record: format(1) reftime(8) ref(8) dst name length(be16)
+ *                  dst name(...) value(...)
+ *
+ * A relation is stored twice: by source in relations.db (with its record)
+ * and by destination in relrev.db (empty), so that a purge or a reclaim can
+ * find the relations pointing at an item. The two keys hold the same parts
+ * with the two items swapped; layout_rel_mirror turns one into the other.
  */
 #ifndef ORCHID_LAYOUT_H
 #define ORCHID_LAYOUT_H
@@ -42,6 +52,7 @@ struct arena;
 #define LAYOUT_COLL_REC_LEN 17
 #define LAYOUT_SHARDS 16       /* counter records per collection */
 #define LAYOUT_CID_MAX ((UINT64_C(1) << 56) - 1)
+#define LAYOUT_REL_HDR 19      /* format, reftime, ref, name length */
 
 /* One version of an item as stored (head or history). value points into the
  * record it was decoded from; a tombstone has no value. */
@@ -62,6 +73,35 @@ struct event_record {
 	char ref[IDS_REF_LEN + 1];
 	const char *value;
 	size_t vlen;
+};
+
+/* A relation as stored in relations.db. dst_coll (the destination's
+ * collection name, so a traversal can name the items it reaches) and value
+ * (canonical JSON properties, "{}" when there are none) point into the
+ * record it was decoded from. */
+struct rel_record {
+	int64_t reftime;
+	unsigned char refbin[IDS_REF_BYTES];
+	char ref[IDS_REF_LEN + 1];
+	const char *dst_coll;
+	size_t dst_coll_len;
+	const char *value;
+	size_t vlen;
+};
+
+/* The parts of a relations.db key (key: the source; other: the
+ * destination) or of a relrev.db key (key: the destination; other: the
+ * source). The strings point into the key and are not NUL-terminated. */
+struct rel_key {
+	uint32_t tenant;
+	uint64_t cid;
+	const char *key;
+	size_t keylen;
+	const char *kind;
+	size_t kindlen;
+	uint64_t other_cid;
+	const char *other_key;
+	size_t other_keylen;
 };
 
 /* A collection as stored in collections.db. */
@@ -128,6 +168,38 @@ int layout_event_decode(const void *p, size_t len, struct event_record *r);
 unsigned char *layout_item_encode(struct arena *a, const struct item_version *v,
     size_t *len);
 unsigned char *layout_event_encode(struct arena *a, const struct event_record *r,
+    size_t *len);
+
+/*
+ * A key of relations.db or relrev.db: T | cid | key | 0x00 | kind | 0x00 |
+ * other_cid | other_key. kind NULL: the prefix I | 0x00 of every relation
+ * of the item; other_key NULL: the prefix up to and including kind | 0x00
+ * (other_cid unused). In the arena; NULL when out of memory.
+ */
+unsigned char *layout_rel_key(struct arena *a, uint32_t tenant, uint64_t cid,
+    const char *key, const char *kind, uint64_t other_cid, const char *other_key,
+    size_t *len);
+
+/*
+ * Splits a full key of relations.db or relrev.db into its parts (pointers
+ * into k). -1 when it is not one: too short, a missing separator, an empty
+ * name, a NUL in the last name, a cid out of range.
+ */
+int layout_rel_split(const void *k, size_t kl, struct rel_key *out);
+
+/*
+ * The key of the same relation in the other database (relations.db <->
+ * relrev.db): the two items swapped. In the arena; NULL when k is not a
+ * relation key or out of memory.
+ */
+unsigned char *layout_rel_mirror(struct arena *a, const void *k, size_t kl,
+    size_t *len);
+
+/* Decodes a relation record; -1 when it is not one. */
+int layout_rel_decode(const void *p, size_t len, struct rel_record *r);
+/* Encodes one into the arena (dst_coll at most 65535 bytes); NULL when out
+ * of memory or the name is too long. */
+unsigned char *layout_rel_encode(struct arena *a, const struct rel_record *r,
     size_t *len);
 
 #endif

@@ -260,7 +260,8 @@ audit(const struct config *cfg, struct buf *out)
 		buf_printf(out, "audit: the environment could not be read\n");
 		return -1;
 	}
-	return r.orphans || r.old_keys || r.malformed || r.bad_counts ? -1 : 0;
+	return r.orphans || r.old_keys || r.malformed || r.bad_counts || r.unmirrored ?
+	    -1 : 0;
 }
 
 static int

@@ -7,15 +7,16 @@
 
 #include "layout.h"
 #include "mem.h"
+#include "relations.h"
 
 /*
  * Every database whose keys start with T | cid. relations.db (by source)
- * and relrev.db (by destination) follow the rule too.
- * When relations arrive (issue 10), deleting a relations.db record of the cid
- * must also delete its relrev.db mirror (under another cid), and a relrev.db
- * record its relations.db source, so that relations of other collections
- * pointing into the dropped one go as well (API.md); until reclaimed they
- * point at a cid with no name and traversals must skip them.
+ * and relrev.db (by destination) follow the rule too, and each of their
+ * records has a mirror in the other under the other item's cid: a record
+ * goes with its mirror (relation_delete_prefix_max), so that relations of
+ * other collections pointing into the dropped one go as well, and so do
+ * the reverse entries of relations out of it. Until then a traversal skips
+ * them: their collection name no longer maps to their cid.
  */
 /* Large values make large transactions (the log holds what is deleted): a
  * step also stops after this many bytes of keys and values. */
@@ -64,8 +65,12 @@ reclaim_step(struct store_txn *t, struct arena *a, uint64_t max, struct reclaim_
 		return STORE_OK;
 	}
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(prefixed) / sizeof(prefixed[0]); i++) {
-		rc = store_delete_prefix_max(t, prefixed[i], p, sizeof(p), max, RECLAIM_MAX_BYTES,
-		    &r->deleted, &r->bytes);
+		if (prefixed[i] == STORE_DB_RELATIONS || prefixed[i] == STORE_DB_RELREV)
+			rc = relation_delete_prefix_max(t, a, prefixed[i], p, sizeof(p), max,
+			    RECLAIM_MAX_BYTES, &r->deleted, &r->bytes);
+		else
+			rc = store_delete_prefix_max(t, prefixed[i], p, sizeof(p), max,
+			    RECLAIM_MAX_BYTES, &r->deleted, &r->bytes);
 		if (rc == STORE_OK && (r->deleted >= max || r->bytes >= RECLAIM_MAX_BYTES))
 			return STORE_OK; /* the budget is spent: more next time */
 	}

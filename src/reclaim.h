@@ -4,10 +4,11 @@
  * T | cid in reclaim.db; nothing can reach the cid's records after that.
  * The maintainer then calls reclaim_step in bounded transactions until
  * the queue is empty: each deletes at most a given number of records of
- * the first queued collection, by prefix, database by database; the step
- * that finds nothing left removes the counters and the queue entry. A kill
- * at any point loses nothing: the next step starts again from the prefix,
- * where the deleted records are already gone.
+ * the first queued collection, by prefix, database by database (a
+ * relation's record with its mirror under the other item's collection,
+ * relations.h); the step that finds nothing left removes the counters and
+ * the queue entry. A kill at any point loses nothing: the next step starts
+ * again from the prefix, where the deleted records are already gone.
  */
 #ifndef ORCHID_RECLAIM_H
 #define ORCHID_RECLAIM_H

@@ -48,8 +48,12 @@ static const struct route routes[] = {
 	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true, false },
 	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true, false },
 	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true, false },
-	{ "*/*/relation/**", ANY_METHOD, handle_unsupported, false, false },  /* relations */
-	{ "*/*/relations/**", ANY_METHOD, handle_unsupported, false, false },
+	{ "*/*/relation/*/*/*", M_GET, handle_relation_get, false, false },
+	{ "*/*/relation/*/*/*", M_HEAD, handle_relation_get, false, false },
+	{ "*/*/relation/*/*/*", M_PUT, handle_relation_put, true, false },
+	{ "*/*/relation/*/*/*", M_DELETE, handle_relation_delete, true, false },
+	{ "*/*/relations/**", M_GET, handle_relation_traverse, false, false },
+	{ "*/*/relations/**", M_HEAD, handle_relation_traverse, false, false },
 };
 
 static const char *

@@ -1021,7 +1021,8 @@ audit_of(void)
 static bool
 sound(const struct audit_report *r)
 {
-	return r->orphans == 0 && r->old_keys == 0 && r->malformed == 0 && r->bad_counts == 0;
+	return r->orphans == 0 && r->old_keys == 0 && r->malformed == 0 && r->bad_counts == 0 &&
+	    r->unmirrored == 0;
 }
 
 /* Sound at every point of a drop and reclaim cut short. */

@@ -54,6 +54,8 @@ START_TEST(test_defaults)
 	    c.max_json_depth);
 	ck_assert_msg(c.max_name_length == 1024,
 	    "max_name_length: got %d, want 1024", c.max_name_length);
+	ck_assert_msg(c.max_hops == 3 && c.max_traversal == 10000, "max_hops, "
+	    "max_traversal: got %d, %d, want 3, 10000", c.max_hops, c.max_traversal);
 	ck_assert_msg(c.deadlock_retries == 20, "deadlock_retries: got %d, want 20",
 	    c.deadlock_retries);
 	ck_assert_msg(c.failchk_timeout == 2, "failchk_timeout: got %d, want 2",
@@ -105,6 +107,10 @@ field_text(const struct config *c, const char *key, char *out, size_t size)
 		snprintf(out, size, "%d", c->max_json_depth);
 	else if (strcmp(key, "max_name_length") == 0)
 		snprintf(out, size, "%d", c->max_name_length);
+	else if (strcmp(key, "max_hops") == 0)
+		snprintf(out, size, "%d", c->max_hops);
+	else if (strcmp(key, "max_traversal") == 0)
+		snprintf(out, size, "%d", c->max_traversal);
 	else if (strcmp(key, "deadlock_retries") == 0)
 		snprintf(out, size, "%d", c->deadlock_retries);
 	else if (strcmp(key, "failchk_timeout") == 0)
@@ -149,6 +155,8 @@ static const struct set_case set_core[] = {
 	{ "export_batch", "250", "250" },
 	{ "max_json_depth", "100", "100" },
 	{ "max_name_length", "255", "255" },
+	{ "max_hops", "5", "5" },
+	{ "max_traversal", "500", "500" },
 	{ "deadlock_retries", "5", "5" },
 	{ "failchk_timeout", "10", "10" },
 	{ "worker_start_timeout", "20", "20" },
@@ -199,6 +207,15 @@ static const struct set_case set_limits[] = {
 	{ "max_name_length", "4096", "4096" },
 	{ "max_name_length", "0", NULL },
 	{ "max_name_length", "4097", NULL },
+	{ "max_hops", "1", "1" },
+	{ "max_hops", "10", "10" },
+	{ "max_hops", "0", NULL },
+	{ "max_hops", "11", NULL },
+	{ "max_traversal", "1", "1" },
+	{ "max_traversal", "10000000", "10000000" },
+	{ "max_traversal", "0", NULL },
+	{ "max_traversal", "10000001", NULL },
+	{ "max_traversal", "10k", NULL },
 	{ "deadlock_retries", "0", "0" },
 	{ "deadlock_retries", "1001", NULL },
 	{ "failchk_timeout", "600", "600" },

@@ -50,11 +50,17 @@ static const struct route_case cases[] = {
 	/* names that look like literals are names where a name is expected */
 	{ M_GET, "/v0/refs/events", handle_item_get, false, true, NULL },
 	{ M_GET, "/v0/events", handle_collection_list, false, true, NULL },
-	/* later releases: 501 for any method, not in Allow */
-	{ M_GET, "/v0/c/k/relation", handle_unsupported, false, true, NULL },
-	{ M_PUT, "/v0/c/k/relation/kind/c2/k2", handle_unsupported, false, true, NULL },
-	{ M_GET, "/v0/c/k/relations/a/b/c/d", handle_unsupported, false, true, NULL },
-	{ M_OTHER, "/v0/c/k/relations/a", handle_unsupported, false, true, NULL },
+	{ M_PUT, "/v0/c/k/relation/kind/c2/k2", handle_relation_put, true, true, NULL },
+	{ M_GET, "/v0/c/k/relation/kind/c2/k2", handle_relation_get, false, true, NULL },
+	{ M_HEAD, "/v0/c/k/relation/kind/c2/k2", handle_relation_get, false, true, NULL },
+	{ M_DELETE, "/v0/c/k/relation/kind/c2/k2", handle_relation_delete, true, true,
+	    NULL },
+	{ M_GET, "/v0/c/k/relations/a", handle_relation_traverse, false, true, NULL },
+	{ M_HEAD, "/v0/c/k/relations/a", handle_relation_traverse, false, true, NULL },
+	{ M_GET, "/v0/c/k/relations/a/b/c/d", handle_relation_traverse, false, true, NULL },
+	{ M_GET, "/v0/c/k/relations", handle_relation_traverse, false, true, NULL },
+	{ M_GET, "/v0/relation/relations/relation/a/b/c", handle_relation_get, false,
+	    true, NULL },
 	/* 405 with the exact Allow */
 	{ M_PUT, "/v0", NULL, false, true, "GET, HEAD" },
 	{ M_DELETE, "/v0", NULL, false, true, "GET, HEAD" },
@@ -68,6 +74,12 @@ static const struct route_case cases[] = {
 	{ M_PUT, "/v0/c/k/events/t/1", NULL, false, true, "GET, HEAD, POST" },
 	{ M_POST, "/v0/c/k/events/t/1/2", NULL, false, true,
 	    "GET, HEAD, PUT, PATCH, DELETE" },
+	{ M_POST, "/v0/c/k/relation/kind/c2/k2", NULL, false, true,
+	    "GET, HEAD, PUT, DELETE" },
+	{ M_PATCH, "/v0/c/k/relation/kind/c2/k2", NULL, false, true,
+	    "GET, HEAD, PUT, DELETE" },
+	{ M_PUT, "/v0/c/k/relations/a", NULL, false, true, "GET, HEAD" },
+	{ M_OTHER, "/v0/c/k/relations/a/b", NULL, false, true, "GET, HEAD" },
 	/* 404: no row has this shape */
 	{ M_GET, "/v0/c/k/nope", NULL, false, false, NULL },
 	{ M_GET, "/v0/c/k/refs/r/x", NULL, false, false, NULL },
@@ -77,6 +89,10 @@ static const struct route_case cases[] = {
 	{ M_GET, "/v0/c/k/Refs", NULL, false, false, NULL },
 	{ M_DELETE, "/v0/c/k/eventsx/t", NULL, false, false, NULL },
 	{ M_GET, "/v0/c/k/relationsx/a", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/relation", NULL, false, false, NULL },
+	{ M_PUT, "/v0/c/k/relation/kind", NULL, false, false, NULL },
+	{ M_PUT, "/v0/c/k/relation/kind/c2", NULL, false, false, NULL },
+	{ M_GET, "/v0/c/k/relation/kind/c2/k2/x", NULL, false, false, NULL },
 };
 
 START_TEST(test_routes)

@@ -652,3 +652,122 @@ describe('collections', TIMEOUT, () => {
     assert.equal((await db.deleteCollection(coll('never'))).statusCode, 204)
   })
 })
+
+// Graph relations through the client's GraphBuilder (reference §4, §5.5):
+// .to() must come before .related() on a reader, or it lists instead.
+describe('graph', TIMEOUT, () => {
+  const users = coll('gusers')
+  const photos = coll('gphotos')
+
+  function link (from, kind, to, data, ref) {
+    let b = db.newGraphBuilder().create()
+    if (data !== undefined) b = b.data(data)
+    if (ref !== undefined) b = b.ref(ref)
+    return b.from(from[0], from[1]).related(kind).to(to[0], to[1])
+  }
+
+  function relation (from, kind, to) {
+    return db.newGraphReader().get().from(from[0], from[1]).to(to[0], to[1]).related(kind)
+  }
+
+  function keysOf (res) {
+    return res.body.results.map(r => r.path.collection + '/' + r.path.key)
+  }
+
+  before(async () => {
+    for (const k of ['kate', 'tom', 'ann', 'bob']) await db.put(users, k, { name: k })
+    for (const k of ['p1', 'p2', 'p3']) await db.put(photos, k, { photo: k })
+  })
+
+  it('create without data: 201 with ETag and Location, properties {}', async () => {
+    const res = await link([users, 'kate'], 'friend', [users, 'tom'])
+    assert.equal(res.statusCode, 201)
+    assert.match(res.headers.etag, /^"[0-9a-f]{16}"$/)
+    assert.equal(res.headers.location, '/v0/' + users + '/kate/relation/friend/' + users + '/tom')
+    const got = await relation([users, 'kate'], 'friend', [users, 'tom'])
+    assert.equal(got.statusCode, 200)
+    assert.deepEqual(got.body, {})
+    assert.equal(got.headers.etag, res.headers.etag)
+  })
+
+  it('create with data, get it back, conditional updates with ref()', async () => {
+    const data = { since: 2014, how: 'school' }
+    const res = await link([users, 'kate'], 'friend', [users, 'ann'], data)
+    assert.equal(res.statusCode, 201)
+    const got = await relation([users, 'kate'], 'friend', [users, 'ann'])
+    assert.deepEqual(got.body, data)
+    const ref = got.headers.etag.replace(/"/g, '')
+    // If-Match with the current ref, then with the stale one.
+    const upd = await link([users, 'kate'], 'friend', [users, 'ann'], { since: 2015 }, ref)
+    assert.equal(upd.statusCode, 201)
+    assert.notEqual(upd.headers.etag, got.headers.etag)
+    await expectStatus(link([users, 'kate'], 'friend', [users, 'ann'], { since: 2016 }, ref), 412)
+    assert.deepEqual((await relation([users, 'kate'], 'friend', [users, 'ann'])).body, { since: 2015 })
+    // ref(false): If-None-Match "*".
+    await expectStatus(link([users, 'kate'], 'friend', [users, 'ann'], { x: 1 }, false), 412)
+    const fresh = await link([users, 'tom'], 'friend', [users, 'ann'], { x: 1 }, false)
+    assert.equal(fresh.statusCode, 201)
+  })
+
+  it('a missing endpoint is 404 items_not_found naming it; a missing relation 404', async () => {
+    const err = await expectStatus(link([users, 'kate'], 'likes', [photos, 'nope']), 404)
+    assert.equal(err.body.code, 'items_not_found')
+    assert.deepEqual(err.body.details.items, [{ collection: photos, key: 'nope' }])
+    const miss = await expectStatus(relation([users, 'tom'], 'likes', [photos, 'p1']), 404)
+    assert.equal(miss.body.message, 'The requested graph relationship could not be found.')
+  })
+
+  it('one hop and several hops list the items reached, each once', async () => {
+    await link([users, 'tom'], 'likes', [photos, 'p2'])
+    await link([users, 'ann'], 'likes', [photos, 'p2'])
+    await link([users, 'ann'], 'likes', [photos, 'p3'])
+    await link([users, 'kate'], 'likes', [photos, 'p1'])
+    const one = await db.newGraphReader().get().from(users, 'kate').related('friend')
+    assert.equal(one.statusCode, 200)
+    assert.deepEqual(keysOf(one), [users + '/ann', users + '/tom'])
+    assert.equal(one.body.count, 2)
+    const r = one.body.results[0]
+    assert.deepEqual(r.value, { name: 'ann' })
+    assert.equal(r.path.kind, 'item')
+    assert.match(r.path.ref, REF_RE)
+    assert.equal(typeof r.reftime, 'number')
+    const two = await db.newGraphReader().get().from(users, 'kate').related('friend', 'likes')
+    assert.deepEqual(keysOf(two), [photos + '/p2', photos + '/p3'])
+    const filtered = await db.newGraphReader().get().withFields('value.photo')
+      .from(users, 'kate').related('friend', 'likes')
+    assert.deepEqual(filtered.body.results.map(x => x.value), [{ photo: 'p2' }, { photo: 'p3' }])
+  })
+
+  it('limit and offset page a traversal; links.next.get() follows', async () => {
+    const page = await db.newGraphReader().get().limit(1).offset(1).from(users, 'kate')
+      .related('friend')
+    assert.deepEqual(keysOf(page), [users + '/tom'])
+    assert.ok(page.body.prev)
+    const first = await db.newGraphReader().get().limit(1).from(users, 'kate').related('friend')
+    assert.deepEqual(keysOf(first), [users + '/ann'])
+    assert.equal(first.body.next, first.links.next.url)
+    const second = await first.links.next.get()
+    assert.deepEqual(keysOf(second), [users + '/tom'])
+    assert.ok(!(second.links && second.links.next))
+  })
+
+  it('remove: 204, the relation is gone, removing again is 204', async () => {
+    await link([users, 'bob'], 'friend', [users, 'tom'])
+    const del = await db.newGraphBuilder().remove().from(users, 'bob').related('friend').to(users, 'tom')
+    assert.equal(del.statusCode, 204)
+    await expectStatus(relation([users, 'bob'], 'friend', [users, 'tom']), 404)
+    const again = await db.newGraphBuilder().remove().from(users, 'bob').related('friend').to(users, 'tom')
+    assert.equal(again.statusCode, 204)
+    assert.equal((await db.newGraphReader().get().from(users, 'bob').related('friend')).body.count, 0)
+  })
+
+  it('purging an item removes its relations both ways', async () => {
+    await db.put(users, 'gone', { name: 'gone' })
+    await link([users, 'gone'], 'friend', [users, 'kate'])
+    await link([users, 'bob'], 'friend', [users, 'gone'])
+    await db.remove(users, 'gone', true)
+    await db.put(users, 'gone', { name: 'again' })
+    assert.equal((await db.newGraphReader().get().from(users, 'gone').related('friend')).body.count, 0)
+    assert.equal((await db.newGraphReader().get().from(users, 'bob').related('friend')).body.count, 0)
+  })
+})
