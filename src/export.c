@@ -1,9 +1,11 @@
 /*
  * export: the export stream in batches (export.h) over the layout of
- * layout.h. A position is the collection being written (name and cid), the
- * part of it (items or events) and the last key written in that part's
- * database. Every batch works on a copy of the position, so a batch that
- * fails or is retried after a deadlock leaves the position as it was.
+ * layout.h. A position is the pass (items and events of each collection,
+ * then relations of each collection), the collection being written (name
+ * and cid), the part of it (items or events) and the last key written in
+ * that part's database. Every batch works on a copy of the position, so a
+ * batch that fails or is retried after a deadlock leaves the position as
+ * it was.
  */
 #include "export.h"
 
@@ -27,7 +29,7 @@
  * transactions. */
 #define SCAN_FACTOR 8
 
-enum pass { PASS_DATA, PASS_DONE };
+enum pass { PASS_DATA, PASS_RELATIONS, PASS_DONE };
 enum part { PART_ITEMS, PART_EVENTS };
 
 /* A growable byte string owned by a position. */
@@ -57,6 +59,16 @@ struct export {
 	struct export_totals totals, batch;
 	int64_t scanned;         /* records the batch in hand passed over */
 	bool failed;
+	/* For relations, within one batch: a cursor over items.db to read
+	 * heads, the last source item looked at and whether it is live, and
+	 * the last destination collection name looked up and its cid (0: it
+	 * does not exist). */
+	struct store_cursor *heads;
+	struct bytes src;
+	bool src_valid, src_live;
+	struct bytes dst;
+	bool dst_valid;
+	uint64_t dst_cid;
 };
 
 static int
@@ -121,6 +133,8 @@ export_free(struct export *x)
 	free(x->pos.key.p);
 	free(x->next.coll.p);
 	free(x->next.key.p);
+	free(x->src.p);
+	free(x->dst.p);
 	free(x->only);
 	mem_free(x->arena);
 	buf_free(&x->out);
@@ -137,7 +151,7 @@ export_totals(const struct export *x, struct export_totals *t)
 static bool
 batch_full(const struct export *x)
 {
-	int64_t lines = x->batch.items + x->batch.events;
+	int64_t lines = x->batch.items + x->batch.events + x->batch.relations;
 
 	return lines >= x->spec.batch_records || x->out.b_len >= x->spec.batch_bytes ||
 	    x->scanned >= x->spec.batch_records * SCAN_FACTOR;
@@ -185,16 +199,17 @@ write_item(struct export *x, const char *key, size_t keylen, const struct item_v
 }
 
 /* A record's writer: *wrote tells whether it made a line. */
-typedef enum dom_rc (*emit_fn)(struct export *x, const unsigned char *k, size_t kl,
-    const void *v, size_t vl, bool *wrote);
+typedef enum dom_rc (*emit_fn)(struct export *x, struct dom *d, const unsigned char *k,
+    size_t kl, const void *v, size_t vl, bool *wrote);
 
 /* items.db (I -> head): the live items' current values. */
 static enum dom_rc
-emit_head(struct export *x, const unsigned char *k, size_t kl, const void *v,
-    size_t vl, bool *wrote)
+emit_head(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
+    const void *v, size_t vl, bool *wrote)
 {
 	struct item_version iv;
 
+	(void)d;
 	*wrote = false;
 	if (layout_item_decode(v, vl, &iv) == -1)
 		return malformed(x, "items.db");
@@ -207,11 +222,12 @@ emit_head(struct export *x, const unsigned char *k, size_t kl, const void *v,
 /* versions.db (I | 0x00 | seq -> version): every version, in key order and
  * then seq order, i.e. oldest first. */
 static enum dom_rc
-emit_version(struct export *x, const unsigned char *k, size_t kl, const void *v,
-    size_t vl, bool *wrote)
+emit_version(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
+    const void *v, size_t vl, bool *wrote)
 {
 	struct item_version iv;
 
+	(void)d;
 	*wrote = false;
 	if (kl < LAYOUT_PREFIX_LEN + 1 + 9 || k[kl - 9] != 0 ||
 	    layout_item_decode(v, vl, &iv) == -1)
@@ -224,8 +240,8 @@ emit_version(struct export *x, const unsigned char *k, size_t kl, const void *v,
 /* events.db (I | 0x00 | type | 0x00 | ts | ordinal -> event). Neither the
  * key nor the type holds a 0x00 byte; the position may. */
 static enum dom_rc
-emit_event(struct export *x, const unsigned char *k, size_t kl, const void *v,
-    size_t vl, bool *wrote)
+emit_event(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
+    const void *v, size_t vl, bool *wrote)
 {
 	const unsigned char *key = k + LAYOUT_PREFIX_LEN, *type, *end, *z;
 	struct event_record r;
@@ -233,6 +249,7 @@ emit_event(struct export *x, const unsigned char *k, size_t kl, const void *v,
 	uint64_t ts, ord;
 	char ordhex[17];
 
+	(void)d;
 	*wrote = false;
 	if (kl < LAYOUT_PREFIX_LEN + 4 + 16)
 		return malformed(x, "events.db");
@@ -258,6 +275,133 @@ emit_event(struct export *x, const unsigned char *k, size_t kl, const void *v,
 	buf_printf(b, ",\"reftime\":%lld}\n", (long long)r.reftime);
 	*wrote = true;
 	return line_done(x, &x->batch.events);
+}
+
+/*
+ * Whether item (cid, key) has a live head, read through the batch's items
+ * cursor: its buffer is reused from one head to the next, so the memory a
+ * batch takes does not grow with the relations it looks at.
+ */
+static enum dom_rc
+head_live(struct export *x, struct dom *d, uint64_t cid, const char *key, size_t keylen,
+    bool *live)
+{
+	struct item_version iv;
+	unsigned char *ik;
+	const void *k, *v;
+	size_t il, kl, vl;
+	enum store_rc rc;
+
+	*live = false;
+	if (x->heads == NULL && (rc = store_cursor_open(d->txn, STORE_DB_ITEMS,
+	    &x->heads)) != STORE_OK)
+		return dom_from_store(rc);
+	il = LAYOUT_PREFIX_LEN + keylen;
+	if ((ik = mem_alloc(d->arena, il)) == NULL)
+		return DOM_ERR;
+	layout_prefix(ik, x->spec.tenant, cid);
+	memcpy(ik + LAYOUT_PREFIX_LEN, key, keylen);
+	rc = store_cursor_get(x->heads, STORE_SEEK_GE, ik, il, &k, &kl, &v, &vl);
+	if (rc == STORE_NOTFOUND || (rc == STORE_OK && (kl != il || memcmp(k, ik, il) != 0)))
+		return DOM_OK;
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	if (layout_item_decode(v, vl, &iv) == -1)
+		return malformed(x, "items.db");
+	*live = !iv.tombstone;
+	return DOM_OK;
+}
+
+/* Whether the relation's source (in the collection being written) is live;
+ * relations come grouped by source, so the last answer is kept. */
+static enum dom_rc
+source_live(struct export *x, struct dom *d, const struct rel_key *rk, bool *live)
+{
+	enum dom_rc rc;
+
+	if (x->src_valid && x->src.len == rk->keylen &&
+	    memcmp(x->src.p, rk->key, rk->keylen) == 0) {
+		*live = x->src_live;
+		return DOM_OK;
+	}
+	if ((rc = head_live(x, d, x->next.cid, rk->key, rk->keylen, live)) != DOM_OK)
+		return rc;
+	if (bytes_set(&x->src, rk->key, rk->keylen) == -1)
+		return DOM_ERR;
+	x->src_valid = true;
+	x->src_live = *live;
+	return DOM_OK;
+}
+
+/* The cid the destination's collection name has now (0: none); the last
+ * name looked up is kept. */
+static enum dom_rc
+dest_cid(struct export *x, struct dom *d, const struct rel_record *r, uint64_t *cid)
+{
+	const char *name;
+	enum dom_rc rc;
+
+	if (x->dst_valid && x->dst.len == r->dst_coll_len &&
+	    memcmp(x->dst.p, r->dst_coll, r->dst_coll_len) == 0) {
+		*cid = x->dst_cid;
+		return DOM_OK;
+	}
+	if ((name = mem_strndup(d->arena, r->dst_coll, r->dst_coll_len)) == NULL)
+		return DOM_ERR;
+	rc = coll_lookup(d, name, cid);
+	if (rc == DOM_NOT_FOUND)
+		*cid = 0;
+	else if (rc != DOM_OK)
+		return rc;
+	if (bytes_set(&x->dst, r->dst_coll, r->dst_coll_len) == -1)
+		return DOM_ERR;
+	x->dst_valid = true;
+	x->dst_cid = *cid;
+	return DOM_OK;
+}
+
+/*
+ * relations.db (I(src) | 0x00 | kind | 0x00 | dst cid | dst key -> record):
+ * the relations the API shows, i.e. whose two ends are live items. Those
+ * of a deleted item, or into a dropped collection (reclaim pending), are
+ * passed over: no client can see them, and an import could not write them.
+ */
+static enum dom_rc
+emit_relation(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
+    const void *v, size_t vl, bool *wrote)
+{
+	struct rel_record r;
+	struct rel_key rk;
+	struct buf *b = &x->out;
+	uint64_t cid;
+	bool live;
+	enum dom_rc rc;
+
+	*wrote = false;
+	if (layout_rel_split(k, kl, &rk) == -1 || layout_rel_decode(v, vl, &r) == -1)
+		return malformed(x, "relations.db");
+	if ((rc = source_live(x, d, &rk, &live)) != DOM_OK || !live)
+		return rc;
+	if ((rc = dest_cid(x, d, &r, &cid)) != DOM_OK || cid != rk.other_cid)
+		return rc;
+	if ((rc = head_live(x, d, rk.other_cid, rk.other_key, rk.other_keylen, &live)) !=
+	    DOM_OK || !live)
+		return rc;
+	buf_adds(b, "{\"kind\":\"relationship\",\"source\":{\"collection\":");
+	json_emit_string(b, (const char *)x->next.coll.p, x->next.coll.len);
+	buf_adds(b, ",\"key\":");
+	json_emit_string(b, rk.key, rk.keylen);
+	buf_adds(b, "},\"destination\":{\"collection\":");
+	json_emit_string(b, r.dst_coll, r.dst_coll_len);
+	buf_adds(b, ",\"key\":");
+	json_emit_string(b, rk.other_key, rk.other_keylen);
+	buf_adds(b, "},\"relation\":");
+	json_emit_string(b, rk.kind, rk.kindlen);
+	buf_adds(b, ",\"value\":");
+	buf_add(b, r.value, r.vlen);
+	buf_printf(b, ",\"ref\":\"%s\",\"reftime\":%lld}\n", r.ref, (long long)r.reftime);
+	*wrote = true;
+	return line_done(x, &x->batch.relations);
 }
 
 /*
@@ -296,7 +440,7 @@ walk(struct export *x, struct dom *d, enum store_db db, emit_fn emit, bool *fini
 		}
 		if (batch_full(x))
 			break;
-		if ((out = emit(x, k, kl, v, vl, &wrote)) != DOM_OK)
+		if ((out = emit(x, d, k, kl, v, vl, &wrote)) != DOM_OK)
 			break;
 		x->scanned += !wrote;
 		if (bytes_set(&p->key, k, kl) == -1) {
@@ -329,7 +473,10 @@ next_collection(struct export *x, struct dom *d)
 		rc = coll_next(d, p->have_coll ? (const char *)p->coll.p : NULL, p->coll.len,
 		    &name, &len, &cid);
 	if (rc == DOM_NOT_FOUND) {
-		p->pass = PASS_DONE;
+		/* The relations come after every collection's items and events:
+		 * an import needs both ends of a relation written first. */
+		p->pass = p->pass == PASS_DATA ? PASS_RELATIONS : PASS_DONE;
+		p->have_coll = false;
 		return DOM_OK;
 	}
 	if (rc != DOM_OK)
@@ -374,7 +521,9 @@ write_part(struct export *x, struct dom *d)
 	bool finished;
 	enum dom_rc rc;
 
-	if (p->part == PART_ITEMS)
+	if (p->pass == PASS_RELATIONS)
+		rc = walk(x, d, STORE_DB_RELATIONS, emit_relation, &finished);
+	else if (p->part == PART_ITEMS)
 		rc = x->spec.history ? walk(x, d, STORE_DB_VERSIONS, emit_version, &finished)
 		    : walk(x, d, STORE_DB_ITEMS, emit_head, &finished);
 	else
@@ -382,7 +531,7 @@ write_part(struct export *x, struct dom *d)
 	if (rc != DOM_OK || !finished)
 		return rc;
 	p->have_key = false;
-	if (p->part == PART_ITEMS)
+	if (p->pass == PASS_DATA && p->part == PART_ITEMS)
 		p->part = PART_EVENTS;
 	else
 		p->in_coll = false;
@@ -402,6 +551,8 @@ batch_txn(struct store_txn *t, void *arg, bool *commit)
 	buf_reset(&x->out);
 	memset(&x->batch, 0, sizeof(x->batch));
 	x->scanned = 0;
+	x->heads = NULL; /* closed with the transaction of the last batch */
+	x->src_valid = x->dst_valid = false;
 	if (xpos_copy(&x->next, &x->pos) == -1)
 		return STORE_ERR;
 	memset(&d, 0, sizeof(d));
@@ -440,6 +591,7 @@ export_next(struct export *x, struct store *s, int retries, const char **data,
 	x->next = held;
 	x->totals.items += x->batch.items;
 	x->totals.events += x->batch.events;
+	x->totals.relations += x->batch.relations;
 	x->totals.bytes += x->out.b_len;
 	if (x->out.b_len > 0)
 		*data = x->out.b_data;

@@ -2,7 +2,10 @@
  * export: a tenant's data as the export stream, one JSON object per line
  * (docs/api.md, "Export"): for each collection in name order its items in
  * key order (the current value; with history every version oldest first,
- * tombstones included), then its events in events.db order.
+ * tombstones included), then its events in events.db order; after every
+ * collection, the relations out of each collection in relations.db order
+ * (those whose two ends are live items), so that an import meets them
+ * after their ends.
  *
  * An export runs in batches. Each batch is one short read transaction that
  * writes at most batch_records lines (or stops at the first line past
@@ -46,6 +49,7 @@ struct export_spec {
 struct export_totals {
 	int64_t items;           /* item lines (one per version with history) */
 	int64_t events;
+	int64_t relations;
 	uint64_t bytes;
 };
 

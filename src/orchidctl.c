@@ -354,7 +354,7 @@ export_progress(const struct export_totals *t, int64_t items, bool history,
     double secs, bool last)
 {
 	double mb = (double)t->bytes / 1e6, rate = secs > 0 ? (double)t->items / secs : 0;
-	int64_t records = t->items + t->events;
+	int64_t records = t->items + t->events + t->relations;
 
 	fprintf(stderr, "\rexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
 	    (long long)records, mb, secs > 0 ? (double)records / secs : 0.0,

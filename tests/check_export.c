@@ -22,6 +22,7 @@
 #include "export.h"
 #include "ids.h"
 #include "items.h"
+#include "relations.h"
 #include "testdom.h"
 
 #define T1	1
@@ -74,6 +75,24 @@ event(uint32_t t, const char *coll, const char *key, const char *type, int64_t t
 }
 
 static void
+relate(uint32_t t, const char *coll, const char *key, const char *kind,
+    const char *to_coll, const char *to_key, const char *props)
+{
+	struct rel_name n = { coll, key, kind, to_coll, to_key };
+	struct rel_record r;
+	struct dom d;
+	bool missing_dst;
+	enum dom_rc rc;
+
+	td_begin(&d, t);
+	rc = relation_put(&d, &n, props, props ? strlen(props) : 0, &no_cond, &no_cond, &r,
+	    &missing_dst);
+	td_end(&d, rc);
+	ck_assert_msg(rc == DOM_OK, "relation_put(%s/%s %s %s/%s) to set up: got %s, want "
+	    "DOM_OK", coll, key, kind, to_coll, to_key, dom_rc_name(rc));
+}
+
+static void
 drop(uint32_t t, const char *coll)
 {
 	struct dom d;
@@ -87,7 +106,12 @@ drop(uint32_t t, const char *coll)
 	    "DOM_OK, 1", coll, dom_rc_name(rc), existed);
 }
 
-/* The tenant every test exports (T1), and another one (T2). */
+/*
+ * The tenant every test exports (T1), and another one (T2). Of T1's
+ * relations only a -likes-> b and b -likes-> a are live at both ends: the
+ * others start at a deleted item (d), end at one (q), or end in a dropped
+ * collection (c3).
+ */
 static void
 fixture(void)
 {
@@ -95,24 +119,34 @@ fixture(void)
 	put(T1, "c0", "b", V1);
 	put(T1, "c0", "b", V2);
 	put(T1, "c0", "d", VB);
+	relate(T1, "c0", "d", "x", "c0", "a", NULL);
 	del(T1, "c0", "d");
 	event(T1, "c0", "a", "ev", 7, VE);
 	event(T1, "c0", "a", "ev", 5, V1);
 	event(T1, "c0", "zz", "ev2", 1, VB);
 	event(T1, "c1", "x", "t", 3, V2);
 	put(T1, "c2", "q", VB);
+	relate(T1, "c0", "b", "owns", "c2", "q", V1);
 	del(T1, "c2", "q");
+	put(T1, "c3", "z", V1);
+	relate(T1, "c0", "a", "to", "c3", "z", NULL);
+	drop(T1, "c3");
+	relate(T1, "c0", "b", "likes", "c0", "a", NULL);
+	relate(T1, "c0", "a", "likes", "c0", "b", VB);
 	put(T2, "c0", "a", V2);
 	event(T2, "c0", "a", "ev", 5, V2);
+	relate(T2, "c0", "a", "self", "c0", "a", V2);
 }
 
+#define RELS ",r:c0/a/likes/c0/b=" VB ",r:c0/b/likes/c0/a=" VE
 #define NOHIST_ALL "i:c0/a=" V1 ",i:c0/b=" V2 ",e:c0/a/ev/5=" V1 ",e:c0/a/ev/7=" VE \
-	",e:c0/zz/ev2/1=" VB ",e:c1/x/t/3=" V2
-#define HIST_C0 "i:c0/a=" V1 ",i:c0/b=" V1 ",i:c0/b=" V2 ",i:c0/d=" VB ",t:c0/d" \
+	",e:c0/zz/ev2/1=" VB ",e:c1/x/t/3=" V2 RELS
+#define HIST_C0_DATA "i:c0/a=" V1 ",i:c0/b=" V1 ",i:c0/b=" V2 ",i:c0/d=" VB ",t:c0/d" \
 	",e:c0/a/ev/5=" V1 ",e:c0/a/ev/7=" VE ",e:c0/zz/ev2/1=" VB
-#define HIST_ALL HIST_C0 ",e:c1/x/t/3=" V2 ",i:c2/q=" VB ",t:c2/q"
+#define HIST_C0 HIST_C0_DATA RELS
+#define HIST_ALL HIST_C0_DATA ",e:c1/x/t/3=" V2 ",i:c2/q=" VB ",t:c2/q" RELS
 #define NOHIST_C0 "i:c0/a=" V1 ",i:c0/b=" V2 ",e:c0/a/ev/5=" V1 ",e:c0/a/ev/7=" VE \
-	",e:c0/zz/ev2/1=" VB
+	",e:c0/zz/ev2/1=" VB RELS
 
 /* What the export wrote, summed up. */
 struct got {
@@ -156,6 +190,31 @@ int_of(struct json_object *o, const char *name)
 	return json_object_get_int64(v);
 }
 
+/* A relationship line: "r:c/k/kind/c2/k2=props". */
+static void
+check_relation(struct got *g, struct json_object *o, const char *line, size_t len)
+{
+	struct json_object *src, *dst, *value;
+	char text[512], ref[IDS_REF_LEN + 1];
+	const char *vs;
+
+	ck_assert_msg(json_object_object_get_ex(o, "source", &src) &&
+	    json_object_object_get_ex(o, "destination", &dst) &&
+	    json_object_object_get_ex(o, "value", &value), "relationship line %.*s: want "
+	    "source, destination and value", (int)len, line);
+	vs = json_object_to_json_string_ext(value, JSON_C_TO_STRING_PLAIN);
+	ids_ref(vs, strlen(vs), ref, NULL);
+	ck_assert_msg(strcmp(str_of(o, "ref"), ref) == 0 && int_of(o, "reftime") > 0,
+	    "relationship line %.*s: got ref %s, want %s (of the value), and a reftime",
+	    (int)len, line, str_of(o, "ref"), ref);
+	snprintf(text, sizeof(text), "r:%s/%s/%s/%s/%s=%s", str_of(src, "collection"),
+	    str_of(src, "key"), str_of(o, "relation"), str_of(dst, "collection"),
+	    str_of(dst, "key"), vs);
+	got_add(g, text);
+	g->lines++;
+	json_object_put(o);
+}
+
 /* Checks one line's shape and adds its summary. */
 static void
 check_line(struct got *g, const char *line, size_t len)
@@ -172,6 +231,10 @@ check_line(struct got *g, const char *line, size_t len)
 	    (int)len, line);
 	json_tokener_free(tok);
 	kind = str_of(o, "kind");
+	if (strcmp(kind, "relationship") == 0) {
+		check_relation(g, o, line, len);
+		return;
+	}
 	ck_assert_msg(json_object_object_get_ex(o, "path", &path), "line %.*s: got no path",
 	    (int)len, line);
 	ck_assert_msg(strcmp(str_of(path, "kind"), kind) == 0, "line %.*s: path.kind "
@@ -316,8 +379,9 @@ run_order_case(const struct order_case *tc, uint32_t tenant)
 	    " lines / %zu bytes a batch):\n got %s\nwant %s", tc->coll ? tc->coll : "all",
 	    tc->history, tc->records, tc->bytes, g.s, tc->want);
 	export_totals(x, &tot);
-	ck_assert_msg(tot.items + tot.events == g.lines, "totals: got %" PRId64 " items "
-	    "+ %" PRId64 " events, want %" PRId64 " lines", tot.items, tot.events, g.lines);
+	ck_assert_msg(tot.items + tot.events + tot.relations == g.lines, "totals: got %"
+	    PRId64 " items + %" PRId64 " events + %" PRId64 " relations, want %" PRId64
+	    " lines", tot.items, tot.events, tot.relations, g.lines);
 	if (tc->records == 1 && g.lines > 0)
 		ck_assert_msg(g.batches >= g.lines, "one line a batch: got %d batches for %"
 		    PRId64 " lines", g.batches, g.lines);
@@ -358,8 +422,8 @@ START_TEST(test_other_tenant)
 	export_free(x);
 	x = new_export(T2, NULL, true, 1, EXPORT_BATCH_BYTES);
 	run_all(x, &g);
-	ck_assert_msg(strcmp(g.s, "i:c0/a=" V2 ",e:c0/a/ev/5=" V2) == 0, "tenant 2: got "
-	    "%s, want only its own item and event", g.s);
+	ck_assert_msg(strcmp(g.s, "i:c0/a=" V2 ",e:c0/a/ev/5=" V2 ",r:c0/a/self/c0/a=" V2)
+	    == 0, "tenant 2: got %s, want only its own item, event and relation", g.s);
 	export_free(x);
 }
 END_TEST
@@ -389,7 +453,7 @@ START_TEST(test_between_batches)
 		;
 	ck_assert_msg(strcmp(g.s, "i:c0/a=" V1 ",i:c0/b=" V1 ",i:c0/b=" V2 ",i:c0/b=" VE
 	    ",i:c0/c=" VE ",i:c0/d=" VB ",t:c0/d,e:c0/a/ev/5=" V1 ",e:c0/a/ev/7=" VE
-	    ",e:c0/zz/ev2/1=" VB ",i:c2/q=" VB ",t:c2/q") == 0, "got %s", g.s);
+	    ",e:c0/zz/ev2/1=" VB ",i:c2/q=" VB ",t:c2/q" RELS) == 0, "got %s", g.s);
 	export_free(x);
 }
 END_TEST
@@ -407,7 +471,8 @@ START_TEST(test_dropped_collection)
 	drop(T1, "c0");
 	put(T1, "c0", "b", V1);        /* a new c0, under a new cid */
 	ck_assert_msg(batch(x, &g) && strcmp(g.s, "i:c0/a=" V1) == 0, "after the drop: "
-	    "got %s and not done, want only the line before it", g.s);
+	    "got %s and not done, want only the line before it (and no relations: they "
+	    "went with the collection)", g.s);
 	export_free(x);
 }
 END_TEST
@@ -441,7 +506,7 @@ END_TEST
 START_TEST(test_malformed_record)
 {
 	static const struct { enum store_db db; const char *suffix; } bad[] = {
-		{ STORE_DB_ITEMS, "" }, { STORE_DB_EVENTS, "x" },
+		{ STORE_DB_ITEMS, "" }, { STORE_DB_EVENTS, "x" }, { STORE_DB_RELATIONS, "" },
 	};
 	unsigned char k[64];
 	struct store_txn *t;

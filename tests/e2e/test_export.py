@@ -46,8 +46,12 @@ def lines_of(body):
 
 
 def summary(line):
-    """A short form of one line: ("i", c, k, value), ("t", c, k) or
-    ("e", c, k, type, timestamp, value)."""
+    """A short form of one line: ("i", c, k, value), ("t", c, k),
+    ("e", c, k, type, timestamp, value) or ("r", c, k, kind, c2, k2, value)."""
+    if line["kind"] == "relationship":
+        src, dst = line["source"], line["destination"]
+        return ("r", src["collection"], src["key"], line["relation"], dst["collection"],
+                dst["key"], line["value"])
     p = line["path"]
     if line["kind"] == "item":
         if p.get("tombstone"):
@@ -95,7 +99,14 @@ class ExportContentTest(ServerTestCase):
     """What the stream holds, its order, its headers and its errors."""
 
     server_options = {"workers": 2}
-    counter = 0
+    # After every collection's items and events; each collection's relations
+    # in relations.db order (source key, kind, then the destination's
+    # collection id and key).
+    RELATIONS = [
+        ("r", "a", "k1", "likes", "b", "x", {}),
+        ("r", "a", "k10", "likes", "b", "x", {}),
+        ("r", "b", "x", "likes", "a", "k1", {"since": 2014}),
+    ]
 
     @classmethod
     def setUpClass(cls):
@@ -125,9 +136,21 @@ class ExportContentTest(ServerTestCase):
                            ("/v0/c/only/events/t/1500000000001", {"e": 6})):
             st = req("POST", path, key=key, body=body)[0]
             assert st == 201, (path, st)
-        # A collection whose only item was deleted.
+        # A collection whose only item was deleted; relations, of which
+        # those with a deleted end or an end in a dropped collection are
+        # not exported.
         assert req("PUT", "/v0/d/gone", key=key, body={"g": 1})[0] == 201
+        assert req("PUT", "/v0/e/z", key=key, body={"z": 1})[0] == 201
+        for path, body in (("/v0/b/x/relation/likes/a/k1", {"since": 2014}),
+                           ("/v0/a/k10/relation/likes/b/x", None),
+                           ("/v0/a/k1/relation/likes/b/x", None),
+                           ("/v0/a/k1/relation/owns/d/gone", None),
+                           ("/v0/d/gone/relation/owns/a/k1", None),
+                           ("/v0/a/k1/relation/to/e/z", None)):
+            st = req("PUT", path, key=key, body=body)[0]
+            assert st == 201, (path, st)
         assert req("DELETE", "/v0/d/gone", key=key)[0] == 204
+        assert req("DELETE", "/v0/e?force=true", key=key)[0] == 204
 
     def export(self, path, key=None, status=200):
         st, headers, body, doc = self.server.request("GET", path, key=key or self.key)
@@ -148,12 +171,23 @@ class ExportContentTest(ServerTestCase):
             ("e", "a", "k1", "t2", 1400000000000, {"e": 1}),
             ("i", "b", "x", {"b": 1}),
             ("e", "c", "only", "t", 1500000000001, {"e": 6}),
-        ]
+        ] + self.RELATIONS
         self.assertEqual([summary(x) for x in lines], want)
 
     def test_lines_agree_with_the_api(self):
         _, lines = self.export("/v0?export=true")
         for line in lines:
+            if line["kind"] == "relationship":
+                src, dst = line["source"], line["destination"]
+                st, h, body, doc = self.server.request(
+                    "GET", "/v0/%s/%s/relation/%s/%s/%s" % (
+                        seg(src["collection"]), seg(src["key"]), seg(line["relation"]),
+                        seg(dst["collection"]), seg(dst["key"])), key=self.key)
+                self.assertEqual(st, 200)
+                self.assertEqual(doc, line["value"])
+                self.assertEqual(h["etag"], '"%s"' % line["ref"])
+                self.assertIsInstance(line["reftime"], int)
+                continue
             p = line["path"]
             self.assertEqual(line["reftime"], p["reftime"], line)
             self.assertEqual(p["kind"], line["kind"])
@@ -165,6 +199,8 @@ class ExportContentTest(ServerTestCase):
                 self.assertEqual(h["etag"], '"%s"' % p["ref"])
                 refs = self.server.request("GET", base + "/refs?limit=1", key=self.key)[3]
                 self.assertEqual(refs["results"][0]["reftime"], p["reftime"])
+            elif line["kind"] == "relationship":
+                continue
             else:
                 self.assertEqual(p["ordinal_str"], "%016x" % p["ordinal"])
                 st, h, body, doc = self.server.request(
@@ -196,19 +232,22 @@ class ExportContentTest(ServerTestCase):
         tomb = [x for x in items if x["path"].get("tombstone")]
         self.assertEqual([x["path"]["key"] for x in tomb], ["k2"])
         self.assertNotIn("value", tomb[0])
-        # The events follow the items, as without history.
-        self.assertEqual([x["kind"] for x in lines[len(items):]], ["event"] * 5)
+        # The events follow the items, then the relations, as without history.
+        self.assertEqual([x["kind"] for x in lines[len(items):]],
+                         ["event"] * 5 + ["relationship"] * 2)
 
     def test_history_of_every_collection(self):
         _, lines = self.export("/v0?export=true&history=true")
         got = [summary(x) for x in lines]
         self.assertIn(("t", "d", "gone"), got)
-        self.assertEqual(got[-2:], [("i", "d", "gone", {"g": 1}), ("t", "d", "gone")])
+        self.assertEqual(got[-5:], [("i", "d", "gone", {"g": 1}), ("t", "d", "gone")] +
+                         self.RELATIONS)
         self.assertEqual(sum(1 for x in got if x[:3] == ("i", "a", "k1")), 3)
 
     def test_one_collection(self):
         _, lines = self.export("/v0/b?export=true")
-        self.assertEqual([summary(x) for x in lines], [("i", "b", "x", {"b": 1})])
+        self.assertEqual([summary(x) for x in lines],
+                         [("i", "b", "x", {"b": 1}), self.RELATIONS[2]])
         _, lines = self.export("/v0/c?export=true")
         self.assertEqual([summary(x) for x in lines],
                          [("e", "c", "only", "t", 1500000000001, {"e": 6})])
@@ -268,7 +307,7 @@ class ExportContentTest(ServerTestCase):
         self.assertEqual((st, h.get("content-type")), (200, "application/json"))
         self.assertEqual(doc["count"], 1)
         _, lines = self.export("/v0?export=true&limit=1")
-        self.assertEqual(len(lines), 10)
+        self.assertEqual(len(lines), 13)
         self.assertJsonError(self.server.request("GET", "/v0?export=true"), 401,
                              "security_unauthorized")
 
@@ -327,7 +366,7 @@ class ExportContentTest(ServerTestCase):
                 os.close(slave)
             os.close(master)
         self.assertEqual(proc.returncode, 0)
-        self.assertRegex(seen.decode(), r"export: 10 records, [0-9.]+ MB, .* in [0-9.]+ s")
+        self.assertRegex(seen.decode(), r"export: 13 records, [0-9.]+ MB, .* in [0-9.]+ s")
         self.assertEqual(proc.stdout, self.server.request("GET", "/v0?export=true",
                                                           key=self.key)[2])
 
