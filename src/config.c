@@ -43,6 +43,8 @@ static const struct setting settings[] = {
 	{ "max_response", K_SIZE, OFF(max_response), 0, (int64_t)64 << 10, (int64_t)1 << 30 },
 	{ "max_json_depth", K_INT, OFF(max_json_depth), 0, 2, 1000 },
 	{ "max_name_length", K_INT, OFF(max_name_length), 0, 1, 4096 },
+	{ "max_bulk_ops", K_INT, OFF(max_bulk_ops), 0, 1, 100000 },
+	{ "max_bulk_body", K_SIZE, OFF(max_bulk_body), 0, 1024, (int64_t)1 << 30 },
 	{ "max_hops", K_INT, OFF(max_hops), 0, 1, 10 },
 	{ "max_traversal", K_INT, OFF(max_traversal), 0, 1, 10000000 },
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
@@ -72,6 +74,8 @@ config_defaults(struct config *c)
 	c->max_response = (int64_t)8 << 20;
 	c->max_json_depth = 64;
 	c->max_name_length = 1024;
+	c->max_bulk_ops = 1000;
+	c->max_bulk_body = (int64_t)16 << 20;
 	c->max_hops = 3;
 	c->max_traversal = 10000;
 	c->deadlock_retries = 20;

@@ -37,6 +37,8 @@ struct config {
 	int64_t max_response;       /* bytes a list page may fill (one entry always fits) */
 	int max_json_depth;
 	int max_name_length;        /* bytes of a collection, key or type name */
+	int max_bulk_ops;           /* operations of one bulk request (POST /v0) */
+	int64_t max_bulk_body;      /* bytes of a bulk request's body */
 	int max_hops;               /* relation kinds a traversal may follow */
 	int max_traversal;          /* relations a traversal may follow in all */
 	int deadlock_retries;

@@ -40,7 +40,8 @@ put_event(struct dom *d, const unsigned char *k, size_t kl, const char *value,
 	unsigned char *rec;
 	size_t rl;
 
-	r->reftime = timefmt_now_ms(); /* when written, not when received */
+	/* When written, not when received; an import keeps its own. */
+	r->reftime = d->reftime != 0 ? d->reftime : timefmt_now_ms();
 	ids_ref(value, vlen, r->ref, r->refbin);
 	r->value = value;
 	r->vlen = vlen;
@@ -86,6 +87,41 @@ event_create(struct dom *d, const struct event_name *n, int64_t ts, const char *
 		return rc;
 	pos->ts = (uint64_t)ts;
 	layout_event_pos(k, pl, pos->ts, pos->ord);
+	return put_event(d, k, pl + 16, value, vlen, out);
+}
+
+/* Raises the item's last ordinal (evseq) to at least ord, under its write
+ * lock, so that later new events get larger ordinals. k is the event key,
+ * whose first il bytes are the item key. */
+static enum dom_rc
+raise_ordinal(struct dom *d, const unsigned char *k, size_t il, uint64_t ord)
+{
+	unsigned char seq[8];
+	size_t vl;
+	void *v;
+	enum store_rc rc = store_get(d->txn, STORE_DB_EVSEQ, k, il, true, d->arena, &v, &vl);
+
+	if (rc == STORE_OK && vl == 8 && util_get_be64(v) >= ord)
+		return DOM_OK;
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return dom_from_store(rc);
+	util_put_be64(seq, ord);
+	return dom_from_store(store_put(d->txn, STORE_DB_EVSEQ, k, il, seq, 8));
+}
+
+enum dom_rc
+event_put_at(struct dom *d, const struct event_name *n, const struct evpos *pos,
+    const char *value, size_t vlen, struct event_record *out)
+{
+	unsigned char *k;
+	size_t pl;
+	enum dom_rc rc = event_key(d, n, pos, true, &k, &pl);
+
+	if (rc != DOM_OK)
+		return rc;
+	rc = raise_ordinal(d, k, pl - strlen(n->type) - 2, pos->ord);
+	if (rc != DOM_OK)
+		return rc;
 	return put_event(d, k, pl + 16, value, vlen, out);
 }
 

@@ -4,7 +4,8 @@
  * timestamp and ordinal. Ordinals are strictly increasing per item (a new one
  * is max(time id, last + 1) under the write lock of the item's evseq
  * record); events keep no history (a replace or patch overwrites, a delete
- * erases). Values are canonical JSON objects within the dom's limits.
+ * erases). Values are canonical JSON objects within the dom's limits. The
+ * reftime of a write is the clock's, or d->reftime when set (an import).
  */
 #ifndef ORCHID_EVENTS_H
 #define ORCHID_EVENTS_H
@@ -27,6 +28,14 @@ struct event_name {
  * gets its position. */
 enum dom_rc event_create(struct dom *d, const struct event_name *n, int64_t ts,
     const char *value, size_t vlen, struct evpos *pos, struct event_record *out);
+
+/*
+ * Stores value as the event at exactly pos (an import of an export),
+ * replacing the one there, and raises the item's last ordinal to at least
+ * pos->ord, so that events created later get larger ordinals.
+ */
+enum dom_rc event_put_at(struct dom *d, const struct event_name *n,
+    const struct evpos *pos, const char *value, size_t vlen, struct event_record *out);
 
 /* One event; DOM_NOT_FOUND when absent. */
 enum dom_rc event_get(struct dom *d, const struct event_name *n,

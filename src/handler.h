@@ -103,6 +103,14 @@ enum store_rc handle_relation_delete(struct ctx *c);
  */
 enum store_rc handle_relation_traverse(struct ctx *c);
 
+/* POST /v0 (handle_bulk.c): the bulk import, a route that runs its own
+ * transactions (one per operation, one log flush before the answer).
+ * Always 200 with {"status","success_count","results"} once the body is
+ * read, except: 415 for another Content-Type, 413 over max_bulk_ops or
+ * when the results could not fit the response (nothing applied then).
+ * A fault is returned (5xx), never a 200 with partial results. */
+enum store_rc handle_bulk(struct ctx *c);
+
 /* ---- shared (handle.c) ---- */
 
 /* The domain context of this request. */

@@ -83,9 +83,10 @@ write_version(struct dom *d, struct ikey *ik, const struct item_version *prev,
 	v->seq = prev ? prev->seq + 1 : 1;
 	/* The time of the write, taken with the item locked (not when the
 	 * request arrived: a deadlock retry or a slow body would make history
-	 * go back in time), and never before the previous version's. */
-	v->reftime = timefmt_now_ms();
-	if (prev != NULL && v->reftime < prev->reftime)
+	 * go back in time), and never before the previous version's. An
+	 * import (d->reftime set) keeps the reftime it was given, as is. */
+	v->reftime = d->reftime != 0 ? d->reftime : timefmt_now_ms();
+	if (d->reftime == 0 && prev != NULL && v->reftime < prev->reftime)
 		v->reftime = prev->reftime;
 	v->tombstone = value == NULL;
 	if (value == NULL)

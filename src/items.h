@@ -2,12 +2,13 @@
  * items: the business rules of Key/Value items, their versions and refs,
  * over one store transaction (domain.h). Every write makes a new version
  * (value or tombstone) with the next seq, a content-hash ref and a reftime
- * taken with the item locked; history keeps every version; purge erases the
- * item, its history, refs, events and relations (relations.h). Values are
- * canonical JSON objects (json.h), within the dom's limits. Items live in
- * collections (collections.h): a write creates a missing collection, a
- * read of a missing one finds nothing; every change of an item's liveness
- * updates the collection's live-item counter in the same transaction.
+ * taken with the item locked (or d->reftime as given, when set: an import);
+ * history keeps every version; purge erases the item, its history, refs,
+ * events and relations (relations.h). Values are canonical JSON objects
+ * (json.h), within the dom's limits. Items live in collections
+ * (collections.h): a write creates a missing collection, a read of a
+ * missing one finds nothing; every change of an item's liveness updates
+ * the collection's live-item counter in the same transaction.
  */
 #ifndef ORCHID_ITEMS_H
 #define ORCHID_ITEMS_H

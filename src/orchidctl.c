@@ -1,7 +1,8 @@
 /*
  * orchidctl: administration. Joins the same environment as orchidd (it is
- * just another process of it): tenants, keys, statistics and backups. When
- * no orchidd runs it takes the lock file itself and recovers first.
+ * just another process of it): tenants, keys, statistics, backups and
+ * imports. When no orchidd runs it takes the lock file itself and recovers
+ * first.
  */
 #include <fcntl.h>
 #include <signal.h>
@@ -16,6 +17,7 @@
 #include "collections.h"
 #include "config.h"
 #include "export.h"
+#include "import.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -36,13 +38,16 @@ usage(void)
 	    "  tenant list         list tenants: id, name\n"
 	    "  stats               environment statistics\n"
 	    "  backup DIR          hot backup into the new directory DIR\n"
+	    "  import TENANT FILE  apply an export stream (FILE, or - for standard input)\n"
+	    "                      to the tenant, as POST /v0 would; prints a summary,\n"
+	    "                      exits 1 when an operation failed\n"
+	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
+	    "                      write a tenant's data (one collection, or all) as an\n"
+	    "                      export stream to stdout or FILE\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
 	    "  verify              check every database file, then that every record belongs\n"
 	    "                      to a collection and the item counts are right; orchidd\n"
-	    "                      stopped (or on a backup copy)\n"
-	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
-	    "                      write a tenant's data (one collection, or all) as an\n"
-	    "                      export stream to stdout or FILE\n");
+	    "                      stopped (or on a backup copy)\n");
 	exit(2);
 }
 
@@ -567,6 +572,8 @@ main(int argc, char **argv)
 		rc = run_list(s, 1);
 	else if (argc == 1 && strcmp(argv[0], "stats") == 0)
 		rc = run_list(s, 2);
+	else if (argc == 3 && strcmp(argv[0], "import") == 0)
+		rc = import_run(s, &cfg, argv[1], argv[2]);
 	else if (argc == 2 && strcmp(argv[0], "backup") == 0)
 		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
 		    (fprintf(stderr, "orchidctl: %s\n", err), 1);

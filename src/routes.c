@@ -22,7 +22,7 @@ struct route {
 static const struct route routes[] = {
 	{ "", M_GET, handle_collections, false, false },
 	{ "", M_HEAD, handle_ping, false, false },
-	{ "", M_POST, handle_unsupported, false, false },          /* bulk */
+	{ "", M_POST, handle_bulk, true, true },
 	{ "*", M_GET, handle_collection_list, false, false },
 	{ "*", M_HEAD, handle_collection_list, false, false },
 	{ "*", M_POST, handle_item_post, true, false },

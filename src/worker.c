@@ -49,14 +49,25 @@ setup_signals(void)
 	(void)sigaction(SIGCHLD, &sa, NULL);
 }
 
+/* The largest body of this request: max_bulk_body for a bulk import
+ * (POST /v0), max_body otherwise. nginx has the same two limits. */
+static int64_t
+body_limit(const struct request *req, const struct parse_result *pr)
+{
+	if (req->method == M_POST && pr->path_rc == ROUTE_OK && req->path.nseg == 0)
+		return req->cfg->max_bulk_body;
+	return req->cfg->max_body;
+}
+
 /* Reads the body; returns 0, or an HTTP status (400, 411, 413) with resp set. */
 static int
-read_body(struct fcgi_req *fr, struct request *req, struct response *resp)
+read_body(struct fcgi_req *fr, struct request *req, const struct parse_result *pr,
+    struct response *resp)
 {
 	int64_t len = 0;
 	char *body;
 	int st = reqparse_content_length(fcgi_param(fr, "CONTENT_LENGTH"),
-	    req->cfg->max_body, &len);
+	    body_limit(req, pr), &len);
 
 	if (st == 400) {
 		http_error_bad_request(resp, "The Content-Length is not a number.");
@@ -236,7 +247,7 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	if (pr.path_rc == ROUTE_NOT_API) {
 		http_error(resp, 404, "api_bad_request",
 		    "The requested resource does not exist.", NULL);
-	} else if (read_body(fr, &req, resp) == 0) {
+	} else if (read_body(fr, &req, &pr, resp) == 0) {
 		rc = dispatch_request(s, &req, &pr, resp);
 	}
 	if (resp->stream.run != NULL) {

@@ -26,7 +26,7 @@ static const struct route_case cases[] = {
 	/* handlers */
 	{ M_GET, "/v0", handle_collections, false, true, NULL },
 	{ M_HEAD, "/v0", handle_ping, false, true, NULL },
-	{ M_POST, "/v0", handle_unsupported, false, true, NULL },
+	{ M_POST, "/v0", handle_bulk, true, true, NULL },
 	{ M_GET, "/v0/c", handle_collection_list, false, true, NULL },
 	{ M_HEAD, "/v0/c", handle_collection_list, false, true, NULL },
 	{ M_POST, "/v0/c", handle_item_post, true, true, NULL },
@@ -62,8 +62,8 @@ static const struct route_case cases[] = {
 	{ M_GET, "/v0/relation/relations/relation/a/b/c", handle_relation_get, false,
 	    true, NULL },
 	/* 405 with the exact Allow */
-	{ M_PUT, "/v0", NULL, false, true, "GET, HEAD" },
-	{ M_DELETE, "/v0", NULL, false, true, "GET, HEAD" },
+	{ M_PUT, "/v0", NULL, false, true, "GET, HEAD, POST" },
+	{ M_DELETE, "/v0", NULL, false, true, "GET, HEAD, POST" },
 	{ M_PUT, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
 	{ M_PATCH, "/v0/c", NULL, false, true, "GET, HEAD, POST, DELETE" },
 	{ M_POST, "/v0/c/k", NULL, false, true, "GET, HEAD, PUT, PATCH, DELETE" },

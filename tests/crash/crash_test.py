@@ -11,7 +11,11 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
      (WRITE_MIX): item PUT (each value unique: {"w": "<run>.<thread>.<n>",
      ...}), item DELETE (a tombstone version), item PATCH (JSON Patch: `add`
      /w, the write's own id, and `inc` /n; 404 when the item is not live, a
-     definite "nothing happened"), event POST, and on events of its own
+     definite "nothing happened"), bulk item PUTs (POST /v0 with 2 to 5
+     item operations on the thread's items, in order; each operation the
+     200 reports "success" is acknowledged with its ref, one reported
+     failed did not happen, and no answer leaves them all "maybe"), event
+     POST, and on events of its own
      whose POST was acknowledged: event PUT (a new value), event PATCH (JSON
      Patch: `inc` /n and `add` /p, so a patch applied twice or not at all
      shows) and event DELETE with purge=true. A 201/204 is an
@@ -157,12 +161,14 @@ EVENT_COLL = "crash-events"
 EVENT_TYPE = "t"
 KINDS = ("worker", "maint", "master", "group", "recovery")
 INDETERMINATE_STATUSES = (502, 503, 504)
+BULK_TYPE = "application/orchestrate-export-stream+json"
 
 # What the writers send, as shares of the writes that are not compare-and-set
 # (those are --cas-share of all). Event PUT, PATCH and DELETE go to an event
 # of the stream whose POST was acknowledged; a stream without one gets a POST.
 WRITE_MIX = (
-    ("put", 0.38),            # item PUT, a unique value
+    ("put", 0.32),            # item PUT, a unique value
+    ("bulk", 0.06),           # POST /v0: 2 to 5 item PUTs, unique values
     ("delete", 0.08),         # item DELETE: a tombstone if the item is live
     ("patch", 0.08),          # item PATCH: add /w (its own id), inc /n
     ("post", 0.26),           # event POST
@@ -173,6 +179,7 @@ WRITE_MIX = (
 
 OP_LABEL = {
     "put": "item PUT", "delete": "item DELETE", "patch": "item PATCH",
+    "bulk": "bulk item PUT (POST /v0)",
     "cas": "item PUT (If-Match)", "post": "event POST", "event-put": "event PUT",
     "event-patch": "event PATCH", "event-delete": "event DELETE",
 }
@@ -198,8 +205,9 @@ def pid_alive(pid):
 
 class Write:
     """One write as the client saw it. ok: acknowledged; refused: answered
-    412 (did not happen); absent: an event PUT or PATCH answered 404 (the
-    event was not there; did not happen); otherwise "maybe"."""
+    412, or reported failed in a bulk answer (did not happen); absent: an
+    event PUT or PATCH answered 404 (the event was not there; did not
+    happen); otherwise "maybe"."""
 
     __slots__ = ("idx", "op", "wid", "value", "patch", "ev", "ok", "ref", "location",
                  "outcome", "absent", "cycle", "t_invoke", "t_done", "thread", "cond",
@@ -222,7 +230,8 @@ class Write:
         self.t_done = None
         self.thread = None      # conditional writes: the writer thread
         self.cond = None        # conditional writes: If-Match ref, or "*" for If-None-Match: *
-        self.refused = False    # conditional writes: answered 412 (must not exist)
+        self.refused = False    # conditional writes: answered 412; bulk: reported failed
+                                # (must not exist either way)
 
     @property
     def maybe(self):
@@ -292,7 +301,7 @@ class Stats:
         self.acked = 0
         self.acked_by_op = {}
         self.indeterminate = 0
-        self.refused = 0        # conditional writes answered 412
+        self.refused = 0        # conditional writes answered 412, bulk operations failed
         self.absent = 0         # event PUT/PATCH answered 404
         self.unexpected = []
 
@@ -406,6 +415,8 @@ class Writer:
             return self.delete_item(self.rng.choice(self.items))
         if op == "patch":
             return self.patch_item(self.rng.choice(self.items))
+        if op == "bulk":
+            return self.bulk_items()
         klog = self.rng.choice(self.streams)
         if op == "post" or not klog.live:
             return self.post_event(klog)
@@ -463,6 +474,55 @@ class Writer:
                 self.stats.absent += 1
             return True
         return self._classify(klog, w, resp, 201, etag=True)
+
+    def bulk_items(self):
+        """POST /v0 with 2 to 5 item PUTs on this thread's items (an item may
+        come twice: the operations apply in order). Acknowledged: each
+        operation a 200 reports "success", with the ref it reports. One
+        reported failed did not happen (refused); the operations are valid,
+        so only service_unavailable (deadlocks past the retries) may fail.
+        No answer, or 502/503/504: all "maybe"."""
+        ops = [(klog, self._new_write(klog, "bulk"))
+               for klog in (self.rng.choice(self.items)
+                            for _ in range(self.rng.randint(2, 5)))]
+        body = "".join(json.dumps({"path": {"collection": ITEM_COLL, "key": klog.key},
+                                   "value": w.value}, separators=(",", ":")) + "\n"
+                       for klog, w in ops)
+        t0 = time.time()
+        try:
+            resp = self.srv.request("POST", "/v0", key=self.key, raw_body=body,
+                                    headers={"Content-Type": BULK_TYPE}, timeout=60)
+            outcome = "HTTP %d" % resp[0]
+        except (OSError, http.client.HTTPException) as e:
+            resp, outcome = None, "transport error %s" % type(e).__name__
+        for _, w in ops:
+            w.t_invoke, w.t_done, w.outcome = t0, time.time(), outcome
+        if resp is None or resp[0] in INDETERMINATE_STATUSES:
+            for _ in ops:
+                self.stats.add("bulk", False)
+            return False
+        st, h, raw, doc = resp
+        results = doc.get("results") if st == 200 and isinstance(doc, dict) else None
+        if not isinstance(results, list) or len(results) != len(ops):
+            self.stats.unexpected.append("bulk POST /v0 of %d operations answered %d %r" % (
+                len(ops), st, raw[:200]))
+            return None
+        for (klog, w), r in zip(ops, results):
+            w.outcome = "HTTP 200, %s" % r.get("status")
+            ref = (r.get("item") or {}).get("path", {}).get("ref")
+            if r.get("status") == "success" and ref:
+                w.ok = True
+                w.ref = ref
+                self.stats.add("bulk", True)
+            elif (r.get("error") or {}).get("code") == "service_unavailable":
+                w.refused = True
+                with self.stats.lock:
+                    self.stats.refused += 1
+            else:
+                self.stats.unexpected.append("bulk POST /v0: operation %r answered %r "
+                                             "(write %s)" % (klog.key, r, w.wid))
+                return None
+        return True
 
     def put_cas(self, klog):
         """If-Match PUT with the ref last seen; on 412 or an unknown outcome
@@ -862,7 +922,7 @@ def _judge_sequence(path, writes, start, live, last_value, npos, new, v):
     the last check (writes[start:]), one thread's, in issue order. live: the
     item had a live version (last_value) at the end of the prefix. Returns
     per new version whether its write was acknowledged."""
-    by_wid = {w.wid: w for w in writes[start:] if w.op in ("put", "patch")}
+    by_wid = {w.wid: w for w in writes[start:] if w.op in ("put", "bulk", "patch")}
     old = {w.wid for w in writes[:start]}
     in_history = {_wid(value) for _, value, tomb in new if not tomb}
     acked = []
@@ -907,13 +967,16 @@ def _judge_sequence(path, writes, start, live, last_value, npos, new, v):
             v.anomalies.append("%s: write %s appears twice in the history" % (path, wid))
             continue
         used.add(wid)
+        if w.refused:
+            v.anomalies.append("%s: %s was reported failed but is in the history" % (
+                path, w.describe()))
         if w.idx < i:
             v.anomalies.append("%s: write %s is out of order in the history (version #%d)" % (
                 path, wid, pos))
         else:
             skip(writes[i:w.idx], live)
             i = w.idx + 1
-        want = w.value if w.op == "put" else (
+        want = w.value if w.op in ("put", "bulk") else (
             apply_patch(last_value, w.patch) if live else None)
         if want is None:
             v.anomalies.append("%s: %s (version #%d) applied to a deleted item" % (
@@ -1526,7 +1589,8 @@ def main(argv=None):
             cycles_done = cycle
             total_lost += len(lost)
             log("cycle %d: %d acked writes (%d in total, %d indeterminate, %d refused "
-                "with 412, %d event updates answered 404), %d lost, %d anomalies; "
+                "with 412 or a bulk failure, %d event updates answered 404), %d lost, "
+                "%d anomalies; "
                 "checked in %.1f s%s" % (
                     cycle, stats.acked - acked_before, stats.acked, stats.indeterminate,
                     stats.refused, stats.absent,
@@ -1635,7 +1699,7 @@ def main(argv=None):
         log("kills not done when planned (owed to a later kill): %s" % ", ".join(
             "cycle %d %s" % (c, k) for c, k, _ in nemesis.skipped))
     log("acked writes by kind: %s; %d \"maybe\" (no answer or 502/503/504), %d refused "
-        "with 412, %d event updates answered 404" % (
+        "with 412 or a bulk failure, %d event updates answered 404" % (
             ", ".join("%s %d" % (OP_LABEL[op], stats.acked_by_op[op])
                       for op in list(OP_LABEL) if stats.acked_by_op.get(op)) or "none",
             stats.indeterminate, stats.refused, stats.absent))

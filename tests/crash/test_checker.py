@@ -8,10 +8,11 @@ shown both ways: a correct history (with "maybe" writes applied or not) is
 clean, and each kind of damage is reported, as a loss where an acknowledged
 write is missing and as an anomaly otherwise:
 
-  - items: lost acknowledged PUT; lost acknowledged DELETE (the item live
-    again); phantom version; phantom tombstone; wrong value under the
-    acknowledged ref; wrong ref for the right value; versions out of order;
-    a version twice; a version verified by an earlier check gone; a "maybe"
+  - items: lost acknowledged PUT (also one of a bulk request, where an
+    operation reported failed must not exist); lost acknowledged DELETE
+    (the item live again); phantom version; phantom tombstone; wrong value
+    under the acknowledged ref; wrong ref for the right value; versions out
+    of order; a version twice; a version verified by an earlier check gone; a "maybe"
     write resolved by an earlier check appearing later; GET disagreeing
     with the history (a deleted item answering 200); the model of item
     PATCH (add /w, inc /n).
@@ -94,6 +95,13 @@ class Log:
 
     def delete(self, outcome="ok"):
         return self._write("delete", outcome)
+
+    def bulk(self, outcome="ok"):
+        """An item PUT inside a bulk request; "refused": reported failed."""
+        w = self._write("bulk", outcome, value=True)
+        if w.ok:
+            w.ref = ct.value_ref(w.value)
+        return w
 
     def patch(self, base, outcome="ok"):
         """Item PATCH; base: the value it
@@ -261,6 +269,23 @@ class ItemTest(JudgeCase):
         k = Log()
         a = k.put()
         self.lost(self.judge_item(k, []), a.wid)
+
+    def test_bulk_writes(self):
+        """Bulk item PUTs are PUTs: acknowledged ones must be there; maybe
+        ones either way; one reported failed must not exist."""
+        k = Log()
+        a, b, m, f, c = k.put(), k.bulk(), k.bulk("maybe"), k.bulk("refused"), k.bulk()
+        self.clean(self.judge_item(k, [version(a), version(b), version(m), version(c)]))
+        k = Log()
+        a, b, m, f, c = k.put(), k.bulk(), k.bulk("maybe"), k.bulk("refused"), k.bulk()
+        self.clean(self.judge_item(k, [version(a), version(b), version(c)]))
+        k = Log()
+        a, b, c = k.bulk(), k.bulk(), k.bulk()
+        self.lost(self.judge_item(k, [version(a), version(c)]), b.wid)
+        k = Log()
+        a, f, c = k.bulk(), k.bulk("refused"), k.bulk()
+        self.anomaly(self.judge_item(k, [version(a), version(f), version(c)]),
+                     "reported failed")
 
     def test_lost_acknowledged_delete(self):
         k = Log()
@@ -783,7 +808,8 @@ class FakeOrchid:
         url = urllib.parse.urlsplit(path)
         q = dict(urllib.parse.parse_qsl(url.query))
         parts = url.path.split("/")[2:]          # after /v0
-        if raw_body is not None:
+        bulk = method == "POST" and parts == []
+        if raw_body is not None and not bulk:
             body = json.loads(raw_body)
         hdr = {k.lower(): v for k, v in (headers or {}).items()}
         if method == "HEAD" and parts == []:
@@ -791,7 +817,9 @@ class FakeOrchid:
         fail = method != "GET" and self.rng.random() < self.chaos
         if fail and self.rng.random() < 0.5:
             return self.answer(502)
-        if len(parts) == 2:
+        if bulk:
+            resp = self.bulk(raw_body)
+        elif len(parts) == 2:
             resp = self.item(method, "/v0/%s/%s" % tuple(parts), body, hdr)
         elif len(parts) == 3 and parts[2] == "refs":
             resp = self.refs("/v0/%s/%s" % tuple(parts[:2]), q)
@@ -834,6 +862,26 @@ class FakeOrchid:
             return self.answer(201, None, {"etag": '"%s"' % ref,
                                            "location": "%s/refs/%s" % (path, ref)})
         return self.answer(405)
+
+    def bulk(self, stream):
+        """POST /v0 of item PUTs: each applied in order, or now and then
+        reported failed (service_unavailable) and not applied."""
+        results = []
+        for i, line in enumerate(stream.splitlines()):
+            op = json.loads(line)
+            p = op["path"]
+            if self.rng.random() < 0.05:
+                results.append({"operation_index": i, "status": "failure", "error": {
+                    "message": "busy", "code": "service_unavailable"}})
+                continue
+            path = "/v0/%s/%s" % (p["collection"], p["key"])
+            ref = self.item("PUT", path, op["value"], {})[1]["etag"].strip('"')
+            results.append({"operation_index": i, "status": "success", "item": {"path": {
+                "collection": p["collection"], "key": p["key"], "kind": "item", "ref": ref,
+                "reftime": self.clock}}})
+        ok = sum(r["status"] == "success" for r in results)
+        return self.answer(200, {"status": "success" if ok == len(results) else "partial",
+                                 "success_count": ok, "results": results})
 
     def refs(self, path, q):
         hist = self.items.get(path)

@@ -274,7 +274,8 @@ class Server:
     go into orchidd.conf; env (a dict) is added to orchidd's environment (not
     nginx's). nginx_settings ({directive: value}) replaces the value of
     directives that conf/nginx/orchid-locations.conf sets (each must be set
-    there exactly once), e.g. {"fastcgi_read_timeout": "1s"}.
+    there; every place it is set, the bulk location's too), e.g.
+    {"fastcgi_read_timeout": "1s"}.
     start() returns self; stop() is idempotent.
     """
 
@@ -412,9 +413,8 @@ class Server:
             for name, value in self.nginx_settings.items():
                 loc, n = re.subn(r"(?m)^(\s*%s\s+)[^;]*;" % re.escape(name),
                                  lambda m: m.group(1) + value + ";", loc)
-                if n != 1:
-                    raise ServerError("orchid-locations.conf sets %s %d times, not once"
-                                      % (name, n))
+                if n == 0:
+                    raise ServerError("orchid-locations.conf does not set %s" % name)
             with open(locations, "w") as f:
                 f.write(loc)
         with open(os.path.join(self.nginx_prefix, "nginx.conf"), "w") as f:

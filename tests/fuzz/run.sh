@@ -36,6 +36,7 @@ declare -A sources=(
     [evpos]="evpos.c timefmt.c ids.c util.c"
     [patch]="patch.c"
     [fields]="fields.c util.c"
+    [bulk]="bulk.c json.c evpos.c timefmt.c ids.c mem.c buf.c util.c"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/orchid-fuzz.XXXXXX")"
