@@ -24,9 +24,9 @@
  * with the names of its collection, key and type (escaped) around it. */
 #define LINE_MAX_BYTES (((size_t)64 << 20) + ((size_t)1 << 20))
 
-/* Records a batch may pass over without writing them (tombstoned heads)
- * per record it may write: a collection of tombstones still makes short
- * transactions. */
+/* Records a batch may pass over without writing them (deleted items'
+ * heads, relations the API does not show) per line it may write: a
+ * collection of tombstones still makes short transactions. */
 #define SCAN_FACTOR 8
 
 enum pass { PASS_DATA, PASS_RELATIONS, PASS_DONE };
