@@ -61,7 +61,8 @@ int handler_export_wanted(struct ctx *c);
  * (coll NULL): 200 with the export stream (export.h) as a streamed body of
  * type application/orchestrate-export-stream+json, or 404 items_not_found
  * for a collection that does not exist (every collection: an empty stream
- * when the tenant has none), 400 for a parameter of a listing.
+ * when the tenant has none); 400 for a malformed history, or for a
+ * parameter of a listing sent to a collection with export=true.
  */
 enum store_rc handle_export(struct ctx *c, const char *coll);
 

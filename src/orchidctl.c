@@ -4,6 +4,7 @@
  * imports. When no orchidd runs it takes the lock file itself and recovers
  * first.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -488,9 +489,13 @@ export_cmd(struct config *cfg, int argc, char **argv)
 			fprintf(stderr, "orchidctl: no tenant %s\n", ea.tenant);
 		rc = 1;
 	} else if (ea.out != NULL &&
-	    ((fd = open(ea.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    (out = fdopen(fd, "w")) == NULL)) {
-		fprintf(stderr, "orchidctl: cannot write %s\n", ea.out);
+	    (fd = open(ea.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		fprintf(stderr, "orchidctl: cannot write %s: %s\n", ea.out, strerror(errno));
+		rc = 1;
+	} else if (ea.out != NULL && (out = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "orchidctl: cannot write %s: %s\n", ea.out, strerror(errno));
+		(void)close(fd);
+		(void)unlink(ea.out);
 		rc = 1;
 	} else {
 		/* Stop between batches, never inside a transaction. */
