@@ -8,7 +8,7 @@
  * after their ends.
  *
  * An export runs in batches. Each batch is one short read transaction that
- * writes at most batch_records lines (or stops at the first line past
+ * writes at most batch_records lines (or ends with the line that reaches
  * batch_bytes; one record always goes in whole) and remembers the last
  * database key it wrote; the next batch seeks past that key. No
  * transaction stays open between batches, so a slow reader of the stream
@@ -31,7 +31,8 @@
 
 struct export;
 
-/* The byte budget of a batch: about what nginx buffers for a client. */
+/* The byte budget of a batch: a short transaction and a small buffer, yet
+ * few transactions per megabyte of stream. */
 #define EXPORT_BATCH_BYTES ((size_t)256 << 10)
 
 /* The content type of the stream (one JSON object per line). */

@@ -24,8 +24,8 @@ static const char *const list_params[] = {
 	"with_fields", "without_fields", "query",
 };
 
-/* What the stream needs after the request's transaction: malloc'd, since
- * the worker may release it after the request's arena. */
+/* What the stream needs after the request's transaction; malloc'd, and
+ * freed by export_release when the response lets go of the stream. */
 struct export_stream {
 	struct export *x;
 	struct store *store;
