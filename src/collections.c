@@ -215,3 +215,43 @@ collections_list(struct dom *d, coll_visit_fn fn, void *arg)
 		out = dom_from_store(rc);
 	return out;
 }
+
+enum dom_rc
+coll_next(struct dom *d, const char *after, size_t after_len, const char **name,
+    size_t *len, uint64_t *cid)
+{
+	struct store_cursor *cur;
+	struct coll_record c;
+	unsigned char *seek;
+	const void *k, *val;
+	size_t kl, vl, sl = 4 + (after != NULL ? after_len : 0);
+	enum store_rc rc;
+	enum dom_rc out = DOM_NOT_FOUND;
+
+	if ((seek = mem_alloc(d->arena, sl)) == NULL)
+		return DOM_ERR;
+	util_put_be32(seek, d->tenant);
+	if (after != NULL)
+		memcpy(seek + 4, after, after_len);
+	if ((rc = store_cursor_open(d->txn, STORE_DB_COLLECTIONS, &cur)) != STORE_OK)
+		return dom_from_store(rc);
+	rc = store_cursor_get(cur, STORE_SEEK_GE, seek, sl, &k, &kl, &val, &vl);
+	if (rc == STORE_OK && after != NULL && kl == sl && memcmp(k, seek, sl) == 0)
+		rc = store_cursor_get(cur, STORE_NEXT, NULL, 0, &k, &kl, &val, &vl);
+	if (rc == STORE_OK && kl > 4 && memcmp(k, seek, 4) == 0) {
+		if (layout_coll_decode(val, vl, &c) == -1) {
+			log_err("collections.db: a record of tenant %u is malformed", d->tenant);
+			out = DOM_ERR;
+		} else if ((*name = mem_strndup(d->arena, (const char *)k + 4, kl - 4)) == NULL) {
+			out = DOM_ERR;
+		} else {
+			*len = kl - 4;
+			*cid = c.cid;
+			out = DOM_OK;
+		}
+	} else if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+		out = dom_from_store(rc);
+	}
+	store_cursor_close(cur);
+	return out;
+}

@@ -48,6 +48,15 @@ typedef enum dom_visit (*coll_visit_fn)(void *arg, const char *name, size_t len,
 enum dom_rc collections_list(struct dom *d, coll_visit_fn fn, void *arg);
 
 /*
+ * The tenant's first collection whose name sorts after the after_len bytes
+ * at after (after NULL: the first of all), in name (byte) order, whether it
+ * holds live items or not: *name (NUL-terminated, *len bytes, in the dom's
+ * arena) and *cid. DOM_NOT_FOUND when there is none.
+ */
+enum dom_rc coll_next(struct dom *d, const char *after, size_t after_len,
+    const char **name, size_t *len, uint64_t *cid);
+
+/*
  * A new cid, from the counter "cid" in meta.db (write-locked until commit;
  * only collection creation takes it). For coll_ensure and the upgrade.
  */

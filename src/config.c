@@ -38,6 +38,7 @@ static const struct setting settings[] = {
 	{ "cache_size", K_SIZE, OFF(cache_size), 0, (int64_t)1 << 20, (int64_t)64 << 30 },
 	{ "checkpoint_interval", K_INT, OFF(checkpoint_interval), 0, 1, 3600 },
 	{ "reclaim_batch", K_INT, OFF(reclaim_batch), 0, 1, 100000 },
+	{ "export_batch", K_INT, OFF(export_batch), 0, 1, 100000 },
 	{ "max_body", K_SIZE, OFF(max_body), 0, 1024, (int64_t)64 << 20 },
 	{ "max_response", K_SIZE, OFF(max_response), 0, (int64_t)64 << 10, (int64_t)1 << 30 },
 	{ "max_json_depth", K_INT, OFF(max_json_depth), 0, 2, 1000 },
@@ -68,6 +69,7 @@ config_defaults(struct config *c)
 	c->cache_size = (int64_t)256 << 20;
 	c->checkpoint_interval = 30;
 	c->reclaim_batch = 1000;
+	c->export_batch = 1000;
 	c->max_body = (int64_t)2 << 20;
 	c->max_response = (int64_t)8 << 20;
 	c->max_json_depth = 64;

@@ -32,6 +32,7 @@ struct config {
 	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
 	int checkpoint_interval;    /* seconds */
 	int reclaim_batch;          /* records per transaction of a collection's reclaim */
+	int export_batch;           /* lines per read transaction of an export */
 	int64_t max_body;           /* bytes */
 	int64_t max_response;       /* bytes a list page may fill (one entry always fits) */
 	int max_json_depth;

@@ -89,6 +89,7 @@ within_rate(const struct request *req, struct response *resp)
 
 /* One request's transaction, as store_run calls it (again after a deadlock). */
 struct attempt {
+	struct store *s;
 	struct request *req;
 	const struct parse_result *pr;
 	struct response *resp;
@@ -101,7 +102,7 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 {
 	struct attempt *a = arg;
 	struct response *resp = a->resp;
-	struct ctx c = { a->req, resp, txn, NULL };
+	struct ctx c = { a->req, resp, txn, a->s };
 	bool ok;
 	enum store_rc rc;
 
@@ -133,7 +134,7 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
     struct response *resp)
 {
 	struct route_match m;
-	struct attempt a = { req, pr, resp, &m, false };
+	struct attempt a = { s, req, pr, resp, &m, false };
 	enum store_rc rc;
 
 	routes_match(req, &m);

@@ -5,6 +5,7 @@
 
 #include <limits.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -95,5 +96,30 @@ fcgi_finish(struct fcgi_req *r)
 {
 	if (r->accepted)
 		FCGX_Finish_r(&r->req);
+	r->accepted = 0;
+}
+
+/*
+ * Why a bad record and not just a close: nginx (1.22, fastcgi_keep_conn
+ * off, and with fastcgi_buffering off in any case) takes an upstream that
+ * closes without FCGI_END_REQUEST for the end of a response of unknown
+ * length, and would end the chunked body normally. A record header that
+ * is not FastCGI (version 0) is a protocol error there, which fails the
+ * request after its headers were sent: nginx closes the client's
+ * connection without the terminating chunk. FCGX_Free frees the streams
+ * without flushing them (FCGX_Finish_r would write the end records) and,
+ * with close set, shuts the socket down and closes it.
+ */
+void
+fcgi_abort(struct fcgi_req *r)
+{
+	static const unsigned char not_fastcgi[8] = { 0 };
+
+	if (!r->accepted)
+		return;
+	/* libfcgi writes whole records, so the socket is at a record
+	 * boundary here; a failed write means nginx is gone already. */
+	(void)!write(r->req.ipcFd, not_fastcgi, sizeof(not_fastcgi));
+	FCGX_Free(&r->req, 1);
 	r->accepted = 0;
 }

@@ -30,4 +30,15 @@ int fcgi_write(struct fcgi_req *r, const void *p, size_t len);
 /* Ends the current request (flushes and closes or keeps the connection). */
 void fcgi_finish(struct fcgi_req *r);
 
+/*
+ * Ends the current request as failed, for a body that cannot be completed
+ * (a streamed response whose source failed half-way): what libfcgi still
+ * buffers is dropped, the connection gets a record that is not FastCGI and
+ * is closed without FCGI_END_REQUEST. nginx then logs "upstream sent
+ * unsupported FastCGI protocol version" and closes the client's connection
+ * without the last chunk, so the client sees a broken transfer, never a
+ * complete response. fcgi_finish afterwards does nothing.
+ */
+void fcgi_abort(struct fcgi_req *r);
+
 #endif

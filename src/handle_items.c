@@ -387,6 +387,8 @@ handle_collection_list(struct ctx *c)
 	int ok;
 	enum dom_rc rc;
 
+	if ((ok = handler_export_wanted(c)) != 0)
+		return ok == 1 ? handle_export(c, coll_of(c)) : STORE_OK;
 	if (query_get(&c->req->query, "query", NULL) != NULL)
 		return handle_unsupported(c);
 	if (handler_limit_offset(c, &limit, NULL) == -1 || list_bounds(c, &r) == -1 ||
@@ -447,8 +449,11 @@ handle_collections(struct ctx *c)
 {
 	struct emit e = { c, NULL, false, 0, false, NULL, 0, NULL };
 	struct dom d;
+	int ok;
 	enum dom_rc rc;
 
+	if ((ok = handler_export_wanted(c)) != 0)
+		return ok == 1 ? handle_export(c, NULL) : STORE_OK;
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
 	rc = collections_list(&d, emit_collection, &e);

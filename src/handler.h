@@ -24,7 +24,8 @@ struct ctx {
 	struct request *req;
 	struct response *resp;
 	struct store_txn *txn;   /* NULL for a route that runs its own (routes.h) */
-	struct store *store;     /* for those: the process's store */
+	struct store *store;     /* the process's store: for those routes, and for
+	                          * a response stream, which runs after txn ended */
 };
 
 typedef enum store_rc (*handler_fn)(struct ctx *c);
@@ -45,6 +46,25 @@ enum store_rc handle_collections(struct ctx *c);
 enum store_rc handle_ping(struct ctx *c);
 /* A known resource of a later release: 501 api_unsupported. */
 enum store_rc handle_unsupported(struct ctx *c);
+
+/* Export (handle_export.c). */
+
+/*
+ * Reads export and history (booleans) of a listing request: 1 when
+ * export=true, 0 when no export was asked for, -1 after answering 400
+ * (a malformed boolean, or history=true without export=true).
+ */
+int handler_export_wanted(struct ctx *c);
+
+/*
+ * GET /v0/{c}?export=true[&history=true] (coll) and GET /v0?export=true
+ * (coll NULL): 200 with the export stream (export.h) as a streamed body of
+ * type application/orchestrate-export-stream+json, or 404 items_not_found
+ * for a collection that does not exist (every collection: an empty stream
+ * when the tenant has none); 400 for a malformed history, or for a
+ * parameter of a listing sent to a collection with export=true.
+ */
+enum store_rc handle_export(struct ctx *c, const char *coll);
 
 /* Events (handle_events.c). */
 enum store_rc handle_event_create(struct ctx *c);

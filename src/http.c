@@ -62,9 +62,18 @@ http_response_init(struct response *r)
 	r->status = 200;
 }
 
+static void
+release_stream(struct response *r)
+{
+	if (r->stream.release != NULL)
+		r->stream.release(r->stream.arg);
+	memset(&r->stream, 0, sizeof(r->stream));
+}
+
 void
 http_response_free(struct response *r)
 {
+	release_stream(r);
 	buf_free(&r->headers);
 	buf_free(&r->body);
 }
@@ -72,9 +81,21 @@ http_response_free(struct response *r)
 void
 http_response_reset(struct response *r)
 {
+	release_stream(r);
 	buf_reset(&r->headers);
 	buf_reset(&r->body);
 	r->status = 200;
+	r->content_type = NULL;
+}
+
+void
+http_response_stream(struct response *r, const char *content_type,
+    const struct http_stream *s)
+{
+	release_stream(r);
+	r->status = 200;
+	r->content_type = content_type;
+	r->stream = *s;
 }
 
 void

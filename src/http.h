@@ -43,10 +43,44 @@ struct request {
 	struct ratelimit *limiter;  /* shared per-tenant buckets, or NULL */
 };
 
+/*
+ * A streamed body, for a response too large to build in memory (an
+ * export). The handler checks the request and sets the stream inside the
+ * request's transaction; the worker runs it after that transaction ended:
+ * it writes the headers (no Content-Length), then calls run, which writes
+ * the body piece by piece through the sink.
+ */
+enum http_sink_rc {
+	HTTP_SINK_OK,
+	HTTP_SINK_GONE,    /* the client went away: stop */
+	HTTP_SINK_STOP     /* the process must stop: end the body as failed */
+};
+
+struct http_sink {
+	enum http_sink_rc (*write)(struct http_sink *sink, const void *p, size_t len);
+	void *ctx;
+};
+
+enum http_stream_rc {
+	HTTP_STREAM_DONE,    /* the whole body was written */
+	HTTP_STREAM_GONE,    /* the client went away */
+	HTTP_STREAM_FAILED   /* the body is incomplete: it must not look whole */
+};
+
+struct http_stream {
+	/* Writes the body; on HTTP_STREAM_FAILED *why says why (static). */
+	enum http_stream_rc (*run)(void *arg, struct http_sink *sink, const char **why);
+	/* Frees arg, whether run was called or not. */
+	void (*release)(void *arg);
+	void *arg;
+};
+
 struct response {
 	int status;
+	const char *content_type;   /* static; NULL: application/json */
 	struct buf headers;         /* "Name: value\r\n" lines */
 	struct buf body;
+	struct http_stream stream;  /* run != NULL: the body is streamed */
 };
 
 /* Maps a method name to the enum (M_OTHER when unknown). */
@@ -55,10 +89,19 @@ enum http_method http_method_parse(const char *name);
 /* The reason phrase of a status code ("Created"). */
 const char *http_reason(int status);
 
-/* Initialises and frees a response's buffers; reset empties it for a retry. */
+/* Initialises and frees a response's buffers; reset empties it for a retry
+ * (and releases a stream it holds). */
 void http_response_init(struct response *r);
 void http_response_free(struct response *r);
 void http_response_reset(struct response *r);
+
+/*
+ * Makes the response a 200 whose body is the stream s (copied; the response
+ * releases it when reset or freed, or the worker after running it), with
+ * content_type (a static string).
+ */
+void http_response_stream(struct response *r, const char *content_type,
+    const struct http_stream *s);
 
 /* Adds a header line; the value is formatted. */
 void http_header(struct response *r, const char *name, const char *fmt, ...)

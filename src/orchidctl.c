@@ -4,15 +4,20 @@
  * imports. When no orchidd runs it takes the lock file itself and recovers
  * first.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "auth.h"
+#include "collections.h"
 #include "config.h"
+#include "export.h"
 #include "import.h"
 #include "log.h"
 #include "master.h"
@@ -37,6 +42,9 @@ usage(void)
 	    "  import TENANT FILE  apply an export stream (FILE, or - for standard input)\n"
 	    "                      to the tenant, as POST /v0 would; prints a summary,\n"
 	    "                      exits 1 when an operation failed\n"
+	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
+	    "                      write a tenant's data (one collection, or all) as an\n"
+	    "                      export stream to stdout or FILE\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
 	    "  verify              check every database file, then that every record belongs\n"
 	    "                      to a collection and the item counts are right; orchidd\n"
@@ -285,6 +293,237 @@ verify(const struct config *cfg)
 	return rc == 0 ? 0 : 1;
 }
 
+/* ---- export ---------------------------------------------------------------- */
+
+static volatile sig_atomic_t export_stop;
+
+static void
+on_export_stop(int sig)
+{
+	(void)sig;
+	export_stop = 1;
+}
+
+/* What `orchidctl export` was asked for. */
+struct export_args {
+	bool history;
+	const char *out;         /* NULL: stdout */
+	const char *tenant;      /* name or id */
+	const char *coll;        /* NULL: every collection */
+};
+
+/* The export's start: the tenant, that the collection exists, and the
+ * number of live items for the progress estimate. */
+struct export_start {
+	struct arena *a;
+	const struct export_args *args;
+	uint32_t tenant;
+	bool tenant_found, coll_found;
+	int64_t items;
+};
+
+static enum store_rc
+export_start_txn(struct store_txn *t, void *arg, bool *commit)
+{
+	struct export_start *st = arg;
+	struct dom d;
+	enum store_rc rc;
+	enum dom_rc drc;
+
+	*commit = false;
+	rc = tenants_resolve(t, st->a, st->args->tenant, &st->tenant);
+	st->tenant_found = rc == STORE_OK;
+	if (rc != STORE_OK)
+		return rc == STORE_NOTFOUND ? STORE_OK : rc;
+	memset(&d, 0, sizeof(d));
+	d.txn = t;
+	d.arena = st->a;
+	d.tenant = st->tenant;
+	drc = export_count_items(&d, st->args->coll, &st->items);
+	st->coll_found = drc == DOM_OK;
+	return drc == DOM_NOT_FOUND ? STORE_OK : dom_to_store(drc);
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The progress line (stderr is a terminal): records, bytes, rates, and
+ * without history an estimate of the time left from the item count. */
+static void
+export_progress(const struct export_totals *t, int64_t items, bool history,
+    double secs, bool last)
+{
+	double mb = (double)t->bytes / 1e6, rate = secs > 0 ? (double)t->items / secs : 0;
+	int64_t records = t->items + t->events + t->relations;
+
+	fprintf(stderr, "\rexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
+	    (long long)records, mb, secs > 0 ? (double)records / secs : 0.0,
+	    secs > 0 ? mb / secs : 0.0);
+	if (!history && !last && rate > 0 && items > t->items) {
+		long left = (long)((double)(items - t->items) / rate);
+
+		fprintf(stderr, ", ETA %ld:%02ld", left / 60, left % 60);
+	}
+	fprintf(stderr, last ? " in %.1f s\n" : "   ", secs);
+}
+
+/* Writes the export; 0, or -1 after saying why on stderr. */
+static int
+export_write(struct store *s, const struct config *cfg, const struct export_start *st,
+    FILE *out)
+{
+	struct export_spec spec = { st->tenant, st->args->coll, st->args->history,
+		cfg->export_batch, EXPORT_BATCH_BYTES };
+	struct export *x = export_new(&spec);
+	struct export_totals tot;
+	bool tty = isatty(STDERR_FILENO), done = false;
+	double start = mono_s(), shown = start;
+	int rc = 0;
+
+	if (x == NULL) {
+		fprintf(stderr, "orchidctl: out of memory\n");
+		return -1;
+	}
+	while (!done && rc == 0) {
+		const char *data;
+		size_t len;
+
+		if (export_stop) {
+			fprintf(stderr, "orchidctl: export interrupted\n");
+			rc = -1;
+		} else if (export_next(x, s, CTL_RETRIES, &data, &len, &done) != STORE_OK) {
+			fprintf(stderr, "orchidctl: export failed: the database could not be read\n");
+			rc = -1;
+		} else if (len > 0 && fwrite(data, 1, len, out) != len) {
+			fprintf(stderr, "orchidctl: export failed: cannot write the output\n");
+			rc = -1;
+		} else if (tty && mono_s() - shown >= 0.5) {
+			shown = mono_s();
+			export_totals(x, &tot);
+			export_progress(&tot, st->items, st->args->history, shown - start, false);
+		}
+	}
+	export_totals(x, &tot);
+	if (tty && rc == 0)
+		export_progress(&tot, st->items, st->args->history, mono_s() - start, true);
+	else if (tty)
+		fputc('\n', stderr);
+	export_free(x);
+	return rc;
+}
+
+/* Reads the export command's own options and arguments; -1: usage. */
+static int
+export_parse(struct config *cfg, int argc, char **argv, struct export_args *ea)
+{
+	char err[1024];
+	int i = 1;
+
+	memset(ea, 0, sizeof(*ea));
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "--history") == 0) {
+			ea->history = true;
+		} else if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
+			ea->out = argv[++i];
+		} else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) {
+			if (config_set(cfg, "datadir", argv[++i], err, sizeof(err)) == -1) {
+				fprintf(stderr, "orchidctl: %s\n", err);
+				return -1;
+			}
+		} else if (strcmp(argv[i], "--") == 0) {
+			i++;
+			break;
+		} else {
+			return -1;
+		}
+	}
+	if (argc - i < 1 || argc - i > 2)
+		return -1;
+	ea->tenant = argv[i];
+	ea->coll = argc - i == 2 ? argv[i + 1] : NULL;
+	return 0;
+}
+
+/*
+ * export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]: the export
+ * stream of GET /v0?export=true (or /v0/COLLECTION?export=true) of a tenant
+ * given by name or id, to stdout or FILE, with or without orchidd running.
+ * A failure removes FILE, so a partial export never looks whole.
+ */
+static int
+export_cmd(struct config *cfg, int argc, char **argv)
+{
+	struct export_args ea;
+	struct export_start st;
+	struct sigaction sa;
+	struct store *s;
+	FILE *out = stdout;
+	char err[1024];
+	int fd, rc;
+
+	if (export_parse(cfg, argc, argv, &ea) == -1)
+		usage();
+	if (config_check(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 78;
+	}
+	memset(&st, 0, sizeof(st));
+	st.args = &ea;
+	if ((st.a = mem_new()) == NULL)
+		return 1;
+	s = open_store(cfg);
+	if (store_run(s, false, CTL_RETRIES, export_start_txn, &st) != STORE_OK) {
+		fprintf(stderr, "orchidctl: the database could not be read\n");
+		rc = 1;
+	} else if (!st.tenant_found || !st.coll_found) {
+		if (st.tenant_found)
+			fprintf(stderr, "orchidctl: tenant %s has no collection %s\n", ea.tenant,
+			    ea.coll);
+		else
+			fprintf(stderr, "orchidctl: no tenant %s\n", ea.tenant);
+		rc = 1;
+	} else if (ea.out != NULL &&
+	    (fd = open(ea.out, O_WRONLY | O_CREAT | O_TRUNC, 0600)) == -1) {
+		fprintf(stderr, "orchidctl: cannot write %s: %s\n", ea.out, strerror(errno));
+		rc = 1;
+	} else if (ea.out != NULL && (out = fdopen(fd, "w")) == NULL) {
+		fprintf(stderr, "orchidctl: cannot write %s: %s\n", ea.out, strerror(errno));
+		(void)close(fd);
+		(void)unlink(ea.out);
+		rc = 1;
+	} else {
+		/* Stop between batches, never inside a transaction. */
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_export_stop;
+		sigemptyset(&sa.sa_mask);
+		(void)sigaction(SIGINT, &sa, NULL);
+		(void)sigaction(SIGTERM, &sa, NULL);
+		(void)sigaction(SIGHUP, &sa, NULL);
+		signal(SIGPIPE, SIG_IGN);
+		rc = export_write(s, cfg, &st, out) == 0 ? 0 : 1;
+		/* The first error wins; a file is closed whatever happened. */
+		if (fflush(out) != 0 && rc == 0) {
+			fprintf(stderr, "orchidctl: export failed: cannot write the output\n");
+			rc = 1;
+		}
+		if (out != stdout && fclose(out) != 0 && rc == 0) {
+			fprintf(stderr, "orchidctl: export failed: cannot write %s\n", ea.out);
+			rc = 1;
+		}
+		if (rc != 0 && ea.out != NULL)
+			(void)unlink(ea.out);
+	}
+	store_close(s);
+	mem_free(st.a);
+	return rc;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -295,7 +534,7 @@ main(int argc, char **argv)
 
 	config_defaults(&cfg);
 	log_init("orchidctl", LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "c:d:h")) != -1) {
+	while ((ch = getopt(argc, argv, "+c:d:h")) != -1) {
 		switch (ch) {
 		case 'c':
 			if (config_load(&cfg, optarg, err, sizeof(err)) == -1) {
@@ -317,6 +556,8 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if (strcmp(argv[0], "export") == 0)
+		return export_cmd(&cfg, argc, argv);
 	if (config_check(&cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
 		return 78;

@@ -71,6 +71,26 @@ tenants_find(struct store_txn *t, const char *name, uint32_t *tenant)
 }
 
 enum store_rc
+tenants_resolve(struct store_txn *t, struct arena *a, const char *name_or_id,
+    uint32_t *tenant)
+{
+	unsigned char idb[4];
+	int64_t id;
+	void *v;
+	size_t vl;
+	enum store_rc rc = tenants_find(t, name_or_id, tenant);
+
+	if (rc != STORE_NOTFOUND ||
+	    util_parse_int64(name_or_id, strlen(name_or_id), 1, UINT32_MAX, &id) == -1)
+		return rc;
+	util_put_be32(idb, (uint32_t)id);
+	rc = store_get(t, STORE_DB_TENANTS, idb, sizeof(idb), false, a, &v, &vl);
+	if (rc == STORE_OK)
+		*tenant = (uint32_t)id;
+	return rc;
+}
+
+enum store_rc
 tenants_ensure(struct store_txn *t, struct arena *a, const char *name,
     uint32_t *tenant, int *created)
 {

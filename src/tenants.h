@@ -26,6 +26,14 @@ enum store_rc tenants_ensure(struct store_txn *t, struct arena *a, const char *n
 /* Finds the tenant called name: STORE_OK or STORE_NOTFOUND. */
 enum store_rc tenants_find(struct store_txn *t, const char *name, uint32_t *tenant);
 
+/*
+ * Finds a tenant given by name, or, when no tenant has that name and it is
+ * a decimal number, by its id (what `tenant list` shows): STORE_OK with
+ * *tenant, or STORE_NOTFOUND.
+ */
+enum store_rc tenants_resolve(struct store_txn *t, struct arena *a,
+    const char *name_or_id, uint32_t *tenant);
+
 /* Stores the digest of key for tenant. */
 enum store_rc tenants_add_key(struct store_txn *t, uint32_t tenant, const char *key,
     int64_t now_ms);

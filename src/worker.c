@@ -100,15 +100,24 @@ get_param(void *ctx, const char *name)
 	return fcgi_param(ctx, name);
 }
 
+/* The status line and the headers every response has, into h. */
+static void
+head_lines(struct buf *h, const struct request *req, const struct response *resp)
+{
+	buf_printf(h, "Status: %d %s\r\nContent-Type: %s\r\nX-ORCHESTRATE-REQ-ID: %s\r\n",
+	    resp->status, http_reason(resp->status),
+	    resp->content_type != NULL ? resp->content_type : "application/json",
+	    req->req_id);
+}
+
 static void
 write_response(struct fcgi_req *fr, const struct request *req, struct response *resp)
 {
 	struct buf h;
 
 	buf_init(&h, 0);
-	buf_printf(&h, "Status: %d %s\r\nContent-Type: application/json\r\n"
-	    "X-ORCHESTRATE-REQ-ID: %s\r\nContent-Length: %zu\r\n",
-	    resp->status, http_reason(resp->status), req->req_id, resp->body.b_len);
+	head_lines(&h, req, resp);
+	buf_printf(&h, "Content-Length: %zu\r\n", resp->body.b_len);
 	if (resp->headers.b_len > 0)
 		buf_add(&h, resp->headers.b_data, resp->headers.b_len);
 	buf_adds(&h, "\r\n");
@@ -120,7 +129,105 @@ write_response(struct fcgi_req *fr, const struct request *req, struct response *
 	buf_free(&h);
 }
 
-/* Handles one accepted request; returns -1 when the worker must exit. */
+/* The worker's end of a streamed body: the FastCGI request, what went out,
+ * and when a stop request was first seen. */
+struct sink_state {
+	struct fcgi_req *fr;
+	const struct config *cfg;
+	uint64_t bytes;
+	int64_t stop_seen_ms;    /* 0: none yet */
+};
+
+/*
+ * A stop (SIGTERM, SIGINT) waits, blocked, until the request in hand is
+ * answered; a stream can take far longer than the master waits before it
+ * kills a worker (shutdown_timeout), and a worker killed mid-stream would
+ * end the body as if it were whole (fcgi.c). So a stream may go on for half
+ * of shutdown_timeout after a stop arrived, then it is ended as failed.
+ */
+static bool
+must_stop(struct sink_state *st)
+{
+	sigset_t pending;
+	int64_t now;
+
+	if (sigpending(&pending) == -1 ||
+	    (!sigismember(&pending, SIGTERM) && !sigismember(&pending, SIGINT)))
+		return false;
+	now = timefmt_now_ms();
+	if (st->stop_seen_ms == 0)
+		st->stop_seen_ms = now;
+	return now - st->stop_seen_ms >= (int64_t)st->cfg->shutdown_timeout * 500;
+}
+
+/* A stream is written in pieces of this size, so that a client that reads
+ * slowly delays the next look at a stop request by one piece, not by a
+ * whole batch. */
+#define SINK_PIECE ((size_t)16 << 10)
+
+static enum http_sink_rc
+sink_write(struct http_sink *sink, const void *p, size_t len)
+{
+	struct sink_state *st = sink->ctx;
+	const char *c = p;
+
+	do {
+		size_t n = len < SINK_PIECE ? len : SINK_PIECE;
+
+		if (must_stop(st))
+			return HTTP_SINK_STOP;
+		if (fcgi_write(st->fr, c, n) == -1)
+			return HTTP_SINK_GONE;
+		st->bytes += n;
+		c += n;
+		len -= n;
+	} while (len > 0);
+	return HTTP_SINK_OK;
+}
+
+/*
+ * Sends a streamed response: the headers without Content-Length, and
+ * X-Accel-Buffering: no, so nginx passes the body on as it comes instead
+ * of spooling it to a temp file; then the body. A body that fails half-way
+ * ends with fcgi_abort, so the client sees a broken transfer.
+ */
+static void
+write_stream(struct fcgi_req *fr, const struct config *cfg, const struct request *req,
+    struct response *resp)
+{
+	struct sink_state st = { fr, cfg, 0, 0 };
+	struct http_sink sink = { sink_write, &st };
+	const char *why = "";
+	struct buf h;
+	enum http_stream_rc rc = HTTP_STREAM_DONE;
+
+	buf_init(&h, 0);
+	head_lines(&h, req, resp);
+	buf_adds(&h, "X-Accel-Buffering: no\r\n");
+	if (resp->headers.b_len > 0)
+		buf_add(&h, resp->headers.b_data, resp->headers.b_len);
+	buf_adds(&h, "\r\n");
+	if (h.b_failed) {
+		rc = HTTP_STREAM_FAILED;
+		why = "out of memory";
+	} else if (fcgi_write(fr, h.b_data, h.b_len) == -1) {
+		rc = HTTP_STREAM_GONE;
+	} else if (req->method != M_HEAD) {
+		rc = resp->stream.run(resp->stream.arg, &sink, &why);
+	}
+	buf_free(&h);
+	if (rc == HTTP_STREAM_GONE)
+		log_info("%s %s: the client went away after %llu bytes of the stream",
+		    req->method_name, req->uri, (unsigned long long)st.bytes);
+	if (rc == HTTP_STREAM_FAILED) {
+		log_err("%s %s: the stream failed after %llu bytes (%s): connection aborted",
+		    req->method_name, req->uri, (unsigned long long)st.bytes, why);
+		fcgi_abort(fr);
+	}
+}
+
+/* Handles one accepted request; returns -1 when the worker must exit. The
+ * response is released (a stream it holds too) before the arena. */
 static int
 handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
     struct ratelimit *rl, struct arena *a, struct response *resp)
@@ -143,7 +250,14 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	} else if (read_body(fr, &req, &pr, resp) == 0) {
 		rc = dispatch_request(s, &req, &pr, resp);
 	}
-	write_response(fr, &req, resp);
+	if (resp->stream.run != NULL) {
+		write_stream(fr, cfg, &req, resp);
+		if (store_panicked(s))
+			rc = -1;
+	} else {
+		write_response(fr, &req, resp);
+	}
+	http_response_reset(resp);
 	mem_reset(a);
 	return rc;
 }

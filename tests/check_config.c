@@ -46,6 +46,8 @@ START_TEST(test_defaults)
 	    ", want %" PRId64, c.cache_size, 256 * MB);
 	ck_assert_msg(c.checkpoint_interval == 30,
 	    "checkpoint_interval: got %d, want 30", c.checkpoint_interval);
+	ck_assert_msg(c.export_batch == 1000, "export_batch: got %d, want 1000",
+	    c.export_batch);
 	ck_assert_msg(c.max_body == 2 * MB, "max_body: got %" PRId64 ", want %"
 	    PRId64, c.max_body, 2 * MB);
 	ck_assert_msg(c.max_json_depth == 64, "max_json_depth: got %d, want 64",
@@ -97,6 +99,8 @@ field_text(const struct config *c, const char *key, char *out, size_t size)
 		snprintf(out, size, "%" PRId64, c->cache_size);
 	else if (strcmp(key, "checkpoint_interval") == 0)
 		snprintf(out, size, "%d", c->checkpoint_interval);
+	else if (strcmp(key, "export_batch") == 0)
+		snprintf(out, size, "%d", c->export_batch);
 	else if (strcmp(key, "max_body") == 0)
 		snprintf(out, size, "%" PRId64, c->max_body);
 	else if (strcmp(key, "max_json_depth") == 0)
@@ -148,6 +152,7 @@ static const struct set_case set_core[] = {
 	{ "max_body", "64k", "65536" },
 	{ "max_body", "64K", "65536" },
 	{ "checkpoint_interval", "60", "60" },
+	{ "export_batch", "250", "250" },
 	{ "max_json_depth", "100", "100" },
 	{ "max_name_length", "255", "255" },
 	{ "max_hops", "5", "5" },
@@ -190,6 +195,10 @@ static const struct set_case set_limits[] = {
 	{ "checkpoint_interval", "3600", "3600" },
 	{ "checkpoint_interval", "0", NULL },
 	{ "checkpoint_interval", "3601", NULL },
+	{ "export_batch", "1", "1" },
+	{ "export_batch", "100000", "100000" },
+	{ "export_batch", "0", NULL },
+	{ "export_batch", "100001", NULL },
 	{ "max_json_depth", "2", "2" },
 	{ "max_json_depth", "1000", "1000" },
 	{ "max_json_depth", "1", NULL },

@@ -472,6 +472,82 @@ START_TEST(test_reason)
 }
 END_TEST
 
+/* A stream whose release counts its calls. */
+static enum http_stream_rc
+count_run(void *arg, struct http_sink *sink, const char **why)
+{
+	(void)arg;
+	(void)sink;
+	(void)why;
+	return HTTP_STREAM_DONE;
+}
+
+static void
+count_release(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+/* How a response with a stream is ended, and how often the stream must
+ * have been released by then (always exactly once). */
+enum stream_end { END_RESET, END_ERROR, END_REPLACE, END_FREE };
+
+static const struct {
+	enum stream_end end;
+	const char *name;
+} stream_cases[] = {
+	{ END_RESET, "http_response_reset" },
+	{ END_ERROR, "http_error" },
+	{ END_REPLACE, "a second http_response_stream" },
+	{ END_FREE, "http_response_free" },
+};
+
+START_TEST(test_stream_release)
+{
+	struct response r;
+	int released = 0, other = 0;
+	struct http_stream s = { count_run, count_release, &released };
+	struct http_stream s2 = { count_run, count_release, &other };
+
+	http_response_init(&r);
+	r.status = 404;
+	http_response_stream(&r, "application/x-test", &s);
+	ck_assert_msg(r.status == 200 && r.stream.run == count_run &&
+	    strcmp(r.content_type, "application/x-test") == 0,
+	    "after http_response_stream: got status %d, want 200 with the stream and "
+	    "its content type", r.status);
+	ck_assert_msg(released == 0, "released before the end: got %d, want 0", released);
+	switch (stream_cases[_i].end) {
+	case END_RESET:
+		http_response_reset(&r);
+		break;
+	case END_ERROR:
+		http_error_internal(&r);
+		break;
+	case END_REPLACE:
+		http_response_stream(&r, "application/json", &s2);
+		break;
+	case END_FREE:
+		http_response_free(&r);
+		break;
+	}
+	ck_assert_msg(released == 1, "%s: got %d releases, want 1", stream_cases[_i].name,
+	    released);
+	if (stream_cases[_i].end == END_FREE)
+		return;
+	if (stream_cases[_i].end == END_REPLACE) {
+		ck_assert_msg(r.stream.arg == &other, "%s: got another stream, want the "
+		    "second", stream_cases[_i].name);
+	} else {
+		ck_assert_msg(r.stream.run == NULL && r.content_type == NULL,
+		    "%s: got a stream or content type left, want none", stream_cases[_i].name);
+	}
+	http_response_free(&r);
+	ck_assert_msg(released == 1, "%s, then http_response_free: got %d releases, "
+	    "want 1", stream_cases[_i].name, released);
+}
+END_TEST
+
 static Suite *
 http_suite(void)
 {
@@ -488,6 +564,7 @@ http_suite(void)
 	tcase_add_test(core, test_header);
 	tcase_add_loop_test(core, test_method_core, 0, NCASES(method_core));
 	tcase_add_loop_test(core, test_reason, 0, NCASES(reason_cases));
+	tcase_add_loop_test(core, test_stream_release, 0, NCASES(stream_cases));
 	suite_add_tcase(s, core);
 
 	tcase_add_loop_test(limits, test_etags_limits, 0, NCASES(count_cases));

@@ -870,7 +870,7 @@ class RoutesTest(ItemsTestBase):
             ("PUT", "/v0/r/k/refs", {"GET", "HEAD"}),
             ("DELETE", "/v0/r/k/refs/0123456789abcdef", {"GET", "HEAD"}),
             ("PUT", "/v0/r", {"GET", "HEAD", "POST", "DELETE"}),
-            ("PUT", "/v0", {"GET", "HEAD"}),
+            ("PUT", "/v0", {"GET", "HEAD", "POST"}),
         ]
         for method, path, allow in cases:
             with self.subTest(method=method, path=path):

@@ -1,0 +1,307 @@
+/*
+ * check_fcgi: unit tests for src/fcgi.h over a real Unix socket: a test
+ * plays nginx (connects, sends a FastCGI request, reads the records back)
+ * against fcgi_accept / fcgi_write and then fcgi_finish or fcgi_abort.
+ *
+ * What nginx relies on (fcgi.c): a finished request ends with an empty
+ * FCGI_STDOUT record and FCGI_END_REQUEST; an aborted one never carries
+ * FCGI_END_REQUEST nor the empty FCGI_STDOUT, and ends with a record
+ * header that is not FastCGI (version 0) before the connection closes.
+ * The records are parsed here independently of libfcgi.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "fcgi.h"
+
+#define NCASES(a)	((int)(sizeof(a) / sizeof((a)[0])))
+
+#define T_END_REQUEST	3
+#define T_PARAMS	4
+#define T_STDIN		5
+#define T_STDOUT	6
+
+/* A listening socket in a temp directory and a client connected to it. */
+struct pair {
+	char dir[256];
+	char path[300];
+	int listen_fd;
+	int client;
+};
+
+static void
+pair_open(struct pair *p)
+{
+	struct sockaddr_un sa;
+	const char *t = getenv("TMPDIR");
+	int n;
+
+	n = snprintf(p->dir, sizeof(p->dir), "%s/check_fcgi.XXXXXX",
+	    t != NULL && t[0] == '/' && strlen(t) < 60 ? t : "/tmp");
+	ck_assert_msg(n > 0 && (size_t)n < sizeof(p->dir), "temp dir name too long");
+	ck_assert_msg(mkdtemp(p->dir) != NULL, "mkdtemp: got NULL, want a directory");
+	snprintf(p->path, sizeof(p->path), "%s/s", p->dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	ck_assert_msg(strlen(p->path) < sizeof(sa.sun_path), "socket path too long");
+	memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
+	p->listen_fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_msg(p->listen_fd >= 0, "socket: got -1 (%s)", strerror(errno));
+	ck_assert_msg(bind(p->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    listen(p->listen_fd, 4) == 0, "bind/listen: %s", strerror(errno));
+	p->client = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_msg(p->client >= 0 &&
+	    connect(p->client, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	    "connect: %s", strerror(errno));
+}
+
+static void
+pair_close(struct pair *p)
+{
+	(void)close(p->client);
+	(void)close(p->listen_fd);
+	(void)unlink(p->path);
+	(void)rmdir(p->dir);
+}
+
+static void
+put_record(unsigned char *b, size_t *n, int type, const void *body, size_t len)
+{
+	unsigned char *h = b + *n;
+
+	h[0] = 1;
+	h[1] = (unsigned char)type;
+	h[2] = 0;
+	h[3] = 1;                 /* request id 1, as nginx sends */
+	h[4] = (unsigned char)(len >> 8);
+	h[5] = (unsigned char)len;
+	h[6] = 0;
+	h[7] = 0;
+	if (len > 0)
+		memcpy(h + 8, body, len);
+	*n += 8 + len;
+}
+
+/* Sends what nginx sends for "GET /": BEGIN_REQUEST, PARAMS, empty STDIN. */
+static void
+send_request(int fd)
+{
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 }; /* responder */
+	static const unsigned char params[] = {
+		14, 3, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
+		'G', 'E', 'T',
+	};
+	unsigned char b[256];
+	size_t n = 0;
+
+	put_record(b, &n, 1, begin, sizeof(begin));
+	put_record(b, &n, T_PARAMS, params, sizeof(params));
+	put_record(b, &n, T_PARAMS, NULL, 0);
+	put_record(b, &n, T_STDIN, NULL, 0);
+	ck_assert_msg(write(fd, b, n) == (ssize_t)n, "sending the request: %s",
+	    strerror(errno));
+	/* Nothing more comes (as from nginx), and libfcgi's close, which waits
+	 * for the peer's end, sees it at once. */
+	ck_assert_msg(shutdown(fd, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+}
+
+/* Everything the client reads until the server closes. */
+static unsigned char *
+read_all(int fd, size_t *len)
+{
+	size_t cap = 1 << 16, n = 0;
+	unsigned char *b = malloc(cap);
+
+	ck_assert_msg(b != NULL, "malloc: got NULL");
+	for (;;) {
+		ssize_t r;
+
+		if (n == cap) {
+			cap *= 2;
+			b = realloc(b, cap);
+			ck_assert_msg(b != NULL, "realloc: got NULL");
+		}
+		r = read(fd, b + n, cap - n);
+		ck_assert_msg(r >= 0, "read: got -1 (%s), want data or EOF", strerror(errno));
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	*len = n;
+	return b;
+}
+
+/* What the response records say. */
+struct parsed {
+	size_t stdout_bytes;      /* content of FCGI_STDOUT records */
+	int empty_stdout;         /* empty FCGI_STDOUT records (end of stdout) */
+	int end_requests;
+	bool bad_tail;            /* ends with 8 bytes whose version is not 1 */
+	bool malformed;           /* anything else that does not parse */
+	bool prefix_ok;           /* the content is a prefix of what was written */
+};
+
+static void
+parse(const unsigned char *b, size_t len, const char *written, struct parsed *p)
+{
+	size_t i = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->prefix_ok = true;
+	while (i < len) {
+		size_t clen, plen;
+
+		if (len - i == 8 && b[i] != 1) {
+			p->bad_tail = true;
+			return;
+		}
+		if (len - i < 8 || b[i] != 1 || b[i + 2] != 0 || b[i + 3] != 1) {
+			p->malformed = true;
+			return;
+		}
+		clen = (size_t)b[i + 4] << 8 | b[i + 5];
+		plen = b[i + 6];
+		if (len - i - 8 < clen + plen) {
+			p->malformed = true;
+			return;
+		}
+		if (b[i + 1] == T_STDOUT && clen == 0)
+			p->empty_stdout++;
+		else if (b[i + 1] == T_STDOUT) {
+			if (memcmp(b + i + 8, written + p->stdout_bytes, clen) != 0)
+				p->prefix_ok = false;
+			p->stdout_bytes += clen;
+		} else if (b[i + 1] == T_END_REQUEST)
+			p->end_requests++;
+		else
+			p->malformed = true;
+		i += 8 + clen + plen;
+	}
+}
+
+struct end_case {
+	size_t written;     /* bytes of response the handler writes */
+	bool abort;         /* fcgi_abort, else fcgi_finish */
+};
+
+/* Written sizes around libfcgi's 8 KiB output buffer (all of it fits in the
+ * socket's buffer: the test reads only after the server ended). */
+static const struct end_case end_core[] = {
+	{ 0, false }, { 100, false }, { 20000, false },
+};
+static const struct end_case end_limits[] = {
+	{ 8191, false }, { 8192, false }, { 8193, false }, { 65535, false }, { 65536, false },
+	{ 8191, true }, { 8192, true }, { 8193, true }, { 65535, true }, { 65536, true },
+};
+static const struct end_case end_errors[] = {
+	{ 0, true }, { 100, true }, { 20000, true }, { 70000, true },
+};
+
+static void
+run_end_case(const struct end_case *tc)
+{
+	struct pair p;
+	struct fcgi_req *r;
+	struct parsed got;
+	unsigned char *resp;
+	char *data = malloc(tc->written + 1);
+	size_t len;
+
+	ck_assert_msg(data != NULL, "malloc: got NULL");
+	for (size_t i = 0; i < tc->written; i++)
+		data[i] = (char)('a' + i % 26);
+	pair_open(&p);
+	send_request(p.client);
+	r = fcgi_req_new(p.listen_fd);
+	ck_assert_msg(r != NULL, "fcgi_req_new: got NULL, want a request");
+	ck_assert_msg(fcgi_accept(r) == 0, "fcgi_accept: got -1, want 0");
+	ck_assert_msg(strcmp(fcgi_param(r, "REQUEST_METHOD"), "GET") == 0,
+	    "REQUEST_METHOD: got %s, want GET", fcgi_param(r, "REQUEST_METHOD"));
+	ck_assert_msg(fcgi_write(r, data, tc->written) == 0, "fcgi_write(%zu): got -1, "
+	    "want 0", tc->written);
+	if (tc->abort)
+		fcgi_abort(r);
+	else
+		fcgi_finish(r);
+	/* Both leave nothing to end: a second end writes nothing more. */
+	fcgi_finish(r);
+	fcgi_abort(r);
+	resp = read_all(p.client, &len);
+	parse(resp, len, data, &got);
+	ck_assert_msg(!got.malformed, "%zu bytes, abort %d: got a malformed record",
+	    tc->written, tc->abort);
+	ck_assert_msg(got.prefix_ok, "%zu bytes, abort %d: the content is not what was "
+	    "written", tc->written, tc->abort);
+	if (tc->abort) {
+		ck_assert_msg(got.bad_tail && got.end_requests == 0 && got.empty_stdout == 0,
+		    "abort after %zu bytes: got bad tail %d, %d END_REQUEST, %d empty STDOUT; "
+		    "want a bad tail and neither", tc->written, got.bad_tail, got.end_requests,
+		    got.empty_stdout);
+		ck_assert_msg(got.stdout_bytes <= tc->written, "abort after %zu bytes: got "
+		    "%zu bytes of content, want at most that", tc->written, got.stdout_bytes);
+	} else {
+		ck_assert_msg(!got.bad_tail && got.end_requests == 1 && got.empty_stdout == 1 &&
+		    got.stdout_bytes == tc->written, "finish after %zu bytes: got bad tail %d, "
+		    "%d END_REQUEST, %d empty STDOUT, %zu bytes; want 0, 1, 1, %zu",
+		    tc->written, got.bad_tail, got.end_requests, got.empty_stdout,
+		    got.stdout_bytes, tc->written);
+	}
+	free(resp);
+	free(data);
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+
+START_TEST(test_end_core)
+{
+	run_end_case(&end_core[_i]);
+}
+END_TEST
+
+START_TEST(test_end_limits)
+{
+	run_end_case(&end_limits[_i]);
+}
+END_TEST
+
+START_TEST(test_end_errors)
+{
+	run_end_case(&end_errors[_i]);
+}
+END_TEST
+
+static Suite *
+fcgi_suite(void)
+{
+	Suite *s = suite_create("fcgi");
+	TCase *core = tcase_create("core");
+	TCase *limits = tcase_create("limits");
+	TCase *errors = tcase_create("errors");
+
+	tcase_add_loop_test(core, test_end_core, 0, NCASES(end_core));
+	suite_add_tcase(s, core);
+	tcase_add_loop_test(limits, test_end_limits, 0, NCASES(end_limits));
+	suite_add_tcase(s, limits);
+	tcase_add_loop_test(errors, test_end_errors, 0, NCASES(end_errors));
+	suite_add_tcase(s, errors);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(fcgi_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
