@@ -5,8 +5,9 @@ history, events at the ordinals given and new ones after them, relations);
 hostile streams (truncated and malformed operations, a value over
 max_body, more operations than max_bulk_ops, other content types,
 non-object operations, deep nesting) with nothing stored beyond the
-reported successes; the body limits of nginx and orchidd; orchidctl import
-of a file and of standard input, with orchidd running and stopped.
+reported successes; an export's end line (a success that writes nothing);
+the body limits of nginx and orchidd; orchidctl import of a file and of
+standard input, with orchidd running and stopped.
 
 Refs are computed here (SHA-256 of the canonical value), never taken from
 the server.
@@ -182,6 +183,32 @@ class BulkTest(BulkBase):
         doc = self.bulk(["{}", "[1]", '"x"'])
         self.assertEqual((doc["status"], doc["success_count"], len(doc["results"])),
                          ("failure", 0, 2))  # "[1]" resyncs at the next line: "x" is in it
+
+    def test_end_line(self):
+        """An export's end line is a marker: a success of its own, wherever it
+        comes; what follows it in the request is applied as usual."""
+        ops = [item_op("endc", "a", {"a": 1}), {"kind": "end", "lines": 1},
+               item_op("endc", "b", {"b": 2}), '{"lines":0,"kind":"end","x":[1]}',
+               '{"kind":"end","lines":-1}', '{"kind":"end"}', '{"kind":"end","lines":"2"}']
+        doc = self.bulk(ops)
+        self.assertEqual((doc["status"], doc["success_count"]), ("partial", 4))
+        r = doc["results"]
+        self.assertEqual(r[1], {"operation_index": 1, "status": "success", "end": {"lines": 1}})
+        self.assertEqual(r[3], {"operation_index": 3, "status": "success", "end": {"lines": 0}})
+        for i in (4, 5, 6):
+            self.failure(r[i], "api_bad_request",
+                         "lines (of an end line) must be a non-negative integer")
+        self.assertEqual(self.get("endc", "a")[3], {"a": 1})
+        self.assertEqual(self.get("endc", "b")[3], {"b": 2})
+        # The last request of a stream cut in parts may be its end line alone;
+        # the count is not checked (the parts before it came in other requests).
+        doc = self.bulk([{"kind": "end", "lines": 123456}])
+        self.assertEqual(doc, {"status": "success", "success_count": 1, "results": [
+            {"operation_index": 0, "status": "success", "end": {"lines": 123456}}]})
+        # "end" is a kind only at the top level.
+        doc = self.bulk(['{"path":{"collection":"endc","key":"c","kind":"end"},"value":{}}'])
+        self.failure(doc["results"][0], "api_bad_request", '(or "end" at the top level)')
+        self.absent("endc", "c")
 
     def test_empty_stream(self):
         for body in ("", " \n\r\n"):
