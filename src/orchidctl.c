@@ -44,7 +44,7 @@ usage(void)
 	    "                      exits 1 when an operation failed\n"
 	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
 	    "                      write a tenant's data (one collection, or all) as an\n"
-	    "                      export stream to stdout or FILE\n"
+	    "                      export stream to stdout or FILE, ended by its end line\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
 	    "  verify              check every database file, then that every record belongs\n"
 	    "                      to a collection and the item counts are right; orchidd\n"
