@@ -112,7 +112,8 @@ int bulk_split_end(struct bulk_split *sp, bulk_unit_fn fn, void *arg);
 uint64_t bulk_split_offset(const struct bulk_split *sp);
 
 /* BULK_END: {"kind":"end","lines":N}, the last line of an export. It is a
- * marker, not data: applying it writes nothing. */
+ * marker, not data: applying it writes nothing; whoever reads a whole
+ * stream (orchidctl import) checks lines against what came before it. */
 enum bulk_kind { BULK_ITEM, BULK_EVENT, BULK_RELATION, BULK_END };
 
 /* One valid operation; strings are NUL-terminated, in the arena. */

@@ -11,7 +11,7 @@ worker's memory must stay flat, a slow reader must not hold up writers, a
 client that leaves and a worker that is told to stop mid-stream must end
 the transfer as broken, never as whole, and a worker killed outright
 mid-stream (which nginx may end as a whole transfer) leaves the stream
-without its end line.
+without its end line, which orchidctl import then warns about.
 """
 
 import base64
@@ -33,6 +33,9 @@ import harness
 from harness import UUID_RE, Server, ServerTestCase, run_threads
 
 STREAM_TYPE = "application/orchestrate-export-stream+json"
+# orchidctl import's warning about a stream without an end line.
+NO_END = ("orchidctl: no end line: the stream may be truncated; an Orchid export always "
+          "ends with one\n")
 
 
 def seg(value):
@@ -564,7 +567,19 @@ class ExportStreamTest(ServerTestCase):
         self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:100])
         self.assertLess(body.count(b"\n"), self.N)
         self.assertNotIn(b'"kind":"end"', body)
+        # Even cut at its last whole line, which makes it look whole line by
+        # line, orchidctl import warns that the stream may be truncated.
+        cut = body[:body.rfind(b"\n") + 1]
+        self.assertGreater(len(cut), 0)
         self.server.wait_ready()
+        path = os.path.join(self.server.tmp, "killed.export")
+        with open(path, "wb") as f:
+            f.write(cut)
+        self.server.new_key("stream-killed")
+        out = self.server.orchidctl("import", "stream-killed", path, check=False, timeout=300)
+        self.assertEqual((out.returncode, out.stderr.decode()), (0, NO_END), out.stdout)
+        self.assertIn(b"import: %d operations, %d succeeded, 0 failed" % (
+            cut.count(b"\n"), cut.count(b"\n")), out.stdout)
 
     def test_z_a_stop_mid_stream_breaks_the_transfer(self):
         # Read slowly; tell the workers to stop. A stream may go on for half
@@ -785,7 +800,8 @@ class ExportImportTest(ServerTestCase):
         path = os.path.join(self.server.tmp, "src.export")
         self.server.orchidctl("export", "--history", "-o", path, "rt-src")
         out = self.server.orchidctl("import", "rt-ctl", path)
-        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual((out.returncode, out.stderr), (0, b""))
+        self.assertIn(b"the stream is whole", out.stdout)
         dst = self.server.new_key("rt-ctl")
         with open(path, "rb") as f:
             self.assertSameExport(f.read(), self.export_body(dst, True))
@@ -803,8 +819,44 @@ class ExportImportTest(ServerTestCase):
         self.assertEqual((exp.wait(60), imp.returncode), (0, 1), imp.stderr)
         self.assertIn(b"1 failed", imp.stdout)
         self.assertIn(b"items_not_found", imp.stdout)
+        # The failed operation is one of the lines the end line counts.
+        self.assertEqual(imp.stderr, b"")
         one = self.server.new_key("rt-ctl-one")
         want = self.server.request("GET", "/v0/people?export=true", key=self.src)[2]
         got = self.server.request("GET", "/v0/people?export=true", key=one)[2]
         kept = [x for x in want.splitlines()[:-1] if b'"collection":"many"' not in x]
         self.assertSameExport(b"".join(x + b"\n" for x in kept) + end_line(len(kept)), got)
+
+    def test_orchidctl_import_checks_the_end_line(self):
+        path = os.path.join(self.server.tmp, "check.export")
+        self.server.orchidctl("export", "--history", "-o", path, "rt-src")
+        with open(path, "rb") as f:
+            lines = f.read().splitlines(keepends=True)
+        n = len(lines) - 1
+        self.assertEqual(lines[-1], end_line(n))
+
+        def imp(tenant, data):
+            self.server.new_key(tenant)
+            with open(path, "wb") as f:
+                f.write(data)
+            return self.server.orchidctl("import", tenant, path, check=False)
+        # Truncated at a line: every operation succeeds, and a warning says
+        # the stream may be short (exit 0: hand-made streams have no end line).
+        out = imp("end-cut", b"".join(lines[:n // 2]))
+        self.assertEqual((out.returncode, out.stderr.decode()), (0, NO_END), out.stdout)
+        self.assertNotIn(b"whole", out.stdout)
+        # Truncated inside a line: that operation fails too.
+        out = imp("end-cut-line", b"".join(lines[:n // 2]) + lines[n // 2][:20])
+        self.assertEqual((out.returncode, out.stderr.decode()), (1, NO_END), out.stdout)
+        # A line lost in the middle: the count is wrong.
+        out = imp("end-wrong", b"".join(lines[:3] + lines[4:]))
+        self.assertEqual(out.returncode, 1, out.stdout)
+        self.assertEqual(out.stderr.decode(), "orchidctl: the export's end line says %d "
+                         "lines, %d were read\n" % (n, n - 1))
+        # Whole: no warning.
+        out = imp("end-whole", b"".join(lines))
+        self.assertEqual((out.returncode, out.stderr), (0, b""), out.stdout)
+        self.assertIn(b"import: %d operations, %d succeeded, 0 failed" % (n + 1, n + 1),
+                      out.stdout)
+        self.assertIn(b"the stream is whole: its end line counts %d lines, as read" % n,
+                      out.stdout)
