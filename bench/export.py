@@ -14,7 +14,8 @@ time of:
   orchidctl idle  the same with orchidd stopped (orchidctl recovers first)
 and prints lines/s (items, or versions with history) and MB/s (of the
 stream's bytes) for each. Every run checks that the stream ended whole
-(curl and orchidctl exit 0) and has the expected number of lines. The
+(curl and orchidctl exit 0, and its last line is the end line
+{"kind":"end","lines":N}) and has the expected number of lines. The
 stream is read by a separate process (curl, or this script from
 orchidctl's pipe), as a client would; on a 2-CPU machine the reader
 competes with the worker and nginx.
@@ -56,19 +57,26 @@ def preload(srv, key):
 
 def count_pipe(args):
     """Runs args, reading its standard output to the end; returns (seconds,
-    bytes, lines, exit status, standard error)."""
+    bytes, lines before the end line, exit status, standard error). A
+    stream whose last line is not its end line, with the count of the
+    lines before it, is a failure."""
     t = time.monotonic()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    total, lines = 0, 0
+    total, lines, tail = 0, 0, b""
     while True:
         chunk = p.stdout.read(1 << 20)
         if not chunk:
             break
         total += len(chunk)
         lines += chunk.count(b"\n")
+        tail = (tail + chunk)[-64:]
     err = p.stderr.read()
     rc = p.wait()
-    return time.monotonic() - t, total, lines, rc, err
+    want = b'\n{"kind":"end","lines":%d}\n' % (lines - 1)
+    if rc == 0 and not (tail.endswith(want) or tail == want[1:]):
+        sys.exit("export.py: %s: the stream does not end with %r: %r"
+                 % (args[0], want[1:], tail))
+    return time.monotonic() - t, total, lines - 1, rc, err
 
 
 def http_export(srv, key, query):

@@ -603,14 +603,15 @@ reftime_of(struct json_object *o, struct json_object *path, int64_t *out,
 
 /* The kind: "kind" at the top or in path (equal when both); without
  * either, a relationship when it has relation, source or destination, else
- * an event when its path has a type, else an item. */
+ * an event when its path has a type, else an item. "end" (an export's end
+ * line) is a kind only at the top. */
 static enum bulk_rc
 kind_of(struct json_object *o, struct json_object *path, enum bulk_kind *k,
     struct bulk_fail *f)
 {
 	static const struct { const char *name; enum bulk_kind kind; } kinds[] = {
 		{ "item", BULK_ITEM }, { "event", BULK_EVENT },
-		{ "relationship", BULK_RELATION },
+		{ "relationship", BULK_RELATION }, { "end", BULK_END },
 	};
 	struct json_object *top = member(o, "kind"), *inpath = member(path, "kind");
 	struct json_object *v = top ? top : inpath;
@@ -627,12 +628,30 @@ kind_of(struct json_object *o, struct json_object *path, enum bulk_kind *k,
 		return BULK_OK;
 	}
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
-		if (string_is(v, kinds[i].name)) {
+		if (string_is(v, kinds[i].name) && (kinds[i].kind != BULK_END || top != NULL)) {
 			*k = kinds[i].kind;
 			return BULK_OK;
 		}
 	}
-	return refuse(f, "kind must be \"item\", \"event\" or \"relationship\"");
+	return refuse(f, "kind must be \"item\", \"event\" or \"relationship\" (or "
+	    "\"end\" at the top level)");
+}
+
+/* {"kind":"end","lines":N}: N a JSON integer, 0 .. INT64_MAX. Its other
+ * members are ignored, as an item's are. */
+static enum bulk_rc
+read_end(struct json_object *o, struct bulk_op *op, struct bulk_fail *f)
+{
+	struct json_object *v = member(o, "lines");
+	int64_t n;
+
+	/* json-c keeps an integer above INT64_MAX as a uint64, which
+	 * json_object_get_int64 clamps: the two getters differ then. */
+	if (v == NULL || !json_object_is_type(v, json_type_int) ||
+	    (n = json_object_get_int64(v)) < 0 || json_object_get_uint64(v) != (uint64_t)n)
+		return refuse(f, "lines (of an end line) must be a non-negative integer");
+	op->lines = n;
+	return BULK_OK;
 }
 
 /* path.tombstone: absent or a boolean. */
@@ -775,6 +794,8 @@ read_op(const struct bulk_limits *l, struct arena *a, struct json_object *o,
 		return refuse(f, "path must be an object");
 	if ((rc = kind_of(o, path, &op->kind, f)) != BULK_OK)
 		return rc;
+	if (op->kind == BULK_END)
+		return read_end(o, op, f);
 	if (op->kind == BULK_RELATION)
 		rc = read_relation(l, a, o, op, f);
 	else if (path == NULL)
@@ -873,6 +894,10 @@ bulk_emit_success(struct buf *b, size_t index, const struct bulk_op *op,
     const struct bulk_done *done)
 {
 	buf_printf(b, "{\"operation_index\":%zu,\"status\":\"success\",", index);
+	if (op->kind == BULK_END) {
+		buf_printf(b, "\"end\":{\"lines\":%" PRId64 "}}", op->lines);
+		return;
+	}
 	if (op->kind == BULK_RELATION) {
 		/* No "item": clients parse item.path.kind as item or event. */
 		buf_adds(b, "\"relationship\":{\"source\":");

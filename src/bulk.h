@@ -111,7 +111,10 @@ int bulk_split_end(struct bulk_split *sp, bulk_unit_fn fn, void *arg);
 /* Bytes the splitter has consumed so far. */
 uint64_t bulk_split_offset(const struct bulk_split *sp);
 
-enum bulk_kind { BULK_ITEM, BULK_EVENT, BULK_RELATION };
+/* BULK_END: {"kind":"end","lines":N}, the last line of an export. It is a
+ * marker, not data: applying it writes nothing; whoever reads a whole
+ * stream (orchidctl import) checks lines against what came before it. */
+enum bulk_kind { BULK_ITEM, BULK_EVENT, BULK_RELATION, BULK_END };
 
 /* One valid operation; strings are NUL-terminated, in the arena. */
 struct bulk_op {
@@ -128,6 +131,7 @@ struct bulk_op {
 	int64_t ts;
 	bool has_ord;                  /* events: store at exactly (ts, ord) */
 	uint64_t ord;
+	int64_t lines;                 /* end: the lines it says came before it */
 };
 
 enum bulk_rc {
@@ -154,7 +158,9 @@ struct bulk_done {
  * Applies op in d's transaction (d->reftime is set to op's), through the
  * same domain calls as the HTTP handlers. DOM_OK fills done; a refusal
  * (DOM_NOT_FOUND, DOM_TOO_LARGE, ...) fills fail and has written nothing;
- * a fault (DOM_RETRY, DOM_ERR, DOM_PANIC) must abort the transaction.
+ * a fault (DOM_RETRY, DOM_ERR, DOM_PANIC) must abort the transaction. An
+ * end line is DOM_OK and touches nothing (callers may skip the
+ * transaction).
  */
 enum dom_rc bulk_apply(struct dom *d, const struct bulk_op *op, struct bulk_done *done,
     struct bulk_fail *fail);
@@ -163,7 +169,9 @@ enum dom_rc bulk_apply(struct dom *d, const struct bulk_op *op, struct bulk_done
  * the retries). */
 void bulk_fail_busy(struct bulk_fail *fail);
 
-/* Appends the result entry of operation index: a success, or a failure. */
+/* Appends the result entry of operation index: a success (of an end line:
+ * {"operation_index":i,"status":"success","end":{"lines":N}}), or a
+ * failure. */
 void bulk_emit_success(struct buf *b, size_t index, const struct bulk_op *op,
     const struct bulk_done *done);
 void bulk_emit_failure(struct buf *b, size_t index, const struct bulk_fail *fail);

@@ -2,8 +2,9 @@
  * bulk_apply: one bulk operation (bulk.h) through the domain: an item PUT
  * or tombstone (items.h), an event created or stored at its exact position
  * (events.h), a relation PUT (relations.h), unconditionally, with the
- * operation's reftime. Apart from bulk.c so that the splitter and the
- * reader build and fuzz without the store.
+ * operation's reftime; an export's end line writes nothing. Apart from
+ * bulk.c so that the splitter and the reader build and fuzz without the
+ * store.
  */
 #include "bulk.h"
 
@@ -118,6 +119,9 @@ bulk_apply(struct dom *d, const struct bulk_op *op, struct bulk_done *done,
 	case BULK_EVENT:
 		rc = apply_event(d, op, done);
 		break;
+	case BULK_END:
+		/* A marker of the stream, not data. */
+		return DOM_OK;
 	default:
 		rc = apply_relation(d, op, done, fail);
 		break;

@@ -5,7 +5,8 @@
  * and cid), the part of it (items or events) and the last key written in
  * that part's database. Every batch works on a copy of the position, so a
  * batch that fails or is retried after a deadlock leaves the position as
- * it was.
+ * it was. The batch that reaches the end gets the end line after its
+ * transaction succeeded.
  */
 #include "export.h"
 
@@ -23,6 +24,9 @@
 /* The largest line: a value as large as any max_body allows (config.c),
  * with the names of its collection, key and type (escaped) around it. */
 #define LINE_MAX_BYTES (((size_t)64 << 20) + ((size_t)1 << 20))
+
+/* The end line, {"kind":"end","lines":N}, with N of up to 19 digits. */
+#define END_LINE_MAX 64
 
 /* Records a batch may pass over without writing them (deleted items'
  * heads, relations the API does not show) per line it may write: a
@@ -59,6 +63,7 @@ struct export {
 	struct export_totals totals, batch;
 	int64_t scanned;         /* records the batch in hand passed over */
 	bool failed;
+	bool ended;              /* the end line was given */
 	/* For relations, within one batch: a cursor over items.db to read
 	 * heads, the last source item looked at and whether it is live, and
 	 * the last destination collection name looked up and its cid (0: it
@@ -120,7 +125,7 @@ export_new(const struct export_spec *spec)
 		export_free(x);
 		return NULL;
 	}
-	buf_init(&x->out, x->spec.batch_bytes + LINE_MAX_BYTES);
+	buf_init(&x->out, x->spec.batch_bytes + LINE_MAX_BYTES + END_LINE_MAX);
 	return x;
 }
 
@@ -567,6 +572,26 @@ batch_txn(struct store_txn *t, void *arg, bool *commit)
 	return dom_to_store(rc);
 }
 
+/*
+ * Appends the end line to the last batch: it is written after that
+ * batch's transaction succeeded, and only then, so every line before it
+ * has been read without a fault. It counts the lines of every batch.
+ */
+static int
+write_end(struct export *x)
+{
+	int64_t lines = x->totals.items + x->totals.events + x->totals.relations;
+
+	buf_printf(&x->out, "{\"kind\":\"end\",\"lines\":%lld}\n", (long long)lines);
+	if (x->out.b_failed) {
+		log_err("export: the end line of tenant %u does not fit in memory",
+		    x->spec.tenant);
+		return -1;
+	}
+	x->ended = true;
+	return 0;
+}
+
 enum store_rc
 export_next(struct export *x, struct store *s, int retries, const char **data,
     size_t *len, bool *done)
@@ -592,6 +617,10 @@ export_next(struct export *x, struct store *s, int retries, const char **data,
 	x->totals.items += x->batch.items;
 	x->totals.events += x->batch.events;
 	x->totals.relations += x->batch.relations;
+	if (x->pos.pass == PASS_DONE && !x->ended && write_end(x) == -1) {
+		x->failed = true;
+		return STORE_ERR;
+	}
 	x->totals.bytes += x->out.b_len;
 	if (x->out.b_len > 0)
 		*data = x->out.b_data;

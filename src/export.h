@@ -5,7 +5,11 @@
  * tombstones included), then its events in events.db order; after every
  * collection, the relations out of each collection in relations.db order
  * (those whose two ends are live items), so that an import meets them
- * after their ends.
+ * after their ends. The last line of a complete export is the end line,
+ * {"kind":"end","lines":N}, N the lines before it: written only once every
+ * batch has succeeded, so a stream that was cut short (a worker killed
+ * outright, which nginx may pass on as a normal end of the body) lacks it,
+ * and any reader can tell a whole export from a truncated one.
  *
  * An export runs in batches. Each batch is one short read transaction that
  * writes at most batch_records lines (or ends with the line that reaches
@@ -51,7 +55,7 @@ struct export_totals {
 	int64_t items;           /* item lines (one per version with history) */
 	int64_t events;
 	int64_t relations;
-	uint64_t bytes;
+	uint64_t bytes;          /* of every line, the end line included */
 };
 
 /* A new export of spec; NULL when out of memory. Free it with export_free. */
@@ -62,9 +66,10 @@ void export_free(struct export *x);
  * The next batch, read in a transaction of its own on s (a deadlock is
  * retried up to retries times): *data and *len are whole lines, which stay
  * valid until the next call or export_free. *done: nothing is left after
- * them (further calls give no lines). Returns STORE_OK or the fault
- * (STORE_ERR for a malformed record or no memory, logged; STORE_RETRY;
- * STORE_PANIC); after a fault the export cannot go on.
+ * them, and they end with the end line (further calls give no lines).
+ * Returns STORE_OK or the fault (STORE_ERR for a malformed record or no
+ * memory, logged; STORE_RETRY; STORE_PANIC); after a fault the export
+ * cannot go on, and it never gives the end line.
  */
 enum store_rc export_next(struct export *x, struct store *s, int retries,
     const char **data, size_t *len, bool *done);

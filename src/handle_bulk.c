@@ -4,7 +4,8 @@
  * not fit the response, is refused before anything is written), then
  * applies them in order, each in its own transaction committed without a
  * log flush, and flushes the log once before the 200, so that every
- * success reported is durable when the answer arrives.
+ * success reported is durable when the answer arrives. An export's end
+ * line, wherever it comes, is a success of its own that writes nothing.
  */
 #include "handler.h"
 
@@ -172,6 +173,13 @@ apply_all(struct ctx *c, const struct reading *r, struct arena *scratch, struct 
 			buf_addc(out, ',');
 		if (!r->e[i].ok) {
 			bulk_emit_failure(out, i, &r->e[i].fail);
+			continue;
+		}
+		if (a.op->kind == BULK_END) {
+			/* A marker: no transaction, and no count to check here,
+			 * since a stream may come in several requests. */
+			bulk_emit_success(out, i, a.op, &a.done);
+			(*ok)++;
 			continue;
 		}
 		rc = store_run_ex(c->store, true, true, cfg->deadlock_retries, apply_txn, &a);

@@ -47,6 +47,14 @@ struct import {
 	uint64_t ops, ok, failed, unflushed;
 	enum store_rc fault;    /* STORE_OK until the store fails */
 	bool nomem;
+	/* The end line: whether it came, what it says, and how many
+	 * operations came before it; then whether anything followed it
+	 * (where: the operation was not applied, and reading stopped). */
+	bool end_seen;
+	int64_t end_lines;
+	size_t end_index;
+	bool trailing;
+	uint64_t trailing_offset;
 	struct buf shown;       /* the first IMPORT_SHOWN failures, one a line */
 	/* progress */
 	bool tty;
@@ -164,6 +172,17 @@ flush(struct import *im)
 	return true;
 }
 
+/* The end line: a success that writes nothing; the count of operations
+ * before it (u->index: every one, failed ones too) is checked at the end. */
+static void
+end_line(struct import *im, const struct bulk_unit *u, const struct bulk_op *op)
+{
+	im->ok++;
+	im->end_seen = true;
+	im->end_lines = op->lines;
+	im->end_index = u->index;
+}
+
 /* The splitter's callback: one operation, read, applied and forgotten. */
 static int
 take(void *arg, const struct bulk_unit *u)
@@ -175,13 +194,23 @@ take(void *arg, const struct bulk_unit *u)
 
 	if (import_stop)
 		return -1;
+	if (im->end_seen) {
+		/* An export ends with its end line: what follows belongs to no
+		 * export (two streams joined, or damage), and is not applied. */
+		im->trailing = true;
+		im->trailing_offset = u->offset;
+		return -1;
+	}
 	im->ops++;
 	if (!u->ok) {
 		failed(im, u->index, u->offset, &u->fail);
 	} else {
 		switch (bulk_read(&im->lim, im->a, u->text, u->len, &op, &f)) {
 		case BULK_OK:
-			go = apply(im, u, &op);
+			if (op.kind == BULK_END)
+				end_line(im, u, &op);
+			else
+				go = apply(im, u, &op);
 			break;
 		case BULK_REFUSED:
 			failed(im, u->index, u->offset, &f);
@@ -222,7 +251,7 @@ feed(struct import *im, struct bulk_split *sp, int fd, const char *path)
 		return 0;
 stopped:
 	/* take stopped it (and says why), or the splitter ran out of memory. */
-	if (!import_stop && im->fault == STORE_OK)
+	if (!import_stop && im->fault == STORE_OK && !im->trailing)
 		im->nomem = true;
 	return -1;
 }
@@ -262,6 +291,44 @@ open_input(const char *path, uint64_t *size)
 	return fd;
 }
 
+/* True when the end line came, last, after as many operations as it says. */
+static bool
+end_right(const struct import *im)
+{
+	return im->end_seen && !im->trailing &&
+	    (uint64_t)im->end_lines == (uint64_t)im->end_index;
+}
+
+/*
+ * Checks the end line of a stream read to its end (whole: not stopped by
+ * a signal or a fault): it must come after as many operations as it says,
+ * and last; a stream without one may be truncated, which only a warning
+ * says, since streams made by hand have none. 0, or -1 after a message.
+ */
+static int
+check_end(const struct import *im, bool whole)
+{
+	if (im->trailing) {
+		fprintf(stderr, "orchidctl: data follows the end line (at byte %" PRIu64 "): "
+		    "an export ends with its end line; nothing after it was applied\n",
+		    im->trailing_offset);
+		return -1;
+	}
+	if (!whole)
+		return 0;
+	if (!im->end_seen) {
+		fprintf(stderr, "orchidctl: no end line: the stream may be truncated; an "
+		    "Orchid export always ends with one\n");
+		return 0;
+	}
+	if (!end_right(im)) {
+		fprintf(stderr, "orchidctl: the export's end line says %" PRId64 " lines, %zu "
+		    "were read\n", im->end_lines, im->end_index);
+		return -1;
+	}
+	return 0;
+}
+
 /* Prints the outcome; the exit status. */
 static int
 report(struct import *im, int rc, double secs)
@@ -269,6 +336,9 @@ report(struct import *im, int rc, double secs)
 	printf("import: %" PRIu64 " operations, %" PRIu64 " succeeded, %" PRIu64 " failed "
 	    "(%.1f MiB in %.1f s)\n", im->ops, im->ok, im->failed,
 	    (double)bulk_split_offset(im->sp) / (1 << 20), secs);
+	if (end_right(im))
+		printf("the stream is whole: its end line counts %" PRId64 " lines, as read\n",
+		    im->end_lines);
 	if (im->failed > 0) {
 		printf("%s failures:\n", im->failed > IMPORT_SHOWN ? "the first" : "the");
 		fputs(im->shown.b_data ? im->shown.b_data : "", stdout);
@@ -282,6 +352,8 @@ report(struct import *im, int rc, double secs)
 		fprintf(stderr, "orchidctl: the store failed at operation %" PRIu64 "%s\n",
 		    im->ops, im->fault == STORE_PANIC ? "; it needs recovery (restart "
 		    "orchidd, or run orchidctl again with it stopped)" : "");
+	if (check_end(im, rc == 0) == -1)
+		rc = -1;
 	return rc == 0 && im->failed == 0 && im->fault == STORE_OK ? 0 : 1;
 }
 

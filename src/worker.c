@@ -142,7 +142,8 @@ struct sink_state {
  * A stop (SIGTERM, SIGINT) waits, blocked, until the request in hand is
  * answered; a stream can take far longer than the master waits before it
  * kills a worker (shutdown_timeout), and a worker killed mid-stream would
- * end the body as if it were whole (fcgi.c). So a stream may go on for half
+ * end the body as if it were whole (fcgi.c; only an export's missing end
+ * line would tell). So a stream may go on for half
  * of shutdown_timeout after a stop arrived, then it is ended as failed.
  */
 static bool

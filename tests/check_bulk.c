@@ -6,8 +6,8 @@
  * change anything), the reader (the forms of an operation and every way
  * one is refused), bulk_apply over a real Berkeley DB environment
  * (reftimes kept, tombstones, events at exact ordinals, relations with
- * missing endpoints), the result entries and their bound, and the config
- * settings of bulk.
+ * missing endpoints; an export's end line writes nothing), the result
+ * entries and their bound, and the config settings of bulk.
  *
  * The limits of the pure tests are small: values of 64 bytes, 3 levels,
  * names of 16 bytes.
@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 
 #include "bulk.h"
+#include "collections.h"
 #include "config.h"
 #include "events.h"
 #include "items.h"
@@ -112,6 +113,8 @@ struct split_case {
 
 static const struct split_case split_cases[] = {
 	/* core: the separators */
+	{ "an export with its end line", "{\"a\":1}" NL "{\"kind\":\"end\",\"lines\":1}" NL, 0,
+	  "{\"a\":1}|{\"kind\":\"end\",\"lines\":1}", NULL },
 	{ "lines", "{\"a\":1}" NL "{\"b\":2}" NL, 0, "{\"a\":1}|{\"b\":2}", NULL },
 	{ "back to back", "{\"a\":1}{\"b\":2}{}", 0, "{\"a\":1}|{\"b\":2}|{}", NULL },
 	{ "any whitespace", " \t\r\n{\"a\":1} \r\n\t {\"b\":[1,{\"c\":\"}\"}]}  ", 0,
@@ -402,6 +405,14 @@ static const struct read_case read_cases[] = {
 	{ "relationship with kind and props", "{\"kind\":\"relationship\"," REL ",\"value\":"
 	  "{\"since\":2014},\"ref\":\"x\",\"reftime\":9}", BULK_OK,
 	  "relationship a/1/-/likes/b/2 {\"since\":2014} 0 9 - -" },
+	/* an export's end line */
+	{ "end line", "{\"kind\":\"end\",\"lines\":12}", BULK_OK, "end 12" },
+	{ "end line of an empty export", "{ \"lines\" : 0, \"kind\" : \"end\" }", BULK_OK,
+	  "end 0" },
+	{ "end line, other members ignored", "{\"kind\":\"end\",\"lines\":3,\"at\":\"x\","
+	  "\"path\":{\"kind\":\"end\"},\"value\":[]}", BULK_OK, "end 3" },
+	{ "end line, the largest count", "{\"kind\":\"end\",\"lines\":9223372036854775807}",
+	  BULK_OK, "end 9223372036854775807" },
 };
 
 static const struct read_case read_errors[] = {
@@ -516,6 +527,24 @@ static const struct read_case read_errors[] = {
 	{ "not an object", "[1]", BULK_REFUSED,
 	  "api_bad_request: Can't read bulk operation from malformed JSON: The value must be "
 	  "a JSON object." },
+	{ "end line without lines", "{\"kind\":\"end\"}", BULK_REFUSED,
+	  "api_bad_request: lines (of an end line) must be a non-negative integer" },
+	{ "end line, lines null", "{\"kind\":\"end\",\"lines\":null}", BULK_REFUSED,
+	  "api_bad_request: lines (of an end line) must be a non-negative integer" },
+	{ "end line, lines negative", "{\"kind\":\"end\",\"lines\":-1}", BULK_REFUSED,
+	  "api_bad_request: lines (of an end line) must be a non-negative integer" },
+	{ "end line, lines a fraction", "{\"kind\":\"end\",\"lines\":1.5}", BULK_REFUSED,
+	  "api_bad_request: lines (of an end line) must be a non-negative integer" },
+	{ "end line, lines a string", "{\"kind\":\"end\",\"lines\":\"3\"}", BULK_REFUSED,
+	  "api_bad_request: lines (of an end line) must be a non-negative integer" },
+	{ "end line, lines past int64", "{\"kind\":\"end\",\"lines\":9223372036854775808}",
+	  BULK_REFUSED, "api_bad_request: lines (of an end line) must be a non-negative "
+	  "integer" },
+	{ "end as path.kind only", "{" PI ",\"kind\":\"end\"},\"value\":{}}", BULK_REFUSED,
+	  "api_bad_request: kind must be \"item\", \"event\" or \"relationship\" (or \"end\" "
+	  "at the top level)" },
+	{ "end and path.kind differ", "{\"kind\":\"end\",\"lines\":0," PI ",\"kind\":"
+	  "\"item\"}}", BULK_REFUSED, "api_bad_request: kind and path.kind differ" },
 };
 
 static const char *
@@ -528,9 +557,13 @@ or_dash(const char *s)
 static void
 describe(const struct bulk_op *op, char *out, size_t size)
 {
-	static const char *const kinds[] = { "item", "event", "relationship" };
+	static const char *const kinds[] = { "item", "event", "relationship", "end" };
 	char ts[32] = "-", ord[32] = "-";
 
+	if (op->kind == BULK_END) {
+		snprintf(out, size, "end %" PRId64, op->lines);
+		return;
+	}
 	if (op->has_ts)
 		snprintf(ts, sizeof(ts), "%" PRId64, op->ts);
 	if (op->has_ord)
@@ -608,6 +641,7 @@ START_TEST(test_entries)
 	struct bulk_done done;
 	struct bulk_fail f;
 	struct buf b;
+	char want[128];
 
 	memset(ops, 0, sizeof(ops));
 	for (int k = 0; k < 4; k++) {
@@ -638,6 +672,19 @@ START_TEST(test_entries)
 		json_object_put(o);
 		buf_free(&b);
 	}
+	/* An end line's entry: its count, nothing else. */
+	memset(&ops[0], 0, sizeof(ops[0]));
+	ops[0].kind = BULK_END;
+	ops[0].lines = INT64_MAX;
+	buf_init(&b, 0);
+	bulk_emit_success(&b, SIZE_MAX, &ops[0], &done);
+	snprintf(want, sizeof(want), "{\"operation_index\":%zu,\"status\":\"success\","
+	    "\"end\":{\"lines\":%" PRId64 "}}", SIZE_MAX, INT64_MAX);
+	ck_assert_msg(strcmp(b.b_data, want) == 0 && b.b_len <= bulk_entry_bound(&ops[0]),
+	    "end entry: got %s, want %s within %zu bytes", b.b_data, want,
+	    bulk_entry_bound(&ops[0]));
+	json_object_put(parse_entry(&b));
+	buf_free(&b);
 	/* The longest failure: a full info of characters escaped twice. */
 	memset(&f, 0, sizeof(f));
 	f.code = "api_bad_request";
@@ -764,6 +811,37 @@ START_TEST(test_apply_items)
 }
 END_TEST
 
+static enum dom_visit
+count_coll(void *arg, const char *name, size_t len, int64_t items)
+{
+	(void)name;
+	(void)len;
+	(void)items;
+	(*(int *)arg)++;
+	return DOM_VISIT_NEXT;
+}
+
+/* An end line is a success that writes nothing. */
+START_TEST(test_apply_end)
+{
+	struct bulk_done done;
+	struct dom d;
+	int colls = 0;
+	enum dom_rc rc;
+
+	td_setup();
+	apply_ok("{\"kind\":\"end\",\"lines\":7}", &done);
+	ck_assert_msg(done.ref[0] == '\0' && done.reftime == 0, "end line: got ref \"%s\" "
+	    "reftime %" PRId64 ", want none", done.ref, done.reftime);
+	td_begin(&d, 1);
+	rc = collections_list(&d, count_coll, &colls);
+	td_end(&d, rc);
+	ck_assert_msg(rc == DOM_OK && colls == 0, "collections after an end line: got %s, "
+	    "%d; want DOM_OK, 0", dom_rc_name(rc), colls);
+	td_teardown();
+}
+END_TEST
+
 START_TEST(test_apply_events)
 {
 	struct event_name n = { "c", "k", "t" };
@@ -857,6 +935,7 @@ bulk_suite(void)
 	tcase_add_test(core, test_apply_items);
 	tcase_add_test(core, test_apply_events);
 	tcase_add_test(core, test_apply_relations);
+	tcase_add_test(core, test_apply_end);
 	tcase_set_timeout(core, 60);
 	suite_add_tcase(s, core);
 

@@ -10,7 +10,9 @@
  * ref and reftime agree with the value, ordinal_str with the ordinal) and
  * summed up as "i:c/k=value", "t:c/k" (tombstone) or "e:c/k/type/ts=value";
  * the summaries of all batches are compared with the expected order, for
- * every batch size, so that resuming between batches is covered too.
+ * every batch size, so that resuming between batches is covered too. The
+ * end line must come once, last, in the batch that says done, and count
+ * the lines before it; an export that fails never gives it.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -154,6 +156,8 @@ struct got {
 	size_t len;
 	int64_t lines;
 	int batches;
+	uint64_t bytes;         /* of every batch */
+	bool ended;             /* the end line came */
 };
 
 static void
@@ -215,6 +219,19 @@ check_relation(struct got *g, struct json_object *o, const char *line, size_t le
 	json_object_put(o);
 }
 
+/* The end line: exactly {"kind":"end","lines":N}, N the lines before it. */
+static void
+check_end(struct got *g, struct json_object *o, const char *line, size_t len)
+{
+	char want[64];
+
+	snprintf(want, sizeof(want), "{\"kind\":\"end\",\"lines\":%" PRId64 "}", g->lines);
+	ck_assert_msg(strlen(want) == len && memcmp(line, want, len) == 0, "end line: got "
+	    "%.*s, want %s", (int)len, line, want);
+	g->ended = true;
+	json_object_put(o);
+}
+
 /* Checks one line's shape and adds its summary. */
 static void
 check_line(struct got *g, const char *line, size_t len)
@@ -224,6 +241,8 @@ check_line(struct got *g, const char *line, size_t len)
 	char text[512], ref[IDS_REF_LEN + 1], hex[17];
 	const char *kind, *vs = NULL;
 
+	ck_assert_msg(!g->ended, "a line after the end line: got %.*s, want none", (int)len,
+	    line);
 	ck_assert_msg(tok != NULL, "json_tokener_new: got NULL");
 	o = json_tokener_parse_ex(tok, line, (int)len);
 	ck_assert_msg(o != NULL && json_tokener_get_error(tok) == json_tokener_success &&
@@ -231,6 +250,10 @@ check_line(struct got *g, const char *line, size_t len)
 	    (int)len, line);
 	json_tokener_free(tok);
 	kind = str_of(o, "kind");
+	if (strcmp(kind, "end") == 0) {
+		check_end(g, o, line, len);
+		return;
+	}
 	if (strcmp(kind, "relationship") == 0) {
 		check_relation(g, o, line, len);
 		return;
@@ -301,18 +324,24 @@ new_export(uint32_t tenant, const char *coll, bool history, int64_t records,
 	return x;
 }
 
-/* One batch; it must succeed. */
+/* One batch; it must succeed, and end with the end line when it is the
+ * last (the first batch that says done; any later one is empty). */
 static bool
 batch(struct export *x, struct got *g)
 {
 	const char *data;
 	size_t len;
-	bool done;
+	bool done, ended = g->ended;
 	enum store_rc rc = export_next(x, td_st, 0, &data, &len, &done);
 
 	ck_assert_msg(rc == STORE_OK, "export_next: got %d, want STORE_OK", (int)rc);
 	check_lines(g, data, len);
 	g->batches++;
+	g->bytes += len;
+	ck_assert_msg(g->ended == done, "batch %d: got done %d and end line %d, want both "
+	    "or neither", g->batches, done, g->ended);
+	ck_assert_msg(!ended || len == 0, "a batch after the end line: got %zu bytes, want "
+	    "none", len);
 	return done;
 }
 
@@ -382,6 +411,8 @@ run_order_case(const struct order_case *tc, uint32_t tenant)
 	ck_assert_msg(tot.items + tot.events + tot.relations == g.lines, "totals: got %"
 	    PRId64 " items + %" PRId64 " events + %" PRId64 " relations, want %" PRId64
 	    " lines", tot.items, tot.events, tot.relations, g.lines);
+	ck_assert_msg(tot.bytes == g.bytes, "totals: got %" PRIu64 " bytes, want %" PRIu64
+	    " (the end line's too)", tot.bytes, g.bytes);
 	if (tc->records == 1 && g.lines > 0)
 		ck_assert_msg(g.batches >= g.lines, "one line a batch: got %d batches for %"
 		    PRId64 " lines", g.batches, g.lines);
@@ -424,6 +455,63 @@ START_TEST(test_other_tenant)
 	run_all(x, &g);
 	ck_assert_msg(strcmp(g.s, "i:c0/a=" V2 ",e:c0/a/ev/5=" V2 ",r:c0/a/self/c0/a=" V2)
 	    == 0, "tenant 2: got %s, want only its own item, event and relation", g.s);
+	export_free(x);
+}
+END_TEST
+
+/* The whole stream's last bytes: the end line, alone in an empty export. */
+struct end_case {
+	uint32_t tenant;
+	const char *coll;
+	bool history;
+	int64_t records;
+	const char *want;       /* the stream ends with it (an empty one is it) */
+	bool whole;             /* want is the whole stream */
+};
+
+#define END(n) "{\"kind\":\"end\",\"lines\":" #n "}\n"
+
+static const struct end_case end_cases[] = {
+	{ 3, NULL, false, 1000, END(0), true },
+	{ 3, NULL, true, 1, END(0), true },
+	{ T1, "c2", false, 1000, END(0), true },
+	{ T1, "c2", true, 1000, "}\n" END(2), false },
+	{ T1, "c1", false, 1, END(1), false },
+	{ T1, NULL, false, 1000, END(8), false },
+	{ T1, NULL, false, 1, END(8), false },
+	{ T1, NULL, true, 3, END(13), false },
+	{ T2, NULL, true, 1000, "}\n" END(3), false },
+};
+
+START_TEST(test_end_line)
+{
+	const struct end_case *tc = &end_cases[_i];
+	char stream[8192];
+	size_t n = 0, wl = strlen(tc->want);
+	struct export *x;
+	bool done = false;
+	int batches = 0;
+
+	fixture();
+	x = new_export(tc->tenant, tc->coll, tc->history, tc->records, EXPORT_BATCH_BYTES);
+	while (!done) {
+		const char *data;
+		size_t len;
+		enum store_rc rc = export_next(x, td_st, 0, &data, &len, &done);
+
+		ck_assert_msg(rc == STORE_OK && n + len < sizeof(stream) && ++batches < 1000,
+		    "case %d: got %d after %zu bytes, want STORE_OK", _i, (int)rc, n);
+		memcpy(stream + n, data, len);
+		n += len;
+	}
+	stream[n] = '\0';
+	if (tc->whole)
+		ck_assert_msg(strcmp(stream, tc->want) == 0, "case %d: got \"%s\", want \"%s\"",
+		    _i, stream, tc->want);
+	else
+		ck_assert_msg(n > wl && strcmp(stream + n - wl, tc->want) == 0, "case %d: got "
+		    "\"...%s\", want it to end with \"%s\"", _i, n > 80 ? stream + n - 80 : stream,
+		    tc->want);
 	export_free(x);
 }
 END_TEST
@@ -545,6 +633,44 @@ START_TEST(test_malformed_record)
 }
 END_TEST
 
+/* A fault after lines went out: the export never gives its end line. */
+START_TEST(test_fault_gives_no_end_line)
+{
+	unsigned char k[64];
+	struct store_txn *t;
+	struct export *x;
+	const char *data;
+	size_t len, kl;
+	bool done;
+	uint64_t cid;
+	struct dom d;
+	enum store_rc rc;
+
+	put(T1, "m", "a", V1);
+	put(T1, "m", "c", V1);
+	td_begin(&d, T1);
+	ck_assert_msg(coll_lookup(&d, "m", &cid) == DOM_OK, "coll_lookup(m)");
+	td_end(&d, DOM_OK);
+	layout_prefix(k, T1, cid);
+	memcpy(k + LAYOUT_PREFIX_LEN, "b", 1);
+	kl = LAYOUT_PREFIX_LEN + 1;
+	ck_assert_msg(store_begin(td_st, true, &t) == STORE_OK &&
+	    store_put(t, STORE_DB_ITEMS, k, kl, "junk", 4) == STORE_OK &&
+	    store_commit(t) == STORE_OK, "storing a malformed record");
+	x = new_export(T1, "m", false, 1, EXPORT_BATCH_BYTES);
+	rc = export_next(x, td_st, 0, &data, &len, &done);
+	ck_assert_msg(rc == STORE_OK && !done && len > 0 && strstr(data, "\"end\"") == NULL,
+	    "first batch: got %d, done %d, \"%.*s\"; want item a alone", (int)rc, done,
+	    (int)len, data);
+	for (int i = 0; i < 3; i++) {
+		rc = export_next(x, td_st, 0, &data, &len, &done);
+		ck_assert_msg(rc == STORE_ERR && len == 0 && !done, "batch %d after the fault: "
+		    "got %d, %zu bytes, done %d; want STORE_ERR, nothing", i, (int)rc, len, done);
+	}
+	export_free(x);
+}
+END_TEST
+
 START_TEST(test_count_items)
 {
 	static const struct { const char *coll; enum dom_rc rc; int64_t n; } cases[] = {
@@ -582,6 +708,7 @@ export_suite(void)
 	tcase_add_test(core, test_other_tenant);
 	tcase_add_test(core, test_between_batches);
 	tcase_add_test(core, test_count_items);
+	tcase_add_loop_test(core, test_end_line, 0, NCASES(end_cases));
 	suite_add_tcase(s, core);
 
 	tcase_add_checked_fixture(limits, td_setup, td_teardown);
@@ -593,6 +720,7 @@ export_suite(void)
 	tcase_add_loop_test(errors, test_order_errors, 0, NCASES(order_errors));
 	tcase_add_test(errors, test_dropped_collection);
 	tcase_add_test(errors, test_malformed_record);
+	tcase_add_test(errors, test_fault_gives_no_end_line);
 	suite_add_tcase(s, errors);
 	return s;
 }

@@ -5,8 +5,10 @@ history, events at the ordinals given and new ones after them, relations);
 hostile streams (truncated and malformed operations, a value over
 max_body, more operations than max_bulk_ops, other content types,
 non-object operations, deep nesting) with nothing stored beyond the
-reported successes; the body limits of nginx and orchidd; orchidctl import
-of a file and of standard input, with orchidd running and stopped.
+reported successes; an export's end line (a success that writes nothing);
+the body limits of nginx and orchidd; orchidctl import of a file and of
+standard input, with orchidd running and stopped, and its checks of the
+end line (its count, nothing after it, a warning when there is none).
 
 Refs are computed here (SHA-256 of the canonical value), never taken from
 the server.
@@ -23,6 +25,9 @@ import harness
 from harness import UUID_RE, ServerTestCase
 
 STREAM = "application/orchestrate-export-stream+json"
+# orchidctl import's warning about a stream without an end line.
+NO_END = ("orchidctl: no end line: the stream may be truncated; an Orchid export always "
+          "ends with one\n")
 
 
 def canon(value):
@@ -182,6 +187,32 @@ class BulkTest(BulkBase):
         doc = self.bulk(["{}", "[1]", '"x"'])
         self.assertEqual((doc["status"], doc["success_count"], len(doc["results"])),
                          ("failure", 0, 2))  # "[1]" resyncs at the next line: "x" is in it
+
+    def test_end_line(self):
+        """An export's end line is a marker: a success of its own, wherever it
+        comes; what follows it in the request is applied as usual."""
+        ops = [item_op("endc", "a", {"a": 1}), {"kind": "end", "lines": 1},
+               item_op("endc", "b", {"b": 2}), '{"lines":0,"kind":"end","x":[1]}',
+               '{"kind":"end","lines":-1}', '{"kind":"end"}', '{"kind":"end","lines":"2"}']
+        doc = self.bulk(ops)
+        self.assertEqual((doc["status"], doc["success_count"]), ("partial", 4))
+        r = doc["results"]
+        self.assertEqual(r[1], {"operation_index": 1, "status": "success", "end": {"lines": 1}})
+        self.assertEqual(r[3], {"operation_index": 3, "status": "success", "end": {"lines": 0}})
+        for i in (4, 5, 6):
+            self.failure(r[i], "api_bad_request",
+                         "lines (of an end line) must be a non-negative integer")
+        self.assertEqual(self.get("endc", "a")[3], {"a": 1})
+        self.assertEqual(self.get("endc", "b")[3], {"b": 2})
+        # The last request of a stream cut in parts may be its end line alone;
+        # the count is not checked (the parts before it came in other requests).
+        doc = self.bulk([{"kind": "end", "lines": 123456}])
+        self.assertEqual(doc, {"status": "success", "success_count": 1, "results": [
+            {"operation_index": 0, "status": "success", "end": {"lines": 123456}}]})
+        # "end" is a kind only at the top level.
+        doc = self.bulk(['{"path":{"collection":"endc","key":"c","kind":"end"},"value":{}}'])
+        self.failure(doc["results"][0], "api_bad_request", '(or "end" at the top level)')
+        self.absent("endc", "c")
 
     def test_empty_stream(self):
         for body in ("", " \n\r\n"):
@@ -432,7 +463,9 @@ class ImportTest(BulkBase):
         self.assertEqual(proc.returncode, 1, out + proc.stderr.decode())
         self.assertIn("import: 2504 operations, 2503 succeeded, 1 failed", out)
         self.assertIn('"operation_index":2502', out)
-        self.assertEqual(proc.stderr, b"")  # not a terminal: no progress line
+        # Not a terminal: no progress line. A stream made by hand has no end
+        # line: a warning, which alone would not fail the import.
+        self.assertEqual(proc.stderr.decode(), NO_END)
         st, h, body, v = self.get("imp", "k7")
         self.assertEqual((st, v), (200, {"i": 7}))
         self.assertEqual(self.req("GET", "/v0/imp/k7/refs")[3]["results"][0]["path"]["reftime"],
@@ -447,7 +480,58 @@ class ImportTest(BulkBase):
                         stdin=lines([item_op("stdin", "a", {"a": 1})]).encode())
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertIn(b"1 operations, 1 succeeded, 0 failed", proc.stdout)
+        self.assertEqual(proc.stderr.decode(), NO_END)
         self.assertEqual(self.get("stdin", "a")[3], {"a": 1})
+        proc = self.ctl("import", self.tenant, "-", stdin=b"")
+        self.assertEqual((proc.returncode, proc.stderr.decode()), (0, NO_END))
+
+    def test_import_checks_the_end_line(self):
+        two = [item_op("ends", "a", {"a": 1}), item_op("ends", "b", {"b": 1})]
+        # Right: after exactly its count of operations, then only whitespace.
+        proc = self.ctl("import", self.tenant, "-",
+                        stdin=(lines(two + [{"kind": "end", "lines": 2}]) + " \n\n").encode())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stderr, b"")
+        self.assertIn(b"import: 3 operations, 3 succeeded, 0 failed", proc.stdout)
+        self.assertIn(b"the stream is whole: its end line counts 2 lines, as read", proc.stdout)
+        # A failed operation is one of the operations read before it.
+        proc = self.ctl("import", self.tenant, "-", stdin=lines(
+            [two[0], '{"path":', {"kind": "end", "lines": 2}]).encode())
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"3 operations, 2 succeeded, 1 failed", proc.stdout)
+        self.assertEqual(proc.stderr, b"")
+        # Wrong: what came before it is applied, and the import fails.
+        proc = self.ctl("import", self.tenant, "-", stdin=lines(
+            [item_op("ends", "c", {"c": 1}), {"kind": "end", "lines": 5}]).encode())
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual(proc.stderr.decode(),
+                         "orchidctl: the export's end line says 5 lines, 1 were read\n")
+        self.assertNotIn(b"whole", proc.stdout)
+        self.assertEqual(self.get("ends", "c")[3], {"c": 1})
+        # Data after it: not applied, and the import fails.
+        body = lines(two + [{"kind": "end", "lines": 2}, item_op("ends", "after", {"x": 1}),
+                            item_op("ends", "after2", {"x": 2})])
+        offset = body.index('{"path": {"collection": "ends", "key": "after"')
+        proc = self.ctl("import", self.tenant, "-", stdin=body.encode())
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn(b"import: 3 operations, 3 succeeded, 0 failed", proc.stdout)
+        self.assertEqual(proc.stderr.decode(), "orchidctl: data follows the end line (at byte "
+                         "%d): an export ends with its end line; nothing after it was "
+                         "applied\n" % offset)
+        self.absent("ends", "after")
+        self.absent("ends", "after2")
+        # Anything but whitespace follows it: a stray byte, a cut operation.
+        for tail in ("x", '{"path":'):
+            proc = self.ctl("import", self.tenant, "-", stdin=(lines(
+                [{"kind": "end", "lines": 0}]) + tail).encode())
+            self.assertEqual(proc.returncode, 1, tail)
+            self.assertIn(b"data follows the end line", proc.stderr)
+        # A refused end line is a failed operation; the stream has no end line.
+        proc = self.ctl("import", self.tenant, "-", stdin=lines(
+            [two[0], {"kind": "end", "lines": -1}]).encode())
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"lines (of an end line) must be a non-negative integer", proc.stdout)
+        self.assertEqual(proc.stderr.decode(), NO_END)
 
     def test_import_errors(self):
         proc = self.ctl("import", "no-such-tenant", "-", stdin=b"")

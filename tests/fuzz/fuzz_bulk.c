@@ -15,8 +15,9 @@
  * as the router wants them (non-empty, no NUL, valid UTF-8, within the
  * limit), a value that is a canonical JSON object within the limits (or
  * none, for a tombstone or a relation without properties), an ordinal
- * only with a timestamp, timestamps and reftimes in range; a refusal has
- * a code and a message. Every result entry is JSON within its bound.
+ * only with a timestamp, timestamps and reftimes in range; an end line
+ * has a count from 0 and nothing else; a refusal has a code and a
+ * message. Every result entry is JSON within its bound.
  * Build (see run.sh):
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *     tests/fuzz/fuzz_bulk.c src/bulk.c src/json.c src/evpos.c \
@@ -81,6 +82,12 @@ check_op(const struct bulk_op *op, size_t index)
 	struct bulk_done done;
 	struct buf b;
 
+	if (op->kind == BULK_END) {
+		/* A marker: a count and nothing else. */
+		require(op->lines >= 0 && op->coll == NULL && op->key == NULL &&
+		    op->value == NULL && op->reftime == 0);
+		goto entry;
+	}
 	check_name(op->coll);
 	check_name(op->key);
 	if (op->kind == BULK_EVENT)
@@ -107,6 +114,7 @@ check_op(const struct bulk_op *op, size_t index)
 	require(!op->has_ord || op->has_ts);
 	require(!op->has_ts || (op->ts >= TIMEFMT_MIN_MS && op->ts <= TIMEFMT_MAX_MS));
 	require(op->reftime >= 0 && op->reftime <= TIMEFMT_MAX_MS);
+entry:
 	memset(&done, 0, sizeof(done));
 	memcpy(done.ref, "0123456789abcdef", sizeof(done.ref));
 	done.reftime = TIMEFMT_MAX_MS;
