@@ -51,6 +51,8 @@ def write_import_file(path, n):
         for i in range(n):
             f.write('{"kind":"item","path":{"collection":"imported","key":"i%d","kind":"item"},'
                     '"value":%s}\n' % (i, value % i))
+        # As an export ends: orchidctl import checks the count.
+        f.write('{"kind":"end","lines":%d}\n' % n)
     return os.path.getsize(path)
 
 
