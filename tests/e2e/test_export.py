@@ -412,21 +412,17 @@ class ExportStreamTest(ServerTestCase):
         cls.key = cls.server.new_key("stream")
         filler = "x" * cls.SIZE
 
+        # Loaded through POST /v0, 250 items a request (about 1 MB).
         def load(t):
-            conn = http.client.HTTPConnection("127.0.0.1", cls.server.port, timeout=60)
-            auth = "Basic " + base64.b64encode((cls.key + ":").encode()).decode()
-            for i in range(t, cls.N, 4):
-                body = json.dumps({"i": i, "f": filler})
-                conn.request("PUT", "/v0/big/k%06d" % i, body,
-                             {"Authorization": auth, "Content-Type": "application/json"})
-                resp = conn.getresponse()
-                resp.read()
-                assert resp.status == 201, resp.status
-                if resp.getheader("connection", "").lower() == "close":
-                    conn.close()
-                    conn = http.client.HTTPConnection("127.0.0.1", cls.server.port,
-                                                      timeout=60)
-            conn.close()
+            for start in range(t * 250, cls.N, 4 * 250):
+                lines = [json.dumps({"path": {"collection": "big", "key": "k%06d" % i},
+                                     "value": {"i": i, "f": filler}})
+                         for i in range(start, min(start + 250, cls.N))]
+                st, _, body, doc = cls.server.request(
+                    "POST", "/v0", key=cls.key, raw_body="\n".join(lines).encode(),
+                    headers={"Content-Type": "application/orchestrate-export-stream+json"},
+                    timeout=120)
+                assert st == 200 and doc["status"] == "success", body[:300]
         harness.arm_watchdog(600, "loading %s" % cls.__name__)
         try:
             run_threads([lambda t=t: load(t) for t in range(4)], timeout=600)

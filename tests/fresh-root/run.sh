@@ -202,7 +202,11 @@ wait "$server" 2>/dev/null
 
 echo "== fresh-root: script/test =="
 start=$SECONDS
-if script/test; then
+# Every stage runs, as on a newcomer's machine; only the fuzz smoke run is
+# shorter (3 s a target instead of 10): here it proves that the fuzz
+# targets build and run on a fresh machine, and the host's script/test has
+# just fuzzed the same code for the full 10 s.
+if FUZZ_SECONDS="${FUZZ_SECONDS:-3}" script/test; then
     passed=$((passed + 1))
     echo "fresh-root: script/test passed in $((SECONDS - start)) s"
 else
