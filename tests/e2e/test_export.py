@@ -15,7 +15,6 @@ without its end line, which orchidctl import then warns about.
 """
 
 import base64
-import http.client
 import json
 import os
 import pty
