@@ -870,18 +870,6 @@ relation_pos_encode(struct arena *a, const struct rel_pos *p)
 	return out;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 relation_pos_decode(struct arena *a, const char *s, size_t len, struct rel_pos *p,
     bool *nomem)
@@ -898,7 +886,7 @@ relation_pos_decode(struct arena *a, const char *s, size_t len, struct rel_pos *
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++)
-		b[i] = (unsigned char)(hexval(s[2 * i]) << 4 | hexval(s[2 * i + 1]));
+		b[i] = (unsigned char)(util_hexval(s[2 * i]) << 4 | util_hexval(s[2 * i + 1]));
 	b[n] = 0;
 	p->cid = util_get_be64(b);
 	p->key = (const char *)b + 8;

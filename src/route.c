@@ -8,18 +8,6 @@
 #include "mem.h"
 #include "util.h"
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 char *
 route_decode(struct arena *a, const char *s, size_t len, int plus_is_space,
     size_t *outlen, int *bad)
@@ -39,8 +27,8 @@ route_decode(struct arena *a, const char *s, size_t len, int plus_is_space,
 				*bad = 1;
 				return NULL;
 			}
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = util_hexval(s[i + 1]);
+			lo = util_hexval(s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				*bad = 1;
 				return NULL;

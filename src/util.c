@@ -53,18 +53,26 @@ util_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_t *o
 	return 0;
 }
 
+int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 bool
 util_is_hex(const char *s, size_t len)
 {
 	if (len == 0)
 		return false;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
-		    (c >= 'A' && c <= 'F')))
+	for (size_t i = 0; i < len; i++)
+		if (util_hexval(s[i]) == -1)
 			return false;
-	}
 	return true;
 }
 

@@ -19,6 +19,9 @@ int util_parse_int64(const char *s, size_t len, int64_t min, int64_t max, int64_
 /* Same for unsigned 64-bit decimal values. */
 int util_parse_uint64(const char *s, size_t len, uint64_t *out);
 
+/* The value of a hex digit (either case), or -1. */
+int util_hexval(char c);
+
 /* True when s[0..len) is non-empty and only hex digits (either case). */
 bool util_is_hex(const char *s, size_t len);
 
