@@ -256,16 +256,20 @@ stopped:
 	return -1;
 }
 
+/* The tenant, by name or (when no tenant has that name) by id, as
+ * orchidctl export takes it. 0, or -1 after a message. */
 static int
 find_tenant(struct store *s, const char *name, uint32_t *id)
 {
 	struct store_txn *t;
-	enum store_rc rc = store_begin(s, false, &t);
+	struct arena *a = mem_new();
+	enum store_rc rc = a != NULL ? store_begin(s, false, &t) : STORE_ERR;
 
 	if (rc == STORE_OK) {
-		rc = tenants_find(t, name, id);
+		rc = tenants_resolve(t, a, name, id);
 		store_abort(t);
 	}
+	mem_free(a);
 	if (rc == STORE_NOTFOUND)
 		fprintf(stderr, "orchidctl: no tenant %s (orchidctl key create %s makes "
 		    "one)\n", name, name);

@@ -17,6 +17,7 @@ the server.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import tempfile
 import urllib.parse
@@ -482,6 +483,13 @@ class ImportTest(BulkBase):
         self.assertIn(b"1 operations, 1 succeeded, 0 failed", proc.stdout)
         self.assertEqual(proc.stderr.decode(), NO_END)
         self.assertEqual(self.get("stdin", "a")[3], {"a": 1})
+        # The tenant by its id too (as orchidctl export takes it).
+        listing = self.ctl("tenant", "list").stdout.decode()
+        tid = re.search(r"^(\d+)\t%s$" % re.escape(self.tenant), listing, re.M).group(1)
+        proc = self.ctl("import", tid, "-",
+                        stdin=lines([item_op("stdin", "byid", {"b": 1})]).encode())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(self.get("stdin", "byid")[3], {"b": 1})
         proc = self.ctl("import", self.tenant, "-", stdin=b"")
         self.assertEqual((proc.returncode, proc.stderr.decode()), (0, NO_END))
 
