@@ -11,9 +11,10 @@
  * state of a number between two calls (a '-' that begins the second part
  * is taken), so a number or literal at the end of a chunk is held back
  * until the next one: the outcome never depends on the chunking. An
- * operation whose brackets
- * close is then parsed again, strictly, by json_parse_object (json.h), as
- * a request body is: json-c alone accepts "1." or single quotes.
+ * operation whose brackets close is handed on with the tree json-c built;
+ * the reader then checks its text as json_parse_object (json.h) checks a
+ * request body (json_check_object: json-c alone accepts "1." or single
+ * quotes), without parsing it a second time.
  */
 #include "bulk.h"
 
@@ -58,6 +59,9 @@ enum sp_state {
 
 struct bulk_split {
 	struct json_tokener *tok;
+	struct json_object *obj;  /* the tree of the operation just closed */
+	bool parse_open;     /* the tokener is inside an operation */
+	bool tok_dirty;      /* it gave up inside one once: trees are not handed on */
 	size_t op_max;
 	uint64_t max_nest;   /* brackets an operation may nest: max_depth + 1 */
 	enum sp_state st;
@@ -101,6 +105,7 @@ bulk_split_free(struct bulk_split *sp)
 	if (sp == NULL)
 		return;
 	json_tokener_free(sp->tok);
+	json_object_put(sp->obj);
 	free(sp->buf);
 	free(sp);
 }
@@ -213,6 +218,14 @@ start_op(struct bulk_split *sp)
 	sp->depth = 0;
 	sp->in_str = false;
 	sp->esc = false;
+	/* json_tokener_reset leaves some state of an abandoned parse (a high
+	 * surrogate waiting for its pair, in json-c 0.16), which then changes
+	 * the strings of the next tree. The tokener stays as it was (so the
+	 * splitter decides as it always did), but from then on its trees are
+	 * not handed on: the reader parses those operations itself. */
+	if (sp->parse_open)
+		sp->tok_dirty = true;
+	sp->parse_open = true;
 	json_tokener_reset(sp->tok);
 }
 
@@ -283,8 +296,9 @@ unfinished(const struct bulk_split *sp)
 
 /*
  * Feeds the kept bytes the tokener has not seen, up to upto. 0: no error,
- * and *done tells whether json-c saw a whole object end exactly at upto;
- * 1: a syntax error at byte *bi of the kept ones (*what says which).
+ * and *done tells whether json-c saw a whole object end exactly at upto
+ * (then sp->obj holds it); 1: a syntax error at byte *bi of the kept ones
+ * (*what says which).
  */
 static int
 tokenize(struct bulk_split *sp, size_t upto, bool *done, size_t *bi, const char **what)
@@ -301,9 +315,12 @@ tokenize(struct bulk_split *sp, size_t upto, bool *done, size_t *bi, const char 
 	e = json_tokener_get_error(sp->tok);
 	end = json_tokener_get_parse_end(sp->tok);
 	got = o != NULL;
-	json_object_put(o);
 	sp->fed = upto;
 	*done = got && e == json_tokener_success && end == n;
+	if (*done)
+		sp->obj = o;
+	else
+		json_object_put(o);
 	if (e == json_tokener_success || e == json_tokener_continue) {
 		if (got && !*done) {
 			*bi = from + end;
@@ -354,6 +371,7 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 	*i = j;
 	if (ev == TRK_END) {
 		struct bulk_unit u;
+		int rc;
 
 		if (!done)
 			return syntax_error(sp, p, j - 1, sp->base + j - 1, i,
@@ -364,9 +382,18 @@ in_op(struct bulk_split *sp, const char *p, size_t len, size_t *i, bulk_unit_fn 
 		u.ok = true;
 		u.text = sp->buf;
 		u.len = sp->len;
+		u.obj = sp->tok_dirty ? NULL : sp->obj;
+		sp->parse_open = false;
 		sp->st = SP_SEEK;
-		return fn(arg, &u);
+		rc = fn(arg, &u);
+		json_object_put(sp->obj);
+		sp->obj = NULL;
+		return rc;
 	}
+	/* json-c and the brackets agree on where an object ends; were json-c
+	 * done first, its tree is dropped here and the next bytes decide. */
+	json_object_put(sp->obj);
+	sp->obj = NULL;
 	if (ev == TRK_CTRL)
 		return syntax_error(sp, p, j, sp->base + j, i, "a raw control character", fn,
 		    arg);
@@ -808,6 +835,26 @@ read_op(const struct bulk_limits *l, struct arena *a, struct json_object *o,
 	if (rc != BULK_OK)
 		return rc;
 	return reftime_of(o, op->kind == BULK_RELATION ? NULL : path, &op->reftime, f);
+}
+
+enum bulk_rc
+bulk_read_unit(const struct bulk_limits *l, struct arena *a, const struct bulk_unit *u,
+    struct bulk_op *op, struct bulk_fail *fail)
+{
+	const char *why = NULL;
+	enum json_rc jrc;
+
+	if (u->obj == NULL)
+		return bulk_read(l, a, u->text, u->len, op, fail);
+	memset(op, 0, sizeof(*op));
+	memset(fail, 0, sizeof(*fail));
+	/* As bulk_read: the checks and messages of json_parse_object. */
+	jrc = json_check_object(u->text, u->len, l->max_depth + 1, u->obj, &why);
+	if (jrc == JSON_NOMEM)
+		return BULK_NOMEM;
+	if (jrc != JSON_OK)
+		return refuse(fail, "%s: %s", INFO_MALFORMED, why);
+	return read_op(l, a, u->obj, op, fail);
 }
 
 enum bulk_rc

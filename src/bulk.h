@@ -57,6 +57,7 @@
 
 struct arena;
 struct bulk_split;
+struct json_object;
 
 /* The limits of one operation (from the config). */
 struct bulk_limits {
@@ -85,6 +86,9 @@ struct bulk_unit {
 	bool ok;            /* text holds a whole object; else fail says why */
 	const char *text;   /* its bytes, valid only during the call */
 	size_t len;
+	struct json_object *obj; /* ok: the splitter's json-c parse of text, not
+	                          * yet checked strictly (bulk_read_unit does);
+	                          * borrowed, valid only during the call */
 	struct bulk_fail fail;
 };
 
@@ -146,6 +150,14 @@ enum bulk_rc {
  */
 enum bulk_rc bulk_read(const struct bulk_limits *l, struct arena *a, const char *text,
     size_t len, struct bulk_op *op, struct bulk_fail *fail);
+
+/*
+ * As bulk_read for the text of a whole unit u, reusing the tree the
+ * splitter built (u->obj) instead of parsing it again: same result, same
+ * refusals. Reads u->text when u->obj is NULL.
+ */
+enum bulk_rc bulk_read_unit(const struct bulk_limits *l, struct arena *a,
+    const struct bulk_unit *u, struct bulk_op *op, struct bulk_fail *fail);
 
 /* What a successful operation wrote. */
 struct bulk_done {

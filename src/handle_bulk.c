@@ -84,7 +84,7 @@ take(void *arg, const struct bulk_unit *u)
 		e->fail = u->fail;
 		return 0;
 	}
-	switch (bulk_read(r->lim, r->c->req->arena, u->text, u->len, &e->op, &e->fail)) {
+	switch (bulk_read_unit(r->lim, r->c->req->arena, u, &e->op, &e->fail)) {
 	case BULK_OK:
 		e->ok = true;
 		return 0;

@@ -205,7 +205,7 @@ take(void *arg, const struct bulk_unit *u)
 	if (!u->ok) {
 		failed(im, u->index, u->offset, &u->fail);
 	} else {
-		switch (bulk_read(&im->lim, im->a, u->text, u->len, &op, &f)) {
+		switch (bulk_read_unit(&im->lim, im->a, u, &op, &f)) {
 		case BULK_OK:
 			if (op.kind == BULK_END)
 				end_line(im, u, &op);

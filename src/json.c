@@ -308,16 +308,16 @@ json_parse_patch(const char *s, size_t len, int max_depth,
 	return parse(s, len, max_depth, true, out, why);
 }
 
+/*
+ * The checks parse() makes on the raw text before json-c sees it, in its
+ * order and with its messages: size, nesting, UTF-8, strict syntax, and a
+ * top level that is an object (or, with arrays, an array).
+ */
 static enum json_rc
-parse(const char *s, size_t len, int max_depth, bool arrays,
-    struct json_object **out, const char **why)
+check_text(const char *s, size_t len, int max_depth, bool arrays, const char **why)
 {
-	struct json_tokener *tok;
-	struct json_object *o;
-	enum json_tokener_error e;
-	enum json_rc rc;
+	struct scan first = { (const unsigned char *)s, (const unsigned char *)s + len };
 
-	*out = NULL;
 	if (len > INT32_MAX) {
 		*why = "The request body is too large.";
 		return JSON_SYNTAX;
@@ -334,16 +334,53 @@ parse(const char *s, size_t len, int max_depth, bool arrays,
 		*why = "The request body is not valid JSON.";
 		return JSON_SYNTAX;
 	}
-	{
-		struct scan first = { (const unsigned char *)s, (const unsigned char *)s + len };
-
-		skip_ws(&first);
-		if (*first.p != '{' && !(arrays && *first.p == '[')) {
-			*why = arrays ? "The patch must be a JSON array of operations or a JSON object."
-				      : "The value must be a JSON object.";
-			return JSON_NOT_OBJECT;
-		}
+	skip_ws(&first);
+	if (*first.p != '{' && !(arrays && *first.p == '[')) {
+		*why = arrays ? "The patch must be a JSON array of operations or a JSON object."
+			      : "The value must be a JSON object.";
+		return JSON_NOT_OBJECT;
 	}
+	return JSON_OK;
+}
+
+/*
+ * Why json_check_object may skip json-c's second parse: once check_text
+ * passes, the text is RFC 8259 JSON with no NUL and no raw control
+ * character, valid UTF-8 by util_utf8_valid (stricter than json-c's
+ * JSON_TOKENER_VALIDATE_UTF8, which checks lead and continuation bytes
+ * only), nested at most max_depth containers (json-c needs max_depth + 1
+ * levels for that, the tokener parse() builds). So parse()'s tokener fails
+ * only where any JSON_TOKENER_STRICT tokener with room for the depth fails
+ * too, and builds the same tree: what is left of parse() is the type and
+ * the numbers.
+ */
+enum json_rc
+json_check_object(const char *s, size_t len, int max_depth, struct json_object *o,
+    const char **why)
+{
+	enum json_rc rc = check_text(s, len, max_depth, false, why);
+
+	if (rc != JSON_OK)
+		return rc;
+	if (!json_object_is_type(o, json_type_object)) {
+		*why = "The value must be a JSON object.";
+		return JSON_NOT_OBJECT;
+	}
+	return check_numbers(o, why);
+}
+
+static enum json_rc
+parse(const char *s, size_t len, int max_depth, bool arrays,
+    struct json_object **out, const char **why)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+	enum json_tokener_error e;
+	enum json_rc rc;
+
+	*out = NULL;
+	if ((rc = check_text(s, len, max_depth, arrays, why)) != JSON_OK)
+		return rc;
 	/* json-c counts the innermost scalar as a level; our limit counts
 	 * containers (raw_depth above), so give json-c one more. */
 	tok = json_tokener_new_ex(max_depth + 1);

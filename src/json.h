@@ -35,6 +35,17 @@ enum json_rc json_parse_object(const char *s, size_t len, int max_depth,
 enum json_rc json_parse_patch(const char *s, size_t len, int max_depth,
     struct json_object **out, const char **why);
 
+/*
+ * For len bytes at s that json-c's tokener (JSON_TOKENER_STRICT, with
+ * room for max_depth + 1 levels or more) parsed whole into o: the checks
+ * json_parse_object(s, len, max_depth) makes besides json-c's, with its
+ * codes and messages. JSON_OK exactly when json_parse_object would accept
+ * s, and then its value equals o; o is borrowed. Otherwise *why says what
+ * is wrong (a static string).
+ */
+enum json_rc json_check_object(const char *s, size_t len, int max_depth,
+    struct json_object *o, const char **why);
+
 /* The nesting depth of JSON text (brackets outside strings). */
 int json_depth(const char *s, size_t len);
 

@@ -17,7 +17,9 @@
  * none, for a tombstone or a relation without properties), an ordinal
  * only with a timestamp, timestamps and reftimes in range; an end line
  * has a count from 0 and nothing else; a refusal has a code and a
- * message. Every result entry is JSON within its bound.
+ * message. Every result entry is JSON within its bound. bulk_read_unit
+ * (the splitter's tree, whole or built chunk by chunk) and bulk_read (the
+ * text parsed again) give exactly the same operation or refusal.
  * Build (see run.sh):
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *     tests/fuzz/fuzz_bulk.c src/bulk.c src/json.c src/evpos.c \
@@ -49,7 +51,7 @@ struct seen {
 	struct buf log;      /* index, offset, ok, len, code of each unit */
 	uint64_t last_offset;
 	size_t n;
-	bool read;           /* run bulk_read and the emitters on each unit */
+	bool read;           /* check each read operation and its entry */
 };
 
 static void
@@ -139,6 +141,31 @@ check_fail(const struct bulk_fail *f, size_t index, const struct bulk_op *op)
 	buf_free(&b);
 }
 
+static const char *
+or_empty(const char *s)
+{
+	return s != NULL ? s : "";
+}
+
+/* Every field of a read's outcome, into b. */
+static void
+digest(struct buf *b, enum bulk_rc rc, const struct bulk_op *op, const struct bulk_fail *f)
+{
+	if (rc != BULK_OK) {
+		buf_printf(b, "%d|%s|%s|%s;", (int)rc, or_empty(f->code), or_empty(f->message),
+		    f->info);
+		return;
+	}
+	buf_printf(b, "%d|%d|%s|%s|%s|%s|%s|%s|%zu|", (int)rc, (int)op->kind,
+	    or_empty(op->coll), or_empty(op->key), or_empty(op->type), or_empty(op->relation),
+	    or_empty(op->to_coll), or_empty(op->to_key), op->vlen);
+	if (op->value != NULL)
+		buf_add(b, op->value, op->vlen);
+	buf_printf(b, "|%d|%lld|%d|%lld|%d|%llu|%lld;", (int)op->tombstone,
+	    (long long)op->reftime, (int)op->has_ts, (long long)op->ts, (int)op->has_ord,
+	    (unsigned long long)op->ord, (long long)op->lines);
+}
+
 static int
 take(void *arg, const struct bulk_unit *u)
 {
@@ -158,19 +185,34 @@ take(void *arg, const struct bulk_unit *u)
 	require(u->offset + u->len <= s->size);
 	require(memcmp(u->text, s->in + u->offset, u->len) == 0);
 	require(u->text[0] == '{' && u->text[u->len - 1] == '}');
-	if (s->read) {
-		struct bulk_op op;
-		struct bulk_fail f;
+	{
+		struct bulk_op op, op2;
+		struct bulk_fail f, f2;
+		struct buf d1, d2;
+		enum bulk_rc rc = bulk_read_unit(&LIM, s->a, u, &op, &f);
+		enum bulk_rc rc2 = bulk_read(&LIM, s->a, u->text, u->len, &op2, &f2);
 
-		switch (bulk_read(&LIM, s->a, u->text, u->len, &op, &f)) {
-		case BULK_OK:
-			check_op(&op, u->index);
-			break;
-		case BULK_REFUSED:
-			check_fail(&f, u->index, NULL);
-			break;
-		default:
-			require(0);
+		buf_init(&d1, 0);
+		buf_init(&d2, 0);
+		digest(&d1, rc, &op, &f);
+		digest(&d2, rc2, &op2, &f2);
+		require(!d1.b_failed && !d2.b_failed && d1.b_len == d2.b_len &&
+		    memcmp(d1.b_data, d2.b_data, d1.b_len) == 0);
+		/* The chunked split must read the same as the whole one. */
+		buf_add(&s->log, d1.b_data, d1.b_len);
+		buf_free(&d1);
+		buf_free(&d2);
+		if (s->read) {
+			switch (rc) {
+			case BULK_OK:
+				check_op(&op, u->index);
+				break;
+			case BULK_REFUSED:
+				check_fail(&f, u->index, NULL);
+				break;
+			default:
+				require(0);
+			}
 		}
 		mem_reset(s->a);
 	}
