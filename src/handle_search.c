@@ -1,0 +1,1 @@
+/* handle_search.c: written in issue 11 (placeholder so the tree builds while it is). */

@@ -1,0 +1,3 @@
+#ifndef ORCHID_INDEX_H
+#define ORCHID_INDEX_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef ORCHID_INDEXER_H
+#define ORCHID_INDEXER_H
+#endif

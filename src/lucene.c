@@ -1,0 +1,1 @@
+/* lucene.c: written in issue 11 (placeholder so the tree builds while it is). */

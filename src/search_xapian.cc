@@ -1,0 +1,1 @@
+// search_xapian.cc: written in issue 11 (placeholder).
