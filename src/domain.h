@@ -38,6 +38,7 @@ enum dom_rc {
 	DOM_CONFLICT,      /* a patch operation could not apply */
 	DOM_TOO_LARGE,     /* the result would be larger than max_bytes */
 	DOM_TOO_DEEP,      /* the result would nest deeper than max_depth */
+	DOM_UNAVAILABLE,   /* not now: the search index is being built or behind */
 	/* Faults: the transaction must be aborted. */
 	DOM_RETRY,         /* deadlock: run the whole transaction again */
 	DOM_ERR,           /* store or memory failure (logged) */
