@@ -47,6 +47,10 @@ static const struct setting settings[] = {
 	{ "max_bulk_body", K_SIZE, OFF(max_bulk_body), 0, 1024, (int64_t)1 << 30 },
 	{ "max_hops", K_INT, OFF(max_hops), 0, 1, 10 },
 	{ "max_traversal", K_INT, OFF(max_traversal), 0, 1, 10000000 },
+	{ "search_wait", K_INT, OFF(search_wait), 0, 0, 600000 },
+	{ "search_max_expansion", K_INT, OFF(search_max_expansion), 0, 1, 100000 },
+	{ "search_open_indexes", K_INT, OFF(search_open_indexes), 0, 1, 4096 },
+	{ "indexer_batch", K_INT, OFF(indexer_batch), 0, 1, 100000 },
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
 	{ "rate_limit", K_INT, OFF(rate_limit), 0, 0, 1000000 },
 	{ "rate_burst", K_INT, OFF(rate_burst), 0, 0, 10000000 },
@@ -78,6 +82,10 @@ config_defaults(struct config *c)
 	c->max_bulk_body = (int64_t)16 << 20;
 	c->max_hops = 3;
 	c->max_traversal = 10000;
+	c->search_wait = 5000;
+	c->search_max_expansion = 1024;
+	c->search_open_indexes = 64;
+	c->indexer_batch = 1000;
 	c->deadlock_retries = 20;
 	c->failchk_timeout = 2;
 	c->worker_start_timeout = 10;
