@@ -8,6 +8,7 @@
 
 #include "layout.h"
 #include "log.h"
+#include "index.h"
 #include "mem.h"
 #include "util.h"
 
@@ -125,6 +126,8 @@ coll_drop(struct dom *d, const char *name, bool *existed)
 		return rc;
 	/* The queue entry keeps the name for the maintainer's log. */
 	layout_prefix(p, d->tenant, c.cid);
+	if ((rc = index_note(d, INDEX_DROP, name, p, sizeof(p))) != DOM_OK)
+		return rc;
 	return dom_from_store(store_put(d->txn, STORE_DB_RECLAIM, p, sizeof(p), name,
 	    strlen(name)));
 }

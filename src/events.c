@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collections.h"
+#include "index.h"
 #include "mem.h"
 #include "timefmt.h"
 #include "util.h"
@@ -34,8 +35,8 @@ event_key(struct dom *d, const struct event_name *n, const struct evpos *pos,
 }
 
 static enum dom_rc
-put_event(struct dom *d, const unsigned char *k, size_t kl, const char *value,
-    size_t vlen, struct event_record *r)
+put_event(struct dom *d, const char *coll, const unsigned char *k, size_t kl,
+    const char *value, size_t vlen, struct event_record *r)
 {
 	unsigned char *rec;
 	size_t rl;
@@ -45,8 +46,12 @@ put_event(struct dom *d, const unsigned char *k, size_t kl, const char *value,
 	ids_ref(value, vlen, r->ref, r->refbin);
 	r->value = value;
 	r->vlen = vlen;
+	enum dom_rc drc;
+
 	if ((rec = layout_event_encode(d->arena, r, &rl)) == NULL)
 		return DOM_ERR;
+	if ((drc = index_note(d, INDEX_EVENT, coll, k, kl)) != DOM_OK)
+		return drc;
 	return dom_from_store(store_put(d->txn, STORE_DB_EVENTS, k, kl, rec, rl));
 }
 
@@ -87,7 +92,7 @@ event_create(struct dom *d, const struct event_name *n, int64_t ts, const char *
 		return rc;
 	pos->ts = (uint64_t)ts;
 	layout_event_pos(k, pl, pos->ts, pos->ord);
-	return put_event(d, k, pl + 16, value, vlen, out);
+	return put_event(d, n->coll, k, pl + 16, value, vlen, out);
 }
 
 /* Raises the item's last ordinal (evseq) to at least ord, under its write
@@ -122,7 +127,7 @@ event_put_at(struct dom *d, const struct event_name *n, const struct evpos *pos,
 	rc = raise_ordinal(d, k, pl - strlen(n->type) - 2, pos->ord);
 	if (rc != DOM_OK)
 		return rc;
-	return put_event(d, k, pl + 16, value, vlen, out);
+	return put_event(d, n->coll, k, pl + 16, value, vlen, out);
 }
 
 /* Reads one event (rmw: write-locked); *k gets its key. */
@@ -181,7 +186,7 @@ event_replace(struct dom *d, const struct event_name *n, const struct evpos *pos
 
 	if (rc != DOM_OK)
 		return rc;
-	return put_event(d, k, kl, value, vlen, out);
+	return put_event(d, n->coll, k, kl, value, vlen, out);
 }
 
 enum dom_rc
@@ -199,7 +204,7 @@ event_patch(struct dom *d, const struct event_name *n, const struct evpos *pos,
 	rc = dom_patch_value(d, out->value, out->vlen, patch, merge, err, &value, &vlen);
 	if (rc != DOM_OK)
 		return rc;
-	return put_event(d, k, kl, value, vlen, out);
+	return put_event(d, n->coll, k, kl, value, vlen, out);
 }
 
 enum dom_rc
@@ -214,6 +219,8 @@ event_delete(struct dom *d, const struct event_name *n, const struct evpos *pos,
 	if (rc == DOM_NOT_FOUND)
 		return DOM_OK; /* already gone */
 	if (rc != DOM_OK)
+		return rc;
+	if ((rc = index_note(d, INDEX_EVENT, n->coll, k, kl)) != DOM_OK)
 		return rc;
 	return dom_from_store(store_del(d->txn, STORE_DB_EVENTS, k, kl));
 }

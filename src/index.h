@@ -25,24 +25,55 @@ struct config;
 struct store;
 
 /*
- * Chooses this process's outbox slot and takes a new epoch (a short write
- * transaction). Workers pass their worker number; every other writer
- * (orchidctl, tests) passes INDEX_SLOT_CTL and gets a free one of the
- * control slots (held by a lock on a file until the process exits).
- * 0, or -1 with err.
+ * Chooses this process's outbox slot and takes a new epoch for it (a short
+ * write transaction). Workers pass their worker number; any other writer
+ * passes INDEX_SLOT_CTL and gets a free control slot (held by a lock on
+ * <datadir>/index/ctl-N.lock until the process exits). A process that
+ * writes without calling it gets a control slot at its first write. 0, or
+ * -1 with err.
  */
 #define INDEX_SLOT_CTL (-1)
-int index_init(struct store *s, const struct config *cfg, int slot, char *err, size_t errlen);
+#define INDEX_CTL_FIRST 256
+#define INDEX_CTL_SLOTS 16
+int index_init(struct store *s, int slot, char *err, size_t errlen);
 
-/* Outbox notes, called by the domain inside the write's transaction. */
-enum dom_rc index_note_item(struct dom *d, uint64_t cid, const char *key, size_t keylen);
-enum dom_rc index_note_event(struct dom *d, uint64_t cid, const char *key, size_t keylen,
-    const char *type, int64_t ts, uint64_t ord);
-enum dom_rc index_note_relation(struct dom *d, uint64_t cid, const char *key,
-    size_t keylen, const char *kind, uint64_t dst_cid, const char *dst_key,
-    size_t dst_keylen);
-enum dom_rc index_note_purge(struct dom *d, uint64_t cid, const char *key, size_t keylen);
-enum dom_rc index_note_drop(struct dom *d, uint64_t cid);
+/*
+ * What an outbox entry says changed, with the full key of the record in
+ * its database (T first): an item (items.db key), an event (events.db
+ * key), a relation (relations.db key), an item purged with its events and
+ * relations (items.db key), a collection dropped (T | cid). coll is the
+ * name of the collection of the key (the source's, for a relation).
+ */
+enum index_op { INDEX_ITEM = 'I', INDEX_EVENT = 'E', INDEX_RELATION = 'R',
+	INDEX_PURGE = 'P', INDEX_DROP = 'D' };
+enum dom_rc index_note(struct dom *d, enum index_op op, const char *coll,
+    const unsigned char *key, size_t klen);
+
+/*
+ * The state of a tenant's index (meta.db "ix" | T): its generation (the
+ * directory <datadir>/index/<T>/<gen>), whether it is ready or being
+ * (re)built, and the documents a build has written so far.
+ */
+enum index_state { IX_READY = 0, IX_BUILDING = 1, IX_REQUESTED = 2 };
+struct index_info {
+	uint64_t gen;
+	enum index_state state;
+	bool created;      /* the indexer created the directory of gen */
+	uint64_t done;     /* documents written by the build in progress */
+};
+/* Reads it; a tenant without a record is ready at generation 0, once the
+ * indexer has initialised the environment (else: requested). */
+enum dom_rc index_info_get(struct store_txn *t, uint32_t tenant, struct index_info *out);
+enum dom_rc index_info_put(struct store_txn *t, uint32_t tenant, const struct index_info *in);
+/* Asks the indexer to rebuild the tenant's index (state requested). */
+enum dom_rc index_request_rebuild(struct store_txn *t, uint32_t tenant);
+/* The meta.db key the indexer sets once every tenant that existed before
+ * search has an index state record. */
+const char *index_ixinit_key(size_t *len);
+/* The outbox key layout: T(be32) | seq(be64). */
+#define INDEX_OUTBOX_KEY_LEN 12
+/* Writes <datadir>/index/<T>/<gen> into buf. */
+void index_dir(const char *datadir, uint32_t tenant, uint64_t gen, char *buf, size_t size);
 
 /*
  * Runs a search for tenant with the consistency rule: waits (at most

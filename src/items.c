@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "collections.h"
+#include "index.h"
 #include "mem.h"
 #include "relations.h"
 #include "timefmt.h"
@@ -19,11 +20,13 @@ struct ikey {
 	size_t len;            /* without the room */
 	uint64_t cid;
 	const char *key;
+	const char *coll;      /* the collection's name */
 };
 
 static enum dom_rc
-ikey_build(struct dom *d, uint64_t cid, const char *key, struct ikey *ik)
+ikey_build(struct dom *d, const char *coll, uint64_t cid, const char *key, struct ikey *ik)
 {
+	ik->coll = coll;
 	ik->cid = cid;
 	ik->key = key;
 	ik->k = layout_item_key(d->arena, d->tenant, cid, key, 9, &ik->len);
@@ -41,7 +44,7 @@ item_key(struct dom *d, const char *coll, const char *key, bool create, struct i
 	uint64_t cid;
 	enum dom_rc rc = create ? coll_ensure(d, coll, &cid) : coll_lookup(d, coll, &cid);
 
-	return rc == DOM_OK ? ikey_build(d, cid, key, ik) : rc;
+	return rc == DOM_OK ? ikey_build(d, coll, cid, key, ik) : rc;
 }
 
 /* Reads the head; DOM_NOT_FOUND when the item never existed or was purged. */
@@ -97,6 +100,8 @@ write_version(struct dom *d, struct ikey *ik, const struct item_version *prev,
 	v->vlen = value ? vlen : 0;
 	drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key),
 	    live_delta(prev, value != NULL));
+	if (drc == DOM_OK)
+		drc = index_note(d, INDEX_ITEM, ik->coll, ik->k, ik->len);
 	if (drc != DOM_OK)
 		return drc;
 	rec = layout_item_encode(d->arena, v, &rl);
@@ -229,7 +234,7 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
 		if (ids_random(&rnd, sizeof(rnd)) == -1)
 			return DOM_ERR;
 		ids_hex64(ids_time_id(d->now_ms, rnd), key);
-		if ((rc = ikey_build(d, cid, key, &ik)) != DOM_OK)
+		if ((rc = ikey_build(d, coll, cid, key, &ik)) != DOM_OK)
 			return rc;
 		rc = read_head(d, ik.k, ik.len, true, &head);
 		if (rc != DOM_OK)
@@ -252,6 +257,8 @@ purge_item(struct dom *d, struct ikey *ik, bool live)
 	enum store_rc rc;
 	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key), live ? -1 : 0);
 
+	if (drc == DOM_OK)
+		drc = index_note(d, INDEX_PURGE, ik->coll, ik->k, ik->len);
 	if (drc != DOM_OK)
 		return drc;
 	rc = store_del(d->txn, STORE_DB_ITEMS, ik->k, ik->len);

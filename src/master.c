@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "indexer.h"
 #include "log.h"
 #include "mem.h"
 #include "ratelimit.h"
@@ -40,6 +41,8 @@
 #include "worker.h"
 
 #define MAX_WORKERS 256
+/* The indexer lives in the slot after the last possible worker. */
+#define IX_SLOT MAX_WORKERS
 
 struct slot {
 	pid_t pid;
@@ -58,7 +61,7 @@ struct master {
 	pid_t maint_pid;
 	int maint_cmd;      /* write end: commands to the maintainer */
 	int maint_resp;     /* read end: answers */
-	struct slot slots[MAX_WORKERS];
+	struct slot slots[MAX_WORKERS + 1];
 	int nslots;
 	bool need_failchk;
 	bool need_recovery;
@@ -314,12 +317,22 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 	_exit(0);
 }
 
+/* The slots in use: workers 0 .. nslots - 1, then the indexer. */
+static int
+next_slot(const struct master *m, int i)
+{
+	if (i + 1 < m->nslots)
+		return i + 1;
+	return i < IX_SLOT ? IX_SLOT : -1;
+}
+#define FOR_SLOTS(m, i) for (int i = (m)->nslots > 0 ? 0 : IX_SLOT; i != -1; i = next_slot((m), i))
+
 static void
 close_child_fds(struct master *m)
 {
 	(void)close(m->sig_pipe[0]);
 	(void)close(m->sig_pipe[1]);
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		if (m->slots[i].ready_fd != -1)
 			(void)close(m->slots[i].ready_fd);
 	}
@@ -396,7 +409,11 @@ start_worker(struct master *m, int i)
 		close_child_fds(m);
 		(void)close(m->maint_cmd);
 		(void)close(m->maint_resp);
-		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent);
+		if (i == IX_SLOT) {
+			(void)close(m->listen_fd);
+			indexer_main(m->cfg, ready[1], parent);
+		}
+		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
 	s->pid = pid;
@@ -408,7 +425,7 @@ start_worker(struct master *m, int i)
 static void
 kill_all(struct master *m, int sig)
 {
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		if (m->slots[i].pid > 0)
 			(void)kill(m->slots[i].pid, sig);
 	}
@@ -447,7 +464,7 @@ wait_all(struct master *m, int timeout)
 		int alive = m->maint_pid > 0;
 		pid_t pid;
 
-		for (int i = 0; i < m->nslots; i++)
+		FOR_SLOTS(m, i)
 			alive += m->slots[i].pid > 0;
 		if (alive == 0)
 			return;
@@ -455,7 +472,7 @@ wait_all(struct master *m, int timeout)
 		if (pid > 0) {
 			if (pid == m->maint_pid)
 				forget_maintainer(m);
-			for (int i = 0; i < m->nslots; i++) {
+			FOR_SLOTS(m, i) {
 				if (m->slots[i].pid == pid)
 					forget_slot(&m->slots[i]);
 			}
@@ -490,7 +507,7 @@ start_children(struct master *m)
 {
 	if (start_maintainer(m) == -1)
 		fatal("cannot start the maintainer");
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		m->slots[i].quick_deaths = 0;
 		m->slots[i].next_start = 0;
 		if (!m->slots[i].disabled && start_worker(m, i) == -1)
@@ -578,7 +595,7 @@ reap(struct master *m)
 			}
 			continue;
 		}
-		for (int i = 0; i < m->nslots; i++) {
+		FOR_SLOTS(m, i) {
 			if (m->slots[i].pid == pid)
 				note_worker_exit(m, &m->slots[i], status);
 		}
@@ -591,7 +608,7 @@ check_ready(struct master *m)
 {
 	time_t t = now_s();
 
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		struct slot *s = &m->slots[i];
 		struct pollfd p = { s->ready_fd, POLLIN, 0 };
 		char c;
@@ -613,7 +630,7 @@ respawn(struct master *m)
 {
 	time_t t = now_s();
 
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		struct slot *s = &m->slots[i];
 
 		if (s->pid == 0 && !s->disabled && t >= s->next_start &&
@@ -700,7 +717,7 @@ shutdown_all(struct master *m)
 	char c = 'Q';
 
 	log_info("stopping: waiting for workers to finish their requests");
-	for (int i = 0; i < m->nslots; i++) {
+	FOR_SLOTS(m, i) {
 		if (m->slots[i].pid > 0)
 			(void)kill(m->slots[i].pid, SIGTERM);
 	}
@@ -727,7 +744,7 @@ master_run(struct config *cfg)
 	m.cfg = cfg;
 	m.maint_cmd = m.maint_resp = -1;
 	m.nslots = cfg->workers;
-	for (int i = 0; i < MAX_WORKERS; i++)
+	for (int i = 0; i <= MAX_WORKERS; i++)
 		m.slots[i].ready_fd = -1;
 	log_init("master", cfg->log_level);
 	m.lock_fd = master_lock(cfg->datadir, 10);

@@ -19,6 +19,8 @@
 #include "config.h"
 #include "export.h"
 #include "import.h"
+#include "index.h"
+#include "indexer.h"
 #include "log.h"
 #include "master.h"
 #include "mem.h"
@@ -27,6 +29,7 @@
 #include "tenants.h"
 #include "timefmt.h"
 #include "upgrade.h"
+#include "util.h"
 
 static void __attribute__((noreturn))
 usage(void)
@@ -46,6 +49,10 @@ usage(void)
 	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
 	    "                      write a tenant's data (one collection, or all) as an\n"
 	    "                      export stream to stdout or FILE, ended by its end line\n"
+	    "  reindex [TENANT]    rebuild the search index of TENANT (name or id), or of\n"
+	    "                      every tenant, from the data, printing progress; with\n"
+	    "                      orchidd running its indexer does it (searches answer\n"
+	    "                      503 until it is ready), else orchidctl does it itself\n"
 	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
 	    "  verify              check every database file, then that every record belongs\n"
 	    "                      to a collection and the item counts are right; orchidd\n"
@@ -292,6 +299,167 @@ verify(const struct config *cfg)
 	fputs(out.b_data ? out.b_data : "", stdout);
 	buf_free(&out);
 	return rc == 0 ? 0 : 1;
+}
+
+/* ---- reindex --------------------------------------------------------------- */
+
+struct reindex_args {
+	struct arena *a;
+	const char *name;        /* NULL: every tenant */
+	uint32_t ids[4096];
+	size_t n;
+	int missing;
+};
+
+static enum store_rc
+reindex_request_txn(struct store_txn *t, void *arg, bool *commit)
+{
+	struct reindex_args *r = arg;
+	enum store_rc rc;
+
+	r->n = 0;
+	r->missing = 0;
+	if (r->name != NULL) {
+		rc = tenants_resolve(t, r->a, r->name, &r->ids[0]);
+		if (rc == STORE_NOTFOUND) {
+			r->missing = 1;
+			return STORE_OK;
+		}
+		if (rc != STORE_OK)
+			return rc;
+		r->n = 1;
+	} else {
+		struct store_cursor *c;
+		const void *k, *v;
+		size_t kl, vl;
+
+		if ((rc = store_cursor_open(t, STORE_DB_TENANTS, &c)) != STORE_OK)
+			return rc;
+		rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &k, &kl, &v, &vl);
+		while (rc == STORE_OK && r->n < sizeof(r->ids) / sizeof(r->ids[0])) {
+			if (kl == 4)
+				r->ids[r->n++] = util_get_be32(k);
+			rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl);
+		}
+		store_cursor_close(c);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+	}
+	for (size_t i = 0; i < r->n; i++) {
+		struct index_info info;
+		enum dom_rc drc = index_info_get(t, r->ids[i], &info);
+
+		if (drc != DOM_OK)
+			return dom_to_store(drc);
+		info.state = IX_REQUESTED;
+		if ((drc = index_info_put(t, r->ids[i], &info)) != DOM_OK)
+			return dom_to_store(drc);
+	}
+	*commit = true;
+	return STORE_OK;
+}
+
+static void
+reindex_progress(void *arg, uint32_t tenant, uint64_t done, bool finished)
+{
+	(void)arg;
+	printf("tenant %u: %llu documents indexed%s\n", (unsigned)tenant,
+	    (unsigned long long)done, finished ? ", ready" : "");
+	fflush(stdout);
+}
+
+struct reindex_poll {
+	const uint32_t *ids;
+	size_t n;
+	struct index_info info[4096];
+};
+
+static enum store_rc
+reindex_poll_txn(struct store_txn *t, void *arg, bool *commit)
+{
+	struct reindex_poll *p = arg;
+
+	(void)commit;
+	for (size_t i = 0; i < p->n; i++) {
+		enum dom_rc drc = index_info_get(t, p->ids[i], &p->info[i]);
+
+		if (drc != DOM_OK)
+			return dom_to_store(drc);
+	}
+	return STORE_OK;
+}
+
+static int
+reindex(const struct config *cfg, const char *tenant)
+{
+	struct reindex_args *r = calloc(1, sizeof(*r));
+	struct reindex_poll *p = calloc(1, sizeof(*p));
+	struct store *s;
+	char err[1024];
+	int lock = master_lock(cfg->datadir, 0), rc = 0;
+
+	if (r == NULL || p == NULL || (r->a = mem_new()) == NULL) {
+		fprintf(stderr, "orchidctl: out of memory\n");
+		return 1;
+	}
+	if (lock != -1 && (store_recover(cfg, err, sizeof(err)) == -1 ||
+	    upgrade_run(cfg, err, sizeof(err)) == -1)) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 1;
+	}
+	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return 1;
+	}
+	r->name = tenant;
+	if (store_run(s, true, CTL_RETRIES, reindex_request_txn, r) != STORE_OK) {
+		fprintf(stderr, "orchidctl: cannot request the rebuild\n");
+		rc = 1;
+	} else if (r->missing) {
+		fprintf(stderr, "orchidctl: no tenant %s\n", tenant);
+		rc = 1;
+	} else if (lock != -1) {
+		/* No orchidd: this process is the indexer until it is done. */
+		printf("orchidd is not running: rebuilding here\n");
+		if (indexer_drain(s, cfg, reindex_progress, NULL) == -1) {
+			fprintf(stderr, "orchidctl: the rebuild failed (see the log above)\n");
+			rc = 1;
+		}
+	} else {
+		/* orchidd's indexer builds; follow its progress. */
+		uint64_t last[4096];
+		size_t ready = 0;
+
+		memset(last, 0xff, sizeof(last));
+		p->ids = r->ids;
+		p->n = r->n;
+		while (ready < r->n) {
+			struct timespec ts = { 0, 500000000L };
+
+			if (store_run(s, false, CTL_RETRIES, reindex_poll_txn, p) != STORE_OK) {
+				fprintf(stderr, "orchidctl: cannot read the index state\n");
+				rc = 1;
+				break;
+			}
+			ready = 0;
+			for (size_t i = 0; i < r->n; i++) {
+				bool done = p->info[i].state == IX_READY;
+
+				ready += done;
+				if (p->info[i].done != last[i] || done != (last[i] == UINT64_MAX - 1)) {
+					reindex_progress(NULL, r->ids[i], p->info[i].done, done);
+					last[i] = done ? UINT64_MAX - 1 : p->info[i].done;
+				}
+			}
+			if (ready < r->n)
+				(void)nanosleep(&ts, NULL);
+		}
+	}
+	store_close(s);
+	mem_free(r->a);
+	free(r);
+	free(p);
+	return rc;
 }
 
 /* ---- export ---------------------------------------------------------------- */
@@ -567,6 +735,8 @@ main(int argc, char **argv)
 		return restore(&cfg, argv[1]);
 	if (argc == 1 && strcmp(argv[0], "verify") == 0)
 		return verify(&cfg);
+	if ((argc == 1 || argc == 2) && strcmp(argv[0], "reindex") == 0)
+		return reindex(&cfg, argc == 2 ? argv[1] : NULL);
 	s = open_store(&cfg);
 	if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "create") == 0)
 		rc = key_create(s, argv[2]);

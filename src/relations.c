@@ -13,6 +13,7 @@
 
 #include "collections.h"
 #include "log.h"
+#include "index.h"
 #include "mem.h"
 #include "timefmt.h"
 #include "util.h"
@@ -161,6 +162,8 @@ relation_put(struct dom *d, const struct rel_name *n, const char *value, size_t 
 	if ((rec = layout_rel_encode(d->arena, out, &rl)) == NULL)
 		return DOM_ERR;
 	rc = dom_from_store(store_put(d->txn, STORE_DB_RELATIONS, k.fwd, k.fwdlen, rec, rl));
+	if (rc == DOM_OK)
+		rc = index_note(d, INDEX_RELATION, n->coll, k.fwd, k.fwdlen);
 	if (rc != DOM_OK)
 		return rc;
 	return dom_from_store(store_put(d->txn, STORE_DB_RELREV, k.rev, k.revlen, "", 0));
@@ -204,6 +207,8 @@ relation_delete(struct dom *d, const struct rel_name *n, const struct dom_cond *
 	if (if_match->present && !dom_cond_holds(if_match, old.ref))
 		return DOM_MISMATCH;
 	rc = dom_from_store(store_del(d->txn, STORE_DB_RELATIONS, k.fwd, k.fwdlen));
+	if (rc == DOM_OK)
+		rc = index_note(d, INDEX_RELATION, n->coll, k.fwd, k.fwdlen);
 	if (rc != DOM_OK)
 		return rc;
 	return dom_from_store(store_del(d->txn, STORE_DB_RELREV, k.rev, k.revlen));

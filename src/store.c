@@ -30,8 +30,27 @@
 struct store {
 	DB_ENV *env;
 	DB *db[STORE_DB_COUNT];
+	DB *outbox[STORE_OUTBOX_SLOTS];  /* NULL until opened */
 	const struct config *cfg;
 };
+
+#define OUTBOX_FILE "outbox.db"
+
+/* The handle of db: one of the fixed databases or an open outbox; NULL for
+ * an outbox this process has not opened (a programming error, logged). */
+static DB *
+dbh(const struct store *s, enum store_db db)
+{
+	int i = (int)db;
+
+	if (i >= 0 && i < STORE_DB_COUNT)
+		return s->db[i];
+	if (i >= STORE_DB_OUTBOX && i < STORE_DB_OUTBOX + STORE_OUTBOX_SLOTS &&
+	    s->outbox[i - STORE_DB_OUTBOX] != NULL)
+		return s->outbox[i - STORE_DB_OUTBOX];
+	log_err("store: database %d is not open in this process", i);
+	return NULL;
+}
 
 struct store_txn {
 	struct store *s;
@@ -365,6 +384,10 @@ store_close(struct store *s)
 		if (s->db[i] != NULL)
 			(void)s->db[i]->close(s->db[i], 0);
 	}
+	for (int i = 0; i < STORE_OUTBOX_SLOTS; i++) {
+		if (s->outbox[i] != NULL)
+			(void)s->outbox[i]->close(s->outbox[i], 0);
+	}
 	if (s->env != NULL)
 		(void)s->env->close(s->env, 0);
 	free(s);
@@ -535,6 +558,16 @@ store_verify(const struct config *cfg, struct buf *out)
 		if (rc == 0)
 			rc = db->verify(db, path, NULL, NULL, 0); /* frees db */
 		buf_printf(out, "%s: %s\n", db_files[i], rc == 0 ? "ok" : db_strerror(rc));
+		bad += rc != 0;
+	}
+	snprintf(path, sizeof(path), "%s/%s", cfg->datadir, OUTBOX_FILE);
+	if (access(path, F_OK) == 0) {
+		DB *db;
+		int rc = db_create(&db, NULL, 0);
+
+		if (rc == 0)
+			rc = db->verify(db, path, NULL, NULL, 0);
+		buf_printf(out, "%s: %s\n", OUTBOX_FILE, rc == 0 ? "ok" : db_strerror(rc));
 		bad += rc != 0;
 	}
 	return bad ? -1 : 0;
@@ -712,7 +745,11 @@ store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	dbt_in(&k, key, klen);
 	memset(&v, 0, sizeof(v));
 	v.flags = DB_DBT_MALLOC;
-	rc = t->s->db[db]->get(t->s->db[db], t->txn, &k, &v, rmw ? DB_RMW : 0);
+	DB *h = dbh(t->s, db);
+
+	if (h == NULL)
+		return STORE_ERR;
+	rc = h->get(h, t->txn, &k, &v, rmw ? DB_RMW : 0);
 	if (rc != 0)
 		return map_rc(rc, "get");
 	if (mem_adopt(a, v.data) == NULL && v.size > 0)
@@ -728,9 +765,13 @@ store_put(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 {
 	DBT k, v;
 
+	DB *h = dbh(t->s, db);
+
+	if (h == NULL)
+		return STORE_ERR;
 	dbt_in(&k, key, klen);
 	dbt_in(&v, val, vlen);
-	return map_rc(t->s->db[db]->put(t->s->db[db], t->txn, &k, &v, 0), "put");
+	return map_rc(h->put(h, t->txn, &k, &v, 0), "put");
 }
 
 enum store_rc
@@ -739,8 +780,12 @@ store_del(struct store_txn *t, enum store_db db, const void *key, size_t klen)
 	DBT k;
 	int rc;
 
+	DB *h = dbh(t->s, db);
+
+	if (h == NULL)
+		return STORE_ERR;
 	dbt_in(&k, key, klen);
-	rc = t->s->db[db]->del(t->s->db[db], t->txn, &k, 0);
+	rc = h->del(h, t->txn, &k, 0);
 	return rc == DB_NOTFOUND ? STORE_OK : map_rc(rc, "del");
 }
 
@@ -750,10 +795,14 @@ store_cursor_open(struct store_txn *t, enum store_db db, struct store_cursor **o
 	struct store_cursor *c;
 	int rc;
 
+	DB *h = dbh(t->s, db);
+
+	if (h == NULL)
+		return STORE_ERR;
 	c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return STORE_ERR;
-	rc = t->s->db[db]->cursor(t->s->db[db], t->txn, &c->dbc, 0);
+	rc = h->cursor(h, t->txn, &c->dbc, 0);
 	if (rc != 0) {
 		free(c);
 		return map_rc(rc, "cursor");
@@ -902,4 +951,100 @@ store_delete_prefix_max(struct store_txn *t, enum store_db db, const void *prefi
 	}
 	store_cursor_close(c);
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+enum store_rc
+store_outbox_open(struct store *s, int slot, bool create)
+{
+	char name[16];
+	DB *db;
+	int rc;
+
+	if (slot < 0 || slot >= STORE_OUTBOX_SLOTS)
+		return STORE_ERR;
+	if (s->outbox[slot] != NULL)
+		return STORE_OK;
+	snprintf(name, sizeof(name), "s%d", slot);
+	rc = db_create(&db, s->env, 0);
+	if (rc == 0 && create)
+		rc = db->set_flags(db, DB_CHKSUM);
+	if (rc == 0) {
+		rc = db->open(db, NULL, OUTBOX_FILE, name, DB_BTREE,
+		    DB_AUTO_COMMIT | (create ? DB_CREATE : 0), 0600);
+	}
+	if (rc != 0) {
+		if (db != NULL)
+			(void)db->close(db, 0);
+		if (rc == ENOENT)
+			return STORE_NOTFOUND;
+		return map_rc(rc, "opening an outbox");
+	}
+	s->outbox[slot] = db;
+	return STORE_OK;
+}
+
+int
+store_outbox_slots(struct store *s, int *out, int max)
+{
+	DB *master;
+	DBC *c = NULL;
+	DBT k, v;
+	int rc, n = 0;
+
+	rc = db_create(&master, s->env, 0);
+	if (rc == 0)
+		rc = master->open(master, NULL, OUTBOX_FILE, NULL, DB_BTREE,
+		    DB_RDONLY, 0);
+	if (rc == ENOENT) {
+		(void)master->close(master, 0);
+		goto list;
+	}
+	if (rc == 0)
+		rc = master->cursor(master, NULL, &c, DB_READ_COMMITTED);
+	if (rc != 0) {
+		map_rc(rc, "listing the outboxes");
+		(void)master->close(master, 0);
+		return -1;
+	}
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	while ((rc = c->get(c, &k, &v, DB_NEXT)) == 0) {
+		char name[16];
+		char *end;
+		long slot;
+
+		if (k.size < 2 || k.size >= sizeof(name) || ((char *)k.data)[0] != 's')
+			continue;
+		memcpy(name, k.data, k.size);
+		name[k.size] = '\0';
+		slot = strtol(name + 1, &end, 10);
+		if (*end != '\0' || slot < 0 || slot >= STORE_OUTBOX_SLOTS)
+			continue;
+		if (store_outbox_open(s, (int)slot, false) == STORE_ERR)
+			log_warn("cannot open the outbox of slot %ld", slot);
+	}
+	(void)c->close(c);
+	(void)master->close(master, 0);
+	if (rc != DB_NOTFOUND) {
+		map_rc(rc, "listing the outboxes");
+		return -1;
+	}
+list:
+	for (int i = 0; i < STORE_OUTBOX_SLOTS && n < max; i++) {
+		if (s->outbox[i] != NULL)
+			out[n++] = i;
+	}
+	return n;
+}
+
+struct store *
+store_txn_store(struct store_txn *t)
+{
+	return t->s;
+}
+
+const struct config *
+store_config(const struct store *s)
+{
+	return s->cfg;
 }

@@ -45,6 +45,24 @@ enum store_db {
 	STORE_DB_COUNT
 };
 
+/*
+ * The outboxes of the search index (index.h): one B-tree per writer slot,
+ * the subdatabases "s<slot>" of outbox.db, so that writers of different
+ * slots never share a page (Berkeley DB locks pages). Every call above that
+ * takes an enum store_db also takes STORE_DB_OUTBOX + slot, once that
+ * outbox is open (store_outbox_open); slots: 0 <= slot < STORE_OUTBOX_SLOTS.
+ */
+#define STORE_OUTBOX_SLOTS 272
+#define STORE_DB_OUTBOX 1000
+
+/* Opens the outbox of slot in this process, creating it (in its own
+ * transaction) when create is set. STORE_NOTFOUND: absent and not created. */
+enum store_rc store_outbox_open(struct store *s, int slot, bool create);
+/* Opens every outbox present in outbox.db (new ones since the last call
+ * too) and lists the open slots in out (at most max). Returns how many,
+ * or -1. */
+int store_outbox_slots(struct store *s, int *out, int max);
+
 /* The data format this build writes; format 1 is upgraded in place
  * (upgrade.h) before any worker starts. */
 #define STORE_FORMAT_VERSION "2"
@@ -100,6 +118,10 @@ int store_verify(const struct config *cfg, struct buf *out);
 
 /* Appends human-readable statistics (locks, log, cache, transactions). */
 int store_stats(struct store *s, struct buf *out);
+
+/* The store of a transaction, and the config a store was opened with. */
+struct store *store_txn_store(struct store_txn *t);
+const struct config *store_config(const struct store *s);
 
 enum store_rc store_begin(struct store *s, bool write, struct store_txn **out);
 /* Commits; the transaction is gone whatever the result. */

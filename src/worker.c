@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "index.h"
 #include "dispatch.h"
 #include "fcgi.h"
 #include "log.h"
@@ -310,7 +311,7 @@ serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int liste
 
 void
 worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
-    int ready_fd, int parent)
+    int ready_fd, int parent, int slot)
 {
 	struct store *s = NULL;
 	char err[512];
@@ -325,6 +326,12 @@ worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
 	setup_signals();
 	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
 		log_err("%s", err);
+		_exit(WORKER_EXIT_PANIC);
+	}
+	/* Worker n writes to search outbox slot n (index.h). */
+	if (index_init(s, slot, err, sizeof(err)) == -1) {
+		log_err("%s", err);
+		store_close(s);
 		_exit(WORKER_EXIT_PANIC);
 	}
 	if (write(ready_fd, "R", 1) != 1)

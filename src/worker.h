@@ -14,10 +14,11 @@ struct config;
 #define WORKER_EXIT_CONFIG 78   /* a restart cannot help (EX_CONFIG) */
 
 /* Runs the worker; never returns. ready_fd gets one byte once the store is
- * open; parent is the master's pid (to notice an early death). */
+ * open; parent is the master's pid (to notice an early death); slot is its
+ * number (its search outbox slot, index.h). */
 struct ratelimit;
 void worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
-    int ready_fd, int parent)
+    int ready_fd, int parent, int slot)
     __attribute__((noreturn));
 
 #endif
