@@ -125,8 +125,14 @@ mkdir_p(const char *path)
 	return mkdir(tmp, 0700) == -1 && errno != EEXIST ? -1 : 0;
 }
 
+/*
+ * The writer of (tenant, gen), opened (and the directory created) when not
+ * open yet. must_exist: the index of gen was created before, so a missing
+ * directory means it was deleted: *missing is set and nothing is created
+ * (the caller asks for a rebuild rather than start an empty index).
+ */
 static struct search_writer *
-writer_get(struct ixr *x, uint32_t tenant, uint64_t gen)
+writer_get(struct ixr *x, uint32_t tenant, uint64_t gen, bool must_exist, bool *missing)
 {
 	char dir[CONFIG_PATH_MAX + 64], err[512];
 	struct writer *slot = NULL;
@@ -151,6 +157,14 @@ writer_get(struct ixr *x, uint32_t tenant, uint64_t gen)
 		writer_close(x, old);
 	}
 	index_dir(x->cfg->datadir, tenant, gen, dir, sizeof(dir));
+	if (must_exist) {
+		struct stat st;
+
+		if (stat(dir, &st) == -1 && errno == ENOENT) {
+			*missing = true;
+			return NULL;
+		}
+	}
 	if (mkdir_p(dir) == -1) {
 		log_err("indexer: %s: %s", dir, strerror(errno));
 		return NULL;
@@ -836,14 +850,27 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 	struct tenant_apply ta;
 	struct done_arg da;
 	enum store_rc rc;
-	bool *skip;
+	bool *skip, missing = false;
 
 	memset(&ap, 0, sizeof(ap));
 	ap.x = x;
 	if (store_run(x->s, false, x->cfg->deadlock_retries, read_info, &ia) != STORE_OK)
 		return -1;
-	if ((ap.w = writer_get(x, ia.tenant, ia.info.gen)) == NULL)
-		return -1;
+	/* A tenant whose build is requested gets its entries in the current
+	 * generation meanwhile (the build replaces it); one being built, in
+	 * the new one. */
+	if ((ap.w = writer_get(x, ia.tenant, ia.info.gen, ia.info.created &&
+	    ia.info.state == IX_READY, &missing)) == NULL) {
+		if (!missing)
+			return -1;
+		log_err("indexer: tenant %u: the index directory of generation %llu is "
+		    "gone: rebuilding it", (unsigned)ia.tenant,
+		    (unsigned long long)ia.info.gen);
+		(void)store_run(x->s, true, x->cfg->deadlock_retries, request_rebuild_txn,
+		    &ia.tenant);
+		x->look_for_builds = true;
+		return 0;
+	}
 	if ((skip = mem_alloc(x->a, n * sizeof(*skip))) == NULL)
 		return -1;
 	if (search_writer_begin(ap.w, ap.err, sizeof(ap.err)) != SEARCH_OK)
@@ -1246,7 +1273,7 @@ build_step(struct ixr *x, bool restart)
 	mem_reset(x->a);
 	memset(&ap, 0, sizeof(ap));
 	ap.x = x;
-	if ((ap.w = writer_get(x, b->tenant, b->gen)) == NULL)
+	if ((ap.w = writer_get(x, b->tenant, b->gen, false, NULL)) == NULL)
 		return -1;
 	if (search_writer_begin(ap.w, ap.err, sizeof(ap.err)) != SEARCH_OK)
 		goto search_failed;

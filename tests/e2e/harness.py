@@ -489,7 +489,7 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.orchidd_pids()
-            if len(pids["workers"]) >= self.workers and pids["maintainer"]:
+            if len(pids["workers"]) >= self.workers and pids["maintainer"] and pids["indexer"]:
                 return
             time.sleep(0.05)
 
@@ -583,16 +583,17 @@ class Server:
 
     # ---- processes -------------------------------------------------------
     def orchidd_pids(self):
-        """{"master": pid or None, "maintainer": pid or None, "workers": [pids]}
+        """{"master": pid or None, "maintainer": pid or None, "indexer": pid or
+        None, "workers": [pids]}
 
         Found through /proc: every orchidd process of this server has this
         server's config path in its argv (children keep the master's argv and
-        only change their name: orchidd-maint, orchidd-worker). Children that
+        only change their name: orchidd-maint, orchidd-index, orchidd-worker). Children that
         outlived a killed master are still listed. Zombies are left out, and
         so is a child forked a moment ago that has not taken its name yet
         (its parent is the master).
         """
-        result = {"master": None, "maintainer": None, "workers": []}
+        result = {"master": None, "maintainer": None, "indexer": None, "workers": []}
         unnamed = []
         for name in os.listdir("/proc"):
             if not name.isdigit():
@@ -608,6 +609,8 @@ class Server:
                 result["workers"].append(pid)
             elif comm == "orchidd-maint":
                 result["maintainer"] = pid
+            elif comm == "orchidd-index":
+                result["indexer"] = pid
             elif comm is not None and not argv[0].endswith("orchidctl"):
                 unnamed.append(pid)
         for pid in unnamed:

@@ -236,7 +236,7 @@ class MasterKillTest(ProcessTestCase):
         self.assertEqual(st, 201)
         etag = h["etag"]
         pids = srv.orchidd_pids()
-        children = [pids["maintainer"]] + pids["workers"]
+        children = [pids["maintainer"], pids["indexer"]] + pids["workers"]
         self.assertTrue(all(children))
         srv.kill_orchidd(signal.SIGKILL)
         srv.orchidd_proc.wait(10)
@@ -275,7 +275,7 @@ class SigtermTest(ProcessTestCase):
             self.fail("orchidd did not exit within 30 s of SIGTERM")
         self.assertEqual(rc, 0)
         self.assertFalse(os.path.exists(srv.socket_path), "socket left behind")
-        children = [pids["maintainer"]] + pids["workers"]
+        children = [pids["maintainer"], pids["indexer"]] + pids["workers"]
         self.assertTrue(wait_for(lambda: not any(pid_alive(p) for p in children), 5))
         # the data survives a clean restart
         srv.start_orchidd()

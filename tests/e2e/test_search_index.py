@@ -1,0 +1,184 @@
+"""The search index's life (docs/storage.md "Search: outbox, indexer and
+consistency"): a write is found by the next search with no sleep, also while
+the indexer is killed again and again; orchidctl reindex rebuilds a tenant's
+index with orchidd running (progress lines, then the same results) and with
+orchidd stopped; a deleted index directory is rebuilt (503 with Retry-After
+meanwhile, never a stale or empty answer); purges and collection deletes
+leave the results at once."""
+
+import os
+import shutil
+import signal
+import time
+import urllib.parse
+
+from harness import ServerTestCase, run_threads
+
+
+def q(text, **params):
+    params["query"] = text
+    return urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+
+
+def wait_for(pred, limit, interval=0.05):
+    deadline = time.monotonic() + limit
+    while True:
+        value = pred()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
+
+
+class SearchIndexTest(ServerTestCase):
+    server_options = {"workers": 2}
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.key = cls.server.new_key("searchidx")
+
+    def search(self, coll, text, key=None, **params):
+        st, h, body, doc = self.server.request(
+            "GET", "/v0/%s?%s" % (coll, q(text, **params)), key=key or self.key)
+        return st, h, doc
+
+    def found(self, coll, text, **params):
+        st, h, doc = self.search(coll, text, **params)
+        self.assertEqual(st, 200, doc)
+        return sorted(r["path"]["key"] for r in doc["results"]), doc["total_count"]
+
+    def put(self, coll, key, value):
+        st, h, body, doc = self.server.request("PUT", "/v0/%s/%s" % (coll, key),
+                                               key=self.key, body=value)
+        self.assertEqual(st, 201, body)
+
+    def test_write_then_search_no_sleep(self):
+        for i in range(60):
+            self.put("nosleep", "k%d" % i, {"word": "zebra%d" % i, "n": i})
+            keys, total = self.found("nosleep", "word:zebra%d" % i)
+            self.assertEqual(keys, ["k%d" % i])
+        keys, total = self.found("nosleep", "*", limit=0)
+        self.assertEqual(total, 60)
+
+    def test_indexer_killed_while_writing(self):
+        srv = self.server
+        acked = []
+        stop = []
+
+        def writer():
+            i = 0
+            while not stop:
+                st, h, body, doc = srv.request("PUT", "/v0/killed/w%d" % i, key=self.key,
+                                               body={"title": "survivor", "i": i})
+                if st == 201:
+                    acked.append("w%d" % i)
+                i += 1
+
+        def killer():
+            for _ in range(5):
+                time.sleep(0.3)
+                pid = srv.orchidd_pids()["indexer"]
+                if pid:
+                    os.kill(pid, signal.SIGKILL)
+            stop.append(True)
+
+        run_threads([writer, killer], timeout=120)
+        self.assertGreater(len(acked), 10)
+        # Every acknowledged write is found: the search waits for the
+        # restarted indexer (search_wait) or answers 503, never less.
+        def complete():
+            st, h, doc = self.search("killed", "title:survivor", limit=0)
+            if st == 503:
+                self.assertIn("retry-after", h)
+                return None
+            self.assertEqual(st, 200, doc)
+            return doc["total_count"]
+        total = wait_for(complete, 30)
+        self.assertEqual(total, len(acked))
+        keys = set()
+        for off in range(0, len(acked), 100):
+            st, h, doc = self.search("killed", "title:survivor", limit=100, offset=off)
+            self.assertEqual(st, 200, doc)
+            keys.update(r["path"]["key"] for r in doc["results"])
+        self.assertEqual(keys, set(acked))
+
+    def test_purge_and_collection_delete(self):
+        self.put("gone", "a", {"t": "vanish"})
+        self.put("gone", "b", {"t": "vanish"})
+        self.assertEqual(self.found("gone", "t:vanish")[0], ["a", "b"])
+        st = self.server.request("DELETE", "/v0/gone/a?purge=true", key=self.key)[0]
+        self.assertEqual(st, 204)
+        self.assertEqual(self.found("gone", "t:vanish")[0], ["b"])
+        st = self.server.request("DELETE", "/v0/gone/b", key=self.key)[0]
+        self.assertEqual(st, 204)
+        self.assertEqual(self.found("gone", "t:vanish")[0], [])
+        self.put("gone2", "c", {"t": "vanish"})
+        st = self.server.request("DELETE", "/v0/gone2?force=true", key=self.key)[0]
+        self.assertEqual(st, 204)
+        self.assertEqual(self.found("gone2", "t:vanish")[0], [])
+        # A new write to the deleted collection is found, the old one not.
+        self.put("gone2", "d", {"t": "vanish"})
+        self.assertEqual(self.found("gone2", "t:vanish")[0], ["d"])
+        # Purge, then the key written again: only the new value.
+        self.put("gone", "a", {"t": "back"})
+        self.assertEqual(self.found("gone", "t:back")[0], ["a"])
+        self.assertEqual(self.found("gone", "t:vanish")[0], [])
+
+    def test_reindex_online(self):
+        for i in range(30):
+            self.put("reidx", "r%d" % i, {"color": "teal", "i": i})
+        before = self.found("reidx", "color:teal")
+        proc = self.server.orchidctl("reindex", "searchidx", timeout=120)
+        out = proc.stdout.decode()
+        self.assertRegex(out, r"tenant \d+: \d+ documents indexed, ready")
+        self.assertEqual(self.found("reidx", "color:teal"), before)
+        # The old generation's directory is gone, the new one serves.
+        st, h, body, doc = self.server.request("GET", "/v0/reidx/r1", key=self.key)
+        self.assertEqual(st, 200)
+
+    def test_deleted_index_is_rebuilt(self):
+        for i in range(20):
+            self.put("lost", "l%d" % i, {"shape": "hexagon"})
+        self.assertEqual(self.found("lost", "shape:hexagon")[1], 20)
+        self.server.stop_orchidd()
+        shutil.rmtree(os.path.join(self.server.datadir, "index"))
+        self.server.start_orchidd()
+        self.server.wait_ready()
+        # A write before any search must not start an empty index.
+        self.put("lost", "l20", {"shape": "hexagon"})
+        saw = []
+
+        def answer():
+            st, h, doc = self.search("lost", "shape:hexagon", limit=0)
+            saw.append(st)
+            if st == 503:
+                self.assertIn("retry-after", h)
+                self.assertEqual(doc["code"], "search_index_unavailable")
+                return None
+            self.assertEqual(st, 200, doc)
+            return doc["total_count"]
+        # Never a wrong count: 503 until the rebuild is done, then all 21.
+        self.assertEqual(wait_for(answer, 60, 0.1), 21)
+        self.assertNotIn(200, saw[:-1])
+
+
+class SearchIndexOfflineTest(ServerTestCase):
+    server_options = {"workers": 1}
+
+    def test_reindex_with_orchidd_stopped(self):
+        srv = self.server
+        key = srv.new_key("offline")
+        for i in range(10):
+            st = srv.request("PUT", "/v0/off/o%d" % i, key=key, body={"v": "plum"})[0]
+            self.assertEqual(st, 201)
+        srv.stop_orchidd()
+        shutil.rmtree(os.path.join(srv.datadir, "index"))
+        proc = srv.orchidctl("reindex", timeout=120)
+        out = proc.stdout.decode()
+        self.assertIn("orchidd is not running: rebuilding here", out)
+        self.assertRegex(out, r"tenant \d+: 10 documents indexed, ready")
+        srv.start_orchidd()
+        srv.wait_ready()
+        st, h, body, doc = srv.request("GET", "/v0/off?query=v:plum&limit=0", key=key)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(doc["total_count"], 10)
