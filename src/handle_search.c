@@ -441,6 +441,11 @@ handle_search(struct ctx *c)
 	enum store_rc src;
 
 	memset(&p, 0, sizeof(p));
+	if (!c->req->cfg->search) {
+		http_error(c->resp, 501, "api_unsupported",
+		    "Search is turned off on this server (search = 0 in orchidd.conf).", NULL);
+		return STORE_OK;
+	}
 	p.coll = c->req->path.nseg == 1 ? c->req->path.seg[0].s : NULL;
 	if ((ok = read_params(c, &p)) != 1) {
 		fields_free(p.f);

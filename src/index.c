@@ -35,14 +35,16 @@
 #define EPOCH_SHIFT 40
 static const unsigned char EPOCH_KEY[] = { 0xff, 0xff, 0xff, 0xff, 'e', 'p', 'o', 'c', 'h' };
 static const char IXINIT_KEY[] = "ixinit";
+static enum store_rc forget_ixinit(struct store_txn *t, void *arg, bool *commit);
 
 /* This process's outbox slot. */
 static struct {
 	bool ready;
+	bool off;          /* search = 0: nothing is noted */
 	int slot;
 	uint64_t next;     /* the next seq */
 	int lock_fd;       /* a control slot's lock */
-} me = { false, -1, 0, -1 };
+} me = { false, false, -1, 0, -1 };
 
 void
 index_dir(const char *datadir, uint32_t tenant, uint64_t gen, char *buf, size_t size)
@@ -81,6 +83,13 @@ take_epoch(struct store_txn *t, void *arg, bool *commit)
 	util_put_be64(b, e->epoch);
 	*commit = true;
 	return store_put(t, db, EPOCH_KEY, sizeof(EPOCH_KEY), b, 8);
+}
+
+static enum store_rc
+forget_ixinit(struct store_txn *t, void *arg, bool *commit)
+{
+	*commit = true;
+	return store_del(t, STORE_DB_META, arg, strlen(arg));
 }
 
 /* Takes the first free control slot: its lock file stays locked (and
@@ -123,6 +132,20 @@ index_init(struct store *s, int slot, char *err, size_t errlen)
 
 	if (me.ready)
 		return 0;
+	if (!store_config(s)->search) {
+		/* Search is off: nothing is noted, and the next start with it on
+		 * rebuilds every index (the indexer's first start does). */
+		size_t kl;
+		const char *k = index_ixinit_key(&kl);
+
+		if (store_run(s, true, 20, forget_ixinit, (void *)k) != STORE_OK) {
+			snprintf(err, errlen, "cannot mark the search indexes out of date");
+			return -1;
+		}
+		me.off = true;
+		me.ready = true;
+		return 0;
+	}
 	if (slot == INDEX_SLOT_CTL && (slot = claim_ctl_slot(store_config(s), err,
 	    errlen)) == -1)
 		return -1;
@@ -167,6 +190,8 @@ index_note(struct dom *d, enum index_op op, const char *coll, const unsigned cha
 			return DOM_ERR;
 		}
 	}
+	if (me.off)
+		return DOM_OK;
 	if (cl > 0xffff || (v = mem_alloc(d->arena, vl)) == NULL)
 		return DOM_ERR;
 	util_put_be32(k, d->tenant);

@@ -1060,8 +1060,9 @@ start_build_txn(struct store_txn *t, void *arg, bool *commit)
 	return dom_to_store(index_info_put(t, f->tenant, &f->info));
 }
 
-/* Gives every tenant that existed before search an index state record
- * (requested), once per environment. */
+/* Marks every tenant's index requested (kept generation), once per
+ * environment, and again after a run with search = 0: how an environment
+ * written before search, or while it was off, gets its indexes. */
 static enum store_rc
 init_states_txn(struct store_txn *t, void *arg, bool *commit)
 {
@@ -1082,20 +1083,16 @@ init_states_txn(struct store_txn *t, void *arg, bool *commit)
 	rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &ck, &ckl, &cv, &cvl);
 	while (rc == STORE_OK) {
 		if (ckl == 4) {
-			struct index_info info = { 0, IX_REQUESTED, false, 0 };
-			unsigned char key[6] = { 'i', 'x' };
-			void *ov;
-			size_t ovl;
+			struct index_info info;
+			enum dom_rc drc = index_info_get(t, util_get_be32(ck), &info);
 
-			memcpy(key + 2, ck, 4);
-			if (store_get(t, STORE_DB_META, key, 6, false, a, &ov, &ovl) ==
-			    STORE_NOTFOUND) {
-				enum dom_rc drc = index_info_put(t, util_get_be32(ck), &info);
-
-				if (drc != DOM_OK) {
-					store_cursor_close(c);
-					return dom_to_store(drc);
-				}
+			if (drc == DOM_OK) {
+				info.state = IX_REQUESTED;
+				drc = index_info_put(t, util_get_be32(ck), &info);
+			}
+			if (drc != DOM_OK) {
+				store_cursor_close(c);
+				return dom_to_store(drc);
 			}
 		}
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);

@@ -323,9 +323,10 @@ next_slot(const struct master *m, int i)
 {
 	if (i + 1 < m->nslots)
 		return i + 1;
-	return i < IX_SLOT ? IX_SLOT : -1;
+	return i < IX_SLOT && m->cfg->search ? IX_SLOT : -1;
 }
-#define FOR_SLOTS(m, i) for (int i = (m)->nslots > 0 ? 0 : IX_SLOT; i != -1; i = next_slot((m), i))
+#define FOR_SLOTS(m, i) for (int i = (m)->nslots > 0 ? 0 : next_slot((m), IX_SLOT - 1); \
+	i != -1; i = next_slot((m), i))
 
 static void
 close_child_fds(struct master *m)
@@ -655,11 +656,15 @@ reload(struct master *m)
 		log_err("SIGHUP: keeping the old config: %s", err);
 		return;
 	}
-	/* The data directory, socket and user cannot change under a
+	/* The data directory, socket, user and search cannot change under a
 	 * running server; everything else takes effect in new workers. */
 	memcpy(next.datadir, m->cfg->datadir, sizeof(next.datadir));
 	memcpy(next.socket, m->cfg->socket, sizeof(next.socket));
 	memcpy(next.user, m->cfg->user, sizeof(next.user));
+	if (next.search != m->cfg->search)
+		log_warn("SIGHUP: \"search\" changes only with a restart; kept at %d",
+		    m->cfg->search);
+	next.search = m->cfg->search;
 	*m->cfg = next;
 	for (int i = m->nslots; i < m->cfg->workers; i++) {
 		memset(&m->slots[i], 0, sizeof(m->slots[i]));
