@@ -1345,30 +1345,36 @@ dump_plain(struct buf *b, double v)
 
 /*
  * The shortest %g text of v that reads back as v, without an exponent when
- * some precision gives one (10, not 1e+01).
+ * some precision gives one (10, not 1e+01), into s (40 bytes).
  */
-static int
-dump_g(struct buf *b, double v)
+static void
+format_g(double v, char *s)
 {
-	char s[40], t[40];
+	char t[40];
 	int prec;
 
 	for (prec = 1; prec < 17; prec++) {
-		if (snprintf(s, sizeof(s), "%.*g", prec, v) < 0)
-			return -1;
+		(void)snprintf(s, 40, "%.*g", prec, v);
 		if (strtod(s, NULL) == v)
 			break;
 	}
-	if (prec == 17 && snprintf(s, sizeof(s), "%.17g", v) < 0)
-		return -1;
+	if (prec == 17)
+		(void)snprintf(s, 40, "%.17g", v);
 	for (int k = prec + 1; strchr(s, 'e') != NULL && k <= 17; k++) {
-		if (snprintf(t, sizeof(t), "%.*g", k, v) < 0)
-			return -1;
+		(void)snprintf(t, sizeof(t), "%.*g", k, v);
 		if (strchr(t, 'e') == NULL && strtod(t, NULL) == v) {
-			memcpy(s, t, sizeof(s));
+			memcpy(s, t, sizeof(t));
 			break;
 		}
 	}
+}
+
+static int
+dump_g(struct buf *b, double v)
+{
+	char s[40];
+
+	format_g(v, s);
 	return buf_adds(b, s);
 }
 
@@ -1430,32 +1436,36 @@ dump_quoted(struct buf *b, char q, const char *s, size_t len)
 /*
  * The radius in its unit, as a number that parses back to the same metres:
  * the parser computed radius_m = r * metres rounded once, so r is within a
- * few ulps of radius_m / metres; the first of those that multiplies back
- * exactly is printed (and the dump of its parse is the same again).
+ * few ulps of radius_m / metres. Of those that multiply back exactly, the
+ * one with the shortest text is printed (3in, not 2.9999999999999996in);
+ * the choice depends on radius_m alone, so the dump of its parse is the same.
  */
 static int
 dump_radius(struct buf *b, const struct lucene_node *n)
 {
-	double f = 1000.0, c, v;
+	double f = 1000.0, c, up, down;
+	char best[40], s[40];
 
 	for (size_t j = 0; j < sizeof(units) / sizeof(units[0]); j++)
 		if (n->unit != NULL && strcmp(units[j].canon, n->unit) == 0) {
 			f = units[j].metres;
 			break;
 		}
-	c = v = n->radius_m / f;
-	for (int k = 1; k <= 4 && v * f != n->radius_m; k++) {
-		double up = c, down = c;
+	c = up = down = n->radius_m / f;
+	format_g(c, best);
+	for (int k = 0; k < 8; k++) {
+		double v = k % 2 == 0 ? (up = nextafter(up, INFINITY)) :
+		    (down = nextafter(down, 0.0));
 
-		for (int j = 0; j < k; j++) {
-			up = nextafter(up, INFINITY);
-			down = nextafter(down, 0.0);
+		if (v * f != n->radius_m)
+			continue;
+		format_g(v, s);
+		if (strlen(s) < strlen(best) || c * f != n->radius_m) {
+			memcpy(best, s, sizeof(s));
+			c = v;
 		}
-		v = up * f == n->radius_m ? up : down * f == n->radius_m ? down : v;
 	}
-	if (v * f != n->radius_m)
-		v = c;
-	if (dump_g(b, v) < 0)
+	if (buf_adds(b, best) < 0)
 		return -1;
 	return buf_adds(b, n->unit != NULL ? n->unit : "km");
 }
