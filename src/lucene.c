@@ -227,6 +227,9 @@ lex_term(struct parser *p, struct tok *t)
 	while (i < p->len && ws_at(p, i) == 0) {
 		char c = p->q[i];
 
+		if (c != '*' && c != '?' && term_stop(c) && c != '\\' &&
+		    !(i > t->start && (c == '+' || c == '-')))
+			break;
 		last_star = false;
 		if (c == '\\') {
 			if (i + 1 >= p->len)
@@ -241,12 +244,6 @@ lex_term(struct parser *p, struct tok *t)
 			i++;
 			continue;
 		}
-		if (i > t->start && (c == '+' || c == '-')) {
-			i++;
-			continue;
-		}
-		if (term_stop(c))
-			break;
 		i += seq_len(p->q + i, p->len - i);
 	}
 	t->end = i;

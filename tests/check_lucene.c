@@ -266,6 +266,11 @@ static const struct row good_rows[] = {
 	Q("t\\u002At?", "t\\*t?"),
 	Q("\"te*t\"", "\"te*t\""),
 	Q("a*-b", "a*\\-b"),
+	/* a trailing * stays a prefix before a character that ends the term (fuzz) */
+	Q("AND*!a", "\\AND* -a"),
+	Q("te*(x)", "te* x"),
+	Q("te*\"x\"", "te* \"x\""),
+	Q("te?^2", "te?^2"),
 	/* 10. ranges (TO optional in 4.x; * unquoted is open; ends unanalysed) */
 	Q("[1 TO 5]", "[\"1\" TO \"5\"]"),
 	Q("{1 TO 5}", "{\"1\" TO \"5\"}"),
