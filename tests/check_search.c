@@ -1191,6 +1191,177 @@ START_TEST(test_aggregate_distance)
 }
 END_TEST
 
+/* ---- through the real parsers (lucene_parse, search_parse_*) ---- */
+
+struct parsed_case {
+	const char *query;
+	const char *want;   /* sorted labels */
+};
+
+static const struct parsed_case parsed_cases[] = {
+	{ "*", "a,b,c,d" },
+	{ "*:*", "a,b,c,d" },
+	{ "@path.kind:*", "a,b,c,d,ev,rel" },
+	{ "@path.kind:(item event)", "a,b,c,d,ev" },
+	{ "@path.kind:relationship", "rel" },
+	{ "steve", "a,c" },
+	{ "name:steve", "a" },
+	{ "value.name:Steve", "a" },
+	{ "value.name: steve", "a" },
+	{ "a.b:deep", "b" },
+	{ "steve AND mark", "c" },
+	{ "steve && mark", "c" },
+	{ "steve OR anne", "a,b,c" },
+	{ "anne OR steve AND mark", "c" },      /* anne +steve +mark */
+	{ "steve AND mark OR anne", "c" },      /* +steve +mark anne */
+	{ "steve -mark", "a" },
+	{ "steve !mark", "a" },
+	{ "steve NOT mark", "a" },
+	{ "-steve", "b,d" },
+	{ "NOT steve", "b,d" },
+	{ "-steve -anne", "d" },
+	{ "(steve OR anne) AND -mark", "a,b" },
+	{ "name:(steve anne)", "a,b" },
+	{ "title:\"quick fox\"", "" },
+	{ "title:\"quick brown fox\"", "a" },
+	{ "title:\"quick fox\"~1", "a" },
+	{ "title:\"fox quick\"~2", "" },
+	{ "title:\"fox brown\"~2", "a" },
+	{ "title:jumping", "a,b" },   /* jumped, jumps: stem jump */
+	{ "title:jump*", "a,b" },
+	{ "title:j?mped", "a" },
+	{ "title:*umps", "b" },
+	{ "title:jumpd~1", "a,b" },
+	{ "title:foks~", "a" },
+	{ "state:`New York`", "a" },
+	{ "state:`new york`", "" },
+	{ "`NY`", "b" },
+	{ "age:[10 TO 20]", "a,b" },
+	{ "age:{10 TO 20]", "b" },
+	{ "age:[10 TO 20}", "a" },
+	{ "age:[21 TO *]", "c" },
+	{ "value.age:30", "c" },
+	{ "born:[2014-01-01 TO 2014-12-31T23:59:59Z]", "a" },
+	{ "born:[* TO 2014-01-01}", "b" },
+	{ "name:[anne TO mark]", "b,c" },
+	{ "name:*", "a,b,c" },
+	{ "loc:*", "a,b" },
+	{ "value.loc:NEAR:{lat:0 lon:0 dist:2km}", "a" },
+	{ "value.loc:NEAR:{latitude:0 longitude:0 radius:20000km}", "a,b" },
+	{ "loc:IN:{north:1 south:-1 east:0.06 west:0}", "a" },
+	{ "loc:IN:{n:1 s:-1 e:-179 w:179}", "b" },
+	{ "@path.key:a", "a" },
+	{ "@path.collection:`users`", "a,b,c,d" },
+	{ "@path.type:login AND @path.kind:event", "ev" },
+	{ "@path.relation:likes AND @path.kind:*", "rel" },
+	{ "@path.source.key:a AND @path.destination.key:b AND @path.kind:*", "rel" },
+	{ "nothing:steve", "" },
+	{ "steve^2 anne", "a,b,c" },
+	{ "mark + anne", "b,c" },   /* the bare + analyses to nothing: dropped */
+};
+
+START_TEST(test_parsed_queries)
+{
+	struct search_doc d;
+
+	begin();
+	item("a", "{\"name\":\"Steve\",\"title\":\"The quick brown fox jumped\",\"state\":\"New York\","
+	    "\"age\":10,\"born\":\"2014-03-01\",\"loc\":{\"lat\":0,\"lon\":0.01}}");
+	item("b", "{\"name\":\"anne\",\"title\":\"a cow jumps\",\"code\":\"NY\",\"age\":20,"
+	    "\"born\":\"2013-01-01\",\"a\":{\"b\":\"deep\"},\"loc\":{\"lat\":0,\"lon\":179.5}}");
+	item("c", "{\"name\":\"mark\",\"also\":\"steve\",\"age\":30}");
+	item("d", "{\"other\":true}");
+	d = event_doc(1, "users", "a", "login", 1000, 1, "ev", "{\"name\":\"steve\"}");
+	put(&d);
+	d = rel_doc(1, "users", "a", "likes", 1, "users", "b", "rel", "{\"since\":2014}");
+	put(&d);
+	commit();
+	for (int i = 0; i < NCASES(parsed_cases); i++) {
+		const struct parsed_case *c = &parsed_cases[i];
+		struct lucene_node *n = NULL;
+		struct search_query q;
+		struct search_result res;
+		const char *got;
+
+		ck_assert_msg(lucene_parse(ar, c->query, strlen(c->query), &n, err, sizeof(err)) == 0,
+		    "lucene_parse(%s): %s", c->query, err);
+		q = query(n);
+		res = search(&q);
+		got = labels_sorted(&res);
+		ck_assert_msg(strcmp(got, c->want) == 0, "%s: got [%s], want [%s]", c->query, got,
+		    c->want);
+	}
+}
+END_TEST
+
+/* sort= and aggregate= as the handler passes them. */
+START_TEST(test_parsed_sort_aggs)
+{
+	static const struct {
+		const char *query, *sort, *want;
+	} sorts[] = {
+		{ "*", "value.price:desc", "k3,k2,k1,k4" },
+		{ "*", "value.price", "k1,k2,k3,k4" },
+		{ "*", "value.g:asc,value.price:desc", "k3,k2,k1,k4" },
+		{ "*", "@path.key:desc", "k4,k3,k2,k1" },
+		{ "value.loc:NEAR:{lat:0 lon:0 dist:100km}", "value.loc:distance:asc", "k1,k2,k3" },
+		{ "value.loc:NEAR:{lat:0 lon:0 dist:100km}", "value.loc:distance:dsc", "k3,k2,k1" },
+		{ "*", "_random:7", NULL },
+	};
+	char first[256];
+
+	begin();
+	item("k2", "{\"price\":2,\"g\":\"b\",\"loc\":{\"lat\":0,\"lon\":0.2}}");
+	item("k1", "{\"price\":1,\"g\":\"b\",\"loc\":{\"lat\":0,\"lon\":0.1}}");
+	item("k3", "{\"price\":3,\"g\":\"a\",\"loc\":{\"lat\":0,\"lon\":0.3}}");
+	item("k4", "{\"g\":\"c\"}");
+	commit();
+	for (int i = 0; i < NCASES(sorts); i++) {
+		struct lucene_node *n = NULL;
+		struct search_sort *s = NULL;
+		size_t ns = 0;
+		const char *got;
+
+		ck_assert(lucene_parse(ar, sorts[i].query, strlen(sorts[i].query), &n, err,
+		    sizeof(err)) == 0);
+		ck_assert_msg(search_parse_sort(ar, sorts[i].sort, &s, &ns, err, sizeof(err)) == 0,
+		    "search_parse_sort(%s): %s", sorts[i].sort, err);
+		got = sorted_by(n, s, ns);
+		if (sorts[i].want != NULL) {
+			ck_assert_msg(strcmp(got, sorts[i].want) == 0, "sort=%s: got %s, want %s",
+			    sorts[i].sort, got, sorts[i].want);
+		} else {
+			snprintf(first, sizeof(first), "%s", got);
+			ck_assert_msg(strcmp(sorted_by(n, s, ns), first) == 0, "sort=%s unstable",
+			    sorts[i].sort);
+		}
+	}
+
+	struct lucene_node *n = NULL;
+	struct search_agg *ag = NULL;
+	size_t na = 0;
+	const char *spec = "value.price:stats,value.price:range:*~2:2~*,value.g:top_values:limit:2,"
+	    "value.loc:distance:*~20:20~*";
+	ck_assert(lucene_parse(ar, "value.loc:NEAR:{lat:0 lon:0 dist:100km}", 39, &n, err,
+	    sizeof(err)) == 0);
+	ck_assert_msg(search_parse_aggregates(ar, spec, &ag, &na, err, sizeof(err)) == 0,
+	    "search_parse_aggregates: %s", err);
+	const char *got = aggs_of(n, ag, na);
+	const char *want = "[{\"aggregate_kind\":\"stats\",\"field_name\":\"value.price\","
+	    "\"value_count\":3,\"statistics\":{\"min\":1,\"max\":3,\"mean\":2,\"sum\":6,"
+	    "\"sum_of_squares\":14,\"variance\":0.6666666666666666,"
+	    "\"std_dev\":0.816496580927726}},"
+	    "{\"aggregate_kind\":\"range\",\"field_name\":\"value.price\",\"value_count\":3,"
+	    "\"buckets\":[{\"max\":2,\"count\":1},{\"min\":2,\"count\":2}]},"
+	    "{\"aggregate_kind\":\"top_values\",\"field_name\":\"value.g\",\"value_count\":3,"
+	    "\"offset\":0,\"limit\":2,\"entries\":[{\"value\":\"b\",\"count\":2},"
+	    "{\"value\":\"a\",\"count\":1}]},"
+	    "{\"aggregate_kind\":\"distance\",\"field_name\":\"value.loc\",\"value_count\":3,"
+	    "\"buckets\":[{\"max\":20,\"count\":1},{\"min\":20,\"count\":2}]}]";
+	ck_assert_msg(strcmp(got, want) == 0, "aggregates:\n got %s\nwant %s", got, want);
+}
+END_TEST
+
 /* ---- limits ---- */
 
 START_TEST(test_total_and_paging)
@@ -1456,6 +1627,8 @@ search_suite(void)
 	tcase_add_test(core, test_sort_distance);
 	tcase_add_test(core, test_aggregates);
 	tcase_add_test(core, test_aggregate_distance);
+	tcase_add_test(core, test_parsed_queries);
+	tcase_add_test(core, test_parsed_sort_aggs);
 	tcase_set_timeout(core, 120);
 	suite_add_tcase(s, core);
 
