@@ -837,15 +837,23 @@ ms_value(int64_t ms)
 	return Xapian::sortable_serialise(static_cast<double>(ms));
 }
 
+/* The fields that name a document (search_writer_delete needs no more). */
+void
+check_identity(const struct search_doc *d)
+{
+	if (d == nullptr || d->kind < SEARCH_ITEM || d->kind > SEARCH_RELATION ||
+	    d->key == nullptr || (d->kind == SEARCH_EVENT && d->type == nullptr) ||
+	    (d->kind == SEARCH_RELATION && (d->relation == nullptr || d->dst_key == nullptr)))
+		throw BadQuery{ "the search document lacks a field of its identity" };
+}
+
 void
 check_doc(const struct search_doc *d)
 {
-	if (d == nullptr || d->kind < SEARCH_ITEM || d->kind > SEARCH_RELATION ||
-	    d->collection == nullptr || d->key == nullptr || d->entry == nullptr ||
-	    (d->kind == SEARCH_EVENT && d->type == nullptr) ||
-	    (d->kind == SEARCH_RELATION && (d->relation == nullptr ||
-	    d->dst_collection == nullptr || d->dst_key == nullptr)))
-		throw BadQuery{ "incomplete search document" };
+	check_identity(d);
+	if (d->collection == nullptr || d->entry == nullptr ||
+	    (d->kind == SEARCH_RELATION && d->dst_collection == nullptr))
+		throw BadQuery{ "the search document lacks its collection or entry" };
 }
 
 Xapian::Document
@@ -903,7 +911,7 @@ struct Analysed {
 };
 
 Analysed
-analyse(const std::string &prefix, const char *text)
+analyse(const std::string &prefix, const char *text, size_t len)
 {
 	Xapian::Document scratch;
 	Xapian::TermGenerator tg;
@@ -915,7 +923,8 @@ analyse(const std::string &prefix, const char *text)
 	tg.set_stemmer(stem);
 	tg.set_stemming_strategy(Xapian::TermGenerator::STEM_SOME);
 	tg.set_document(scratch);
-	tg.index_text(text != nullptr ? text : "", 1, prefix);
+	tg.index_text(std::string(text != nullptr ? text : "", text != nullptr ? len : 0), 1,
+	    prefix);
 	for (auto t = scratch.termlist_begin(); t != scratch.termlist_end(); ++t) {
 		all.insert(*t);
 		/* Stems are "Z" + prefix + stem; words start with the prefix
@@ -1167,7 +1176,8 @@ QueryBuilder::term(const FieldRef &f, const struct lucene_node *n, bool *dropped
 {
 	if (f.kind == F_META)
 		return meta_value(f, n->text);
-	Analysed a = analyse(f.kind == F_ALL ? std::string() : path_keys(f.path).text, n->text);
+	Analysed a = analyse(f.kind == F_ALL ? std::string() : path_keys(f.path).text, n->text,
+	    n->len);
 	std::vector<std::string> terms = a.match;
 	std::sort(terms.begin(), terms.end());
 	terms.erase(std::unique(terms.begin(), terms.end()), terms.end());
@@ -1191,7 +1201,8 @@ QueryBuilder::phrase(const FieldRef &f, const struct lucene_node *n, bool *dropp
 {
 	if (f.kind == F_META)
 		return meta_value(f, n->text);
-	Analysed a = analyse(f.kind == F_ALL ? std::string() : path_keys(f.path).text, n->text);
+	Analysed a = analyse(f.kind == F_ALL ? std::string() : path_keys(f.path).text, n->text,
+	    n->len);
 	const std::vector<std::string> &w = a.words;
 	Xapian::termcount slop = n->slop > 0 ? static_cast<Xapian::termcount>(n->slop) : 0;
 	Xapian::termcount nw = static_cast<Xapian::termcount>(w.size());
@@ -1219,9 +1230,9 @@ QueryBuilder::exact(const FieldRef &f, const struct lucene_node *n)
 {
 	switch (f.kind) {
 	case F_ALL:
-		return Xapian::Query(fit_term(EXACT_ANY, n->text, strlen(n->text)));
+		return Xapian::Query(fit_term(EXACT_ANY, n->text, n->len));
 	case F_VALUE:
-		return Xapian::Query(fit_term(path_keys(f.path).exact, n->text, strlen(n->text)));
+		return Xapian::Query(fit_term(path_keys(f.path).exact, n->text, n->len));
 	case F_META:
 		return meta_value(f, n->text);
 	case F_UNKNOWN:
@@ -2358,7 +2369,7 @@ search_writer_delete(struct search_writer *w, const struct search_doc *d, char *
     size_t errlen)
 {
 	try {
-		check_doc(d);
+		check_identity(d);
 		w->db.delete_document(uid_term(d));
 		return SEARCH_OK;
 	} catch (...) {

@@ -415,6 +415,10 @@ START_TEST(test_put_replace_delete)
 	EXPECT(term(NULL, "mark"), "a");
 
 	begin();
+	/* Deleting needs only the identity fields. */
+	a.collection = NULL;
+	a.entry = NULL;
+	a.value = NULL;
 	ck_assert_msg(search_writer_delete(w, &a, err, sizeof(err)) == SEARCH_OK, "delete: %s", err);
 	/* Deleting an absent document is fine. */
 	ck_assert_msg(search_writer_delete(w, &a, err, sizeof(err)) == SEARCH_OK, "delete: %s", err);
@@ -658,6 +662,15 @@ START_TEST(test_exact)
 	EXPECT(nd(LQ_EXACT, "long", longq), "");
 	/* Words still match. */
 	EXPECT(term("state", "york"), "a,b");
+	/* A NUL inside a value: the node's length counts, not strlen. */
+	begin();
+	item("z", "{\"z\":\"a\\u0000b\"}");
+	commit();
+	struct lucene_node *nul = nd(LQ_EXACT, "z", "a\0b");
+	nul->len = 3;
+	EXPECT(nul, "z");
+	nul = nd(LQ_EXACT, "z", "a");
+	EXPECT(nul, "");
 }
 END_TEST
 
