@@ -2013,6 +2013,92 @@ AggSpy::see(One &a, const Xapian::Document &doc)
 }
 
 void
+agg_stats(std::string &out, const AggSpy::One &a)
+{
+	bool any = a.count > 0;
+	/* The population variance (common.md). */
+	double var = any ? a.m2 / static_cast<double>(a.count) : 0;
+
+	out += ",\"statistics\":{\"min\":" + (any ? fmt_double(a.min) : "null");
+	out += ",\"max\":" + (any ? fmt_double(a.max) : "null");
+	out += ",\"mean\":" + (any ? fmt_double(a.mean) : "null");
+	out += ",\"sum\":" + fmt_double(a.sum);
+	out += ",\"sum_of_squares\":" + fmt_double(a.sumsq);
+	out += ",\"variance\":" + (any ? fmt_double(var) : "null");
+	out += ",\"std_dev\":" + (any ? fmt_double(std::sqrt(var)) : "null");
+	out += '}';
+}
+
+void
+agg_buckets(std::string &out, const AggSpy::One &a)
+{
+	const struct search_agg *s = a.spec;
+
+	out += ",\"buckets\":[";
+	for (size_t j = 0; j < s->nbuckets; j++) {
+		const struct search_bucket &b = s->buckets[j];
+		out += j > 0 ? ",{" : "{";
+		if (b.has_min)
+			out += "\"min\":" + bound_json(b.min_text, b.min) + ",";
+		if (b.has_max)
+			out += "\"max\":" + bound_json(b.max_text, b.max) + ",";
+		out += "\"count\":" + std::to_string(a.buckets[j]) + "}";
+	}
+	out += ']';
+}
+
+void
+agg_series(std::string &out, const AggSpy::One &a)
+{
+	const struct search_agg *s = a.spec;
+	bool first = true;
+
+	out += ",\"interval\":\"";
+	out += interval_name(s->interval);
+	out += '"';
+	if (s->has_tz) {
+		out += ",\"time_zone\":";
+		json_str(out, s->tz_text != nullptr ? s->tz_text : "");
+	}
+	/* Labels sort as the times do (years 0000..9999). */
+	out += ",\"buckets\":[";
+	for (const auto &b : a.series) {
+		out += first ? "{\"bucket\":" : ",{\"bucket\":";
+		first = false;
+		json_str(out, b.first);
+		out += ",\"count\":" + std::to_string(b.second) + "}";
+	}
+	out += ']';
+}
+
+void
+agg_top(std::string &out, const AggSpy::One &a)
+{
+	const struct search_agg *s = a.spec;
+	typedef std::pair<TopKey, uint64_t> Entry;
+	std::vector<Entry> e(a.values.begin(), a.values.end());
+
+	out += ",\"offset\":" + std::to_string(s->offset);
+	out += ",\"limit\":" + std::to_string(s->limit);
+	out += ",\"entries\":[";
+	/* Most frequent first; the map's order (numbers, then strings) breaks
+	 * ties. */
+	std::stable_sort(e.begin(), e.end(), [](const Entry &x, const Entry &y) {
+		return x.second > y.second;
+	});
+	for (size_t j = s->offset; j < e.size() && j - s->offset < s->limit; j++) {
+		out += j > s->offset ? ",{\"value\":" : "{\"value\":";
+		if (e[j].first.type == 'n')
+			out += e[j].first.text;
+		else
+			json_str(out, e[j].first.text);
+		out += ",\"count\":" + std::to_string(e[j].second) + "}";
+	}
+	out += ']';
+}
+
+/* The "aggregates" array (orchestrate-api.md §8.5). */
+void
 AggSpy::json(std::string &out) const
 {
 	static const char *const kinds[] = { "stats", "range", "distance", "top_values",
@@ -2021,80 +2107,25 @@ AggSpy::json(std::string &out) const
 	out += '[';
 	for (size_t i = 0; i < aggs.size(); i++) {
 		const One &a = aggs[i];
-		const struct search_agg *s = a.spec;
-		if (i > 0)
-			out += ',';
-		out += "{\"aggregate_kind\":\"";
-		out += kinds[s->kind];
+		out += i > 0 ? ",{\"aggregate_kind\":\"" : "{\"aggregate_kind\":\"";
+		out += kinds[a.spec->kind];
 		out += "\",\"field_name\":";
-		json_str(out, s->field != nullptr ? s->field : "");
+		json_str(out, a.spec->field != nullptr ? a.spec->field : "");
 		out += ",\"value_count\":" + std::to_string(a.count);
-		switch (s->kind) {
-		case AGG_STATS: {
-			bool any = a.count > 0;
-			double var = any ? a.m2 / static_cast<double>(a.count) : 0;
-			out += ",\"statistics\":{\"min\":" + (any ? fmt_double(a.min) : "null");
-			out += ",\"max\":" + (any ? fmt_double(a.max) : "null");
-			out += ",\"mean\":" + (any ? fmt_double(a.mean) : "null");
-			out += ",\"sum\":" + fmt_double(a.sum);
-			out += ",\"sum_of_squares\":" + fmt_double(a.sumsq);
-			out += ",\"variance\":" + (any ? fmt_double(var) : "null");
-			out += ",\"std_dev\":" + (any ? fmt_double(std::sqrt(var)) : "null");
-			out += '}';
+		switch (a.spec->kind) {
+		case AGG_STATS:
+			agg_stats(out, a);
 			break;
-		}
 		case AGG_RANGE:
 		case AGG_DISTANCE:
-			out += ",\"buckets\":[";
-			for (size_t j = 0; j < s->nbuckets; j++) {
-				const struct search_bucket &b = s->buckets[j];
-				out += j > 0 ? ",{" : "{";
-				if (b.has_min)
-					out += "\"min\":" + bound_json(b.min_text, b.min) + ",";
-				if (b.has_max)
-					out += "\"max\":" + bound_json(b.max_text, b.max) + ",";
-				out += "\"count\":" + std::to_string(a.buckets[j]) + "}";
-			}
-			out += ']';
+			agg_buckets(out, a);
 			break;
-		case AGG_TIME_SERIES: {
-			out += ",\"interval\":\"";
-			out += interval_name(s->interval);
-			out += '"';
-			if (s->has_tz) {
-				out += ",\"time_zone\":";
-				json_str(out, s->tz_text != nullptr ? s->tz_text : "");
-			}
-			out += ",\"buckets\":[";
-			bool firstb = true;
-			for (const auto &b : a.series) {
-				out += firstb ? "{\"bucket\":" : ",{\"bucket\":";
-				firstb = false;
-				json_str(out, b.first);
-				out += ",\"count\":" + std::to_string(b.second) + "}";
-			}
-			out += ']';
+		case AGG_TIME_SERIES:
+			agg_series(out, a);
 			break;
-		}
-		case AGG_TOP_VALUES: {
-			out += ",\"offset\":" + std::to_string(s->offset);
-			out += ",\"limit\":" + std::to_string(s->limit);
-			out += ",\"entries\":[";
-			/* Most frequent first, ties by value (numbers, then strings). */
-			std::vector<std::pair<TopKey, uint64_t>> e(a.values.begin(), a.values.end());
-			std::stable_sort(e.begin(), e.end(), [](const std::pair<TopKey, uint64_t> &x,
-			    const std::pair<TopKey, uint64_t> &y) { return x.second > y.second; });
-			for (size_t j = s->offset; j < e.size() && j - s->offset < s->limit; j++) {
-				out += j > s->offset ? ",{\"value\":" : "{\"value\":";
-				if (e[j].first.type == 'n')
-					out += e[j].first.text;
-				else
-					json_str(out, e[j].first.text);
-				out += ",\"count\":" + std::to_string(e[j].second) + "}";
-			}
-			out += ']';
+		case AGG_TOP_VALUES:
+			agg_top(out, a);
 			break;
-		}
 		}
 		out += '}';
 	}
