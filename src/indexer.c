@@ -33,7 +33,8 @@
 
 #define MAX_WRITERS 32
 #define BUILD_CHUNK 1000        /* records per read transaction of a build */
-#define IDLE_MAX_MS 8           /* longest sleep when there is nothing to do */
+#define IDLE_MAX_MS 50          /* longest wait when idle (a worker's note
+                                 * wakes it at once; orchidctl's do not) */
 #define RESCAN_MS 1000          /* new outboxes and rebuild requests */
 #define ERROR_PAUSE_MS 1000
 
@@ -1184,10 +1185,11 @@ build_chunk_txn(struct store_txn *t, void *arg, bool *commit)
 		}
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
 	}
-	store_cursor_close(c);
+	/* Before the close: ck points into the cursor. */
 	if (rc == STORE_NOTFOUND || (rc == STORE_OK && (ckl < 4 || memcmp(ck, pfx, 4) != 0)))
 		ch->phase_done = true;
-	else if (rc != STORE_OK)
+	store_cursor_close(c);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	return STORE_OK;
 }
@@ -1416,7 +1418,7 @@ on_term(int sig)
 }
 
 void
-indexer_main(const struct config *cfg, int ready_fd, int parent)
+indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 {
 	struct store *s = NULL;
 	struct sigaction sa;
@@ -1470,7 +1472,14 @@ indexer_main(const struct config *cfg, int ready_fd, int parent)
 			idle = 1;
 			continue;
 		}
-		sleep_ms(idle);
+		{
+			struct pollfd p = { wake_fd, POLLIN, 0 };
+			char drain[256];
+
+			if (poll(&p, 1, idle) > 0)
+				while (read(wake_fd, drain, sizeof(drain)) > 0)
+					;
+		}
 		if (idle < IDLE_MAX_MS)
 			idle *= 2;
 	}

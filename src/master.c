@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "index.h"
 #include "indexer.h"
 #include "log.h"
 #include "mem.h"
@@ -56,6 +57,7 @@ struct slot {
 struct master {
 	struct config *cfg;
 	int listen_fd;
+	int wake[2];        /* workers -> indexer: "the outbox has news" */
 	int lock_fd;
 	int sig_pipe[2];
 	pid_t maint_pid;
@@ -412,8 +414,11 @@ start_worker(struct master *m, int i)
 		(void)close(m->maint_resp);
 		if (i == IX_SLOT) {
 			(void)close(m->listen_fd);
-			indexer_main(m->cfg, ready[1], parent);
+			(void)close(m->wake[1]);
+			indexer_main(m->cfg, ready[1], parent, m->wake[0]);
 		}
+		(void)close(m->wake[0]);
+		index_set_wake_fd(m->wake[1]);
 		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
@@ -757,6 +762,12 @@ master_run(struct config *cfg)
 		fatal("cannot lock %s/orchidd.lock: another orchidd (or one of its "
 		      "processes) is still running", cfg->datadir);
 	m.listen_fd = make_socket(cfg);
+	/* One pipe for the life of the master: a worker that notes a change
+	 * writes a byte (never blocking), which wakes the indexer at once. */
+	if (pipe2(m.wake, O_CLOEXEC) == -1 ||
+	    fcntl(m.wake[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(m.wake[1], F_SETFL, O_NONBLOCK) == -1)
+		fatal("pipe: %s", strerror(errno));
 	drop_privileges(&m);
 	install_signals(&m);
 	/* Shared by every worker generation; survives worker restarts. */
