@@ -35,11 +35,9 @@
 #define EPOCH_SHIFT 40
 static const unsigned char EPOCH_KEY[] = { 0xff, 0xff, 0xff, 0xff, 'e', 'p', 'o', 'c', 'h' };
 static const char IXINIT_KEY[] = "ixinit";
-/* meta.db "slots": a bitmap of the outbox slots ever used, so that a search
- * knows every outbox that may hold the tenant's pending entries (a process
- * opens an outbox it has not seen yet before it probes). */
-static const char SLOTS_KEY[] = "slots";
+/* The registry (INDEX_REGISTRY_SLOT) as a bitmap in memory. */
 #define SLOTS_BYTES ((STORE_OUTBOX_SLOTS + 7) / 8)
+#define REGISTRY_DB ((enum store_db)(STORE_DB_OUTBOX + INDEX_REGISTRY_SLOT))
 static enum store_rc forget_ixinit(struct store_txn *t, void *arg, bool *commit);
 
 /* This process's outbox slot. */
@@ -97,18 +95,9 @@ take_epoch(struct store_txn *t, void *arg, bool *commit)
 	if (rc != STORE_OK)
 		return rc;
 	{
-		unsigned char map[SLOTS_BYTES];
+		unsigned char k[2] = { (unsigned char)(e->slot >> 8), (unsigned char)e->slot };
 
-		memset(map, 0, sizeof(map));
-		rc = store_get(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, true, e->a,
-		    &v, &vl);
-		if (rc == STORE_OK && vl == sizeof(map))
-			memcpy(map, v, sizeof(map));
-		else if (rc != STORE_OK && rc != STORE_NOTFOUND)
-			return rc;
-		map[e->slot / 8] |= (unsigned char)(1u << (e->slot % 8));
-		rc = store_put(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, map,
-		    sizeof(map));
+		rc = store_put(t, REGISTRY_DB, k, 2, "", 0);
 	}
 	*commit = rc == STORE_OK;
 	return rc;
@@ -182,7 +171,8 @@ index_init(struct store *s, int slot, char *err, size_t errlen)
 		snprintf(err, errlen, "outbox slot %d out of range", slot);
 		return -1;
 	}
-	if (store_outbox_open(s, slot, true) != STORE_OK) {
+	if (store_outbox_open(s, slot, true) != STORE_OK ||
+	    store_outbox_open(s, INDEX_REGISTRY_SLOT, true) != STORE_OK) {
 		snprintf(err, errlen, "cannot open the search outbox of slot %d", slot);
 		return -1;
 	}
@@ -422,20 +412,27 @@ probe_targets(struct store_txn *t, void *arg, bool *commit)
 	if ((drc = index_info_get(t, p->tenant, &p->info)) != DOM_OK)
 		return dom_to_store(drc);
 	{
-		struct arena *a = mem_new();
-		void *v;
-		size_t vl;
-		enum store_rc rc;
+		struct store_cursor *c;
+		const void *ck, *cv;
+		size_t ckl, cvl;
+		enum store_rc rc = store_cursor_open(t, REGISTRY_DB, &c);
 
-		if (a == NULL)
-			return STORE_ERR;
+		if (rc != STORE_OK)
+			return rc;
 		memset(p->map, 0, sizeof(p->map));
-		rc = store_get(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, false, a, &v,
-		    &vl);
-		if (rc == STORE_OK && vl == sizeof(p->map))
-			memcpy(p->map, v, vl);
-		mem_free(a);
-		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &ck, &ckl, &cv, &cvl);
+		while (rc == STORE_OK) {
+			if (ckl == 2) {
+				const unsigned char *b = ck;
+				int slot = b[0] << 8 | b[1];
+
+				if (slot < STORE_OUTBOX_SLOTS)
+					p->map[slot / 8] |= (unsigned char)(1u << (slot % 8));
+			}
+			rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
+		}
+		store_cursor_close(c);
+		if (rc != STORE_NOTFOUND)
 			return rc;
 	}
 	util_put_be32(k, p->tenant);
@@ -444,9 +441,11 @@ probe_targets(struct store_txn *t, void *arg, bool *commit)
 		struct store_cursor *c;
 		const void *ck, *cv;
 		size_t ckl, cvl;
-		enum store_rc rc = store_cursor_open(t,
-		    (enum store_db)(STORE_DB_OUTBOX + rd.slots[i]), &c);
+		enum store_rc rc;
 
+		if (rd.slots[i] == INDEX_REGISTRY_SLOT)
+			continue;
+		rc = store_cursor_open(t, (enum store_db)(STORE_DB_OUTBOX + rd.slots[i]), &c);
 		if (rc != STORE_OK)
 			return rc;
 		rc = store_cursor_get(c, STORE_SEEK_LE, k, sizeof(k), &ck, &ckl, &cv, &cvl);

@@ -34,7 +34,12 @@ struct store;
  */
 #define INDEX_SLOT_CTL (-1)
 #define INDEX_CTL_FIRST 256
-#define INDEX_CTL_SLOTS 16
+#define INDEX_CTL_SLOTS 15
+/* Not an outbox: the registry of the slots ever used, be16(slot) -> "", so
+ * that a search knows every outbox that may hold pending entries. It lives
+ * in outbox.db (never in a database a write transaction touches, so a
+ * process may register its slot while one of its transactions is open). */
+#define INDEX_REGISTRY_SLOT (STORE_OUTBOX_SLOTS - 1)
 int index_init(struct store *s, int slot, char *err, size_t errlen);
 
 /*

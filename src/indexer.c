@@ -417,6 +417,34 @@ relation_doc(struct arena *a, const char *coll, const struct rel_key *rk,
 
 /* ---- applying records ---- */
 
+/*
+ * Whether collection cid is still the live collection named name: a
+ * dropped collection's records stay until the maintainer reclaims them,
+ * and an entry applied after the drop's (from another slot) must not put
+ * them back. -1 on a store error.
+ */
+static int
+coll_live(struct store_txn *t, struct arena *a, uint32_t tenant, const char *name,
+    size_t namelen, uint64_t cid)
+{
+	struct coll_record cr;
+	char *n = dupn(a, name, namelen);
+	size_t kl;
+	unsigned char *k = n ? layout_coll_key(a, tenant, n, &kl) : NULL;
+	void *v;
+	size_t vl;
+	enum store_rc rc;
+
+	if (k == NULL)
+		return -1;
+	rc = store_get(t, STORE_DB_COLLECTIONS, k, kl, false, a, &v, &vl);
+	if (rc == STORE_NOTFOUND)
+		return 0;
+	if (rc != STORE_OK)
+		return -1;
+	return layout_coll_decode(v, vl, &cr) == 0 && cr.cid == cid;
+}
+
 enum apply_rc { AP_OK, AP_STORE, AP_SEARCH };
 
 struct apply {
@@ -461,11 +489,14 @@ apply_item(struct apply *ap, struct store_txn *t, struct arena *a, const char *c
 	void *p;
 	size_t pl;
 	enum store_rc rc;
+	int live;
 
 	if (kl <= LAYOUT_PREFIX_LEN)
 		return AP_OK;
 	layout_prefix_get(k, &tenant, &cid);
-	rc = store_get(t, STORE_DB_ITEMS, k, kl, false, a, &p, &pl);
+	if ((live = coll_live(t, a, tenant, coll, strlen(coll), cid)) == -1)
+		return AP_STORE;
+	rc = live ? store_get(t, STORE_DB_ITEMS, k, kl, false, a, &p, &pl) : STORE_NOTFOUND;
 	if (rc == STORE_OK && layout_item_decode(p, pl, &v) == 0 && !v.tombstone) {
 		if (item_doc(a, coll, cid, (const char *)k + LAYOUT_PREFIX_LEN,
 		    kl - LAYOUT_PREFIX_LEN, &v, &d) == -1)
@@ -491,7 +522,17 @@ apply_event(struct apply *ap, struct store_txn *t, struct arena *a, const char *
 	struct event_record r;
 	void *p;
 	size_t pl;
-	enum store_rc rc = store_get(t, STORE_DB_EVENTS, k, kl, false, a, &p, &pl);
+	uint32_t tenant;
+	uint64_t cid;
+	enum store_rc rc;
+	int live;
+
+	if (kl <= LAYOUT_PREFIX_LEN)
+		return AP_OK;
+	layout_prefix_get(k, &tenant, &cid);
+	if ((live = coll_live(t, a, tenant, coll, strlen(coll), cid)) == -1)
+		return AP_STORE;
+	rc = live ? store_get(t, STORE_DB_EVENTS, k, kl, false, a, &p, &pl) : STORE_NOTFOUND;
 
 	if (rc == STORE_OK && layout_event_decode(p, pl, &r) == 0) {
 		if (event_doc(a, coll, k, kl, &r, &d) == -1)
@@ -532,9 +573,20 @@ apply_relation(struct apply *ap, struct store_txn *t, struct arena *a, const cha
 	size_t pl;
 	enum store_rc rc;
 
+	int live;
+
 	if (layout_rel_split(k, kl, &rk) == -1)
 		return AP_OK;
-	rc = store_get(t, STORE_DB_RELATIONS, k, kl, false, a, &p, &pl);
+	if ((live = coll_live(t, a, rk.tenant, coll, strlen(coll), rk.cid)) == -1)
+		return AP_STORE;
+	rc = live ? store_get(t, STORE_DB_RELATIONS, k, kl, false, a, &p, &pl) : STORE_NOTFOUND;
+	/* A relation into a dropped collection goes too. */
+	if (rc == STORE_OK && layout_rel_decode(p, pl, &r) == 0 &&
+	    (live = coll_live(t, a, rk.tenant, r.dst_coll, r.dst_coll_len, rk.other_cid)) != 1) {
+		if (live == -1)
+			return AP_STORE;
+		rc = STORE_NOTFOUND;
+	}
 	if (rc == STORE_OK && layout_rel_decode(p, pl, &r) == 0) {
 		if (relation_doc(a, coll, &rk, &r, &d) == -1)
 			return AP_STORE;
@@ -694,9 +746,11 @@ read_batch(struct store_txn *t, void *arg, bool *commit)
 		struct store_cursor *c;
 		const void *ck, *cv;
 		size_t ckl, cvl;
-		enum store_rc rc = store_cursor_open(t, (enum store_db)(STORE_DB_OUTBOX + slot),
-		    &c);
+		enum store_rc rc;
 
+		if (slot == INDEX_REGISTRY_SLOT)
+			continue;
+		rc = store_cursor_open(t, (enum store_db)(STORE_DB_OUTBOX + slot), &c);
 		if (rc != STORE_OK)
 			return rc;
 		rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &ck, &ckl, &cv, &cvl);

@@ -333,10 +333,13 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	rc = open_dbs(&s, true, err, errlen);
 	if (rc == 0)
 		rc = check_format(&s, err, errlen);
-	/* The workers' search outboxes exist before any process starts, so
-	 * the indexer sees them from its first look (index.h). */
-	for (int i = 0; rc == 0 && i < cfg->workers && i < STORE_OUTBOX_SLOTS; i++) {
-		if (store_outbox_open(&s, i, true) != STORE_OK) {
+	/* The workers' search outboxes (and the last one, the registry of
+	 * slots) exist before any process starts, so the indexer sees them
+	 * from its first look (index.h). */
+	for (int i = 0; rc == 0 && i < cfg->workers + 1 && i < STORE_OUTBOX_SLOTS; i++) {
+		int slot = i < cfg->workers ? i : STORE_OUTBOX_SLOTS - 1;
+
+		if (store_outbox_open(&s, slot, true) != STORE_OK) {
 			snprintf(err, errlen, "cannot create the search outbox of worker %d", i);
 			rc = -1;
 		}
