@@ -28,6 +28,7 @@
 #include "lucene.h"
 #include "mem.h"
 #include "search.h"
+#include "util.h"
 
 #define NROWS(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -1056,6 +1057,37 @@ START_TEST(test_agg_buckets)
 }
 END_TEST
 
+/* Every message is whole UTF-8 at any buffer size (it goes into JSON). */
+START_TEST(test_err_utf8)
+{
+	struct arena *a = mem_new();
+	struct lucene_node *node;
+	struct search_agg *v;
+	struct search_sort *sv;
+	size_t n;
+	char err[300];
+	const char *q = "\xc3\xa9\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac)";
+	char *agg = repeat("value.x:", "\xe6\x9d\xb1", "", 150, "");
+	char *srt = repeat("\xe6\x9d\xb1", "\xc3\xa9", "", 150, ":up");
+
+	for (size_t len = 1; len <= sizeof(err); len++) {
+		memset(err, 'x', sizeof(err));
+		ck_assert(lucene_parse(a, q, strlen(q), &node, err, len) == -1);
+		ck_assert_msg(memchr(err, '\0', len) != NULL, "no NUL in %zu", len);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "query, %zu: \"%s\"", len, err);
+		ck_assert(search_parse_aggregates(a, agg, &v, &n, err, len) == -1);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "aggregate, %zu: \"%s\"", len, err);
+		ck_assert(search_parse_sort(a, srt, &sv, &n, err, len) == -1);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "sort, %zu: \"%s\"", len, err);
+	}
+	ck_assert(lucene_parse(a, q, strlen(q), &node, err, sizeof(err)) == -1);
+	ck_assert_str_eq(err, "unexpected ')' at character 8");
+	free(srt);
+	free(agg);
+	mem_free(a);
+}
+END_TEST
+
 static Suite *
 lucene_suite(void)
 {
@@ -1081,6 +1113,7 @@ lucene_suite(void)
 
 	tcase_add_loop_test(errors, test_bad, 0, NROWS(bad_rows));
 	tcase_add_loop_test(errors, test_geo_bad, 0, NROWS(geo_bad_rows));
+	tcase_add_test(errors, test_err_utf8);
 	suite_add_tcase(s, errors);
 
 	tcase_add_loop_test(spec, test_sort, 0, NROWS(sort_rows));
