@@ -1066,7 +1066,8 @@ START_TEST(test_err_utf8)
 	struct search_sort *sv;
 	size_t n;
 	char err[300];
-	const char *q = "\xc3\xa9\xc3\xa9 \xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac)";
+	const char *q = "\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1"
+	    "\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac:";
 	char *agg = repeat("value.x:", "\xe6\x9d\xb1", "", 150, "");
 	char *srt = repeat("\xe6\x9d\xb1", "\xc3\xa9", "", 150, ":up");
 
@@ -1081,7 +1082,9 @@ START_TEST(test_err_utf8)
 		ck_assert_msg(util_utf8_valid(err, strlen(err)), "sort, %zu: \"%s\"", len, err);
 	}
 	ck_assert(lucene_parse(a, q, strlen(q), &node, err, sizeof(err)) == -1);
-	ck_assert_str_eq(err, "unexpected ')' at character 8");
+	ck_assert_str_eq(err, "the field '\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac"
+	    "\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac...' at character 1 has no "
+	    "clause after it");
 	free(srt);
 	free(agg);
 	mem_free(a);
