@@ -1570,6 +1570,10 @@ dump_node(const struct lucene_node *n, struct buf *b, int depth)
 		if (dump_bool(n, b, depth) < 0)
 			return -1;
 	} else {
+		/* a field NEAR or IN before '{' would read as a geo clause: escape it */
+		if (n->field != NULL && ((strcasecmp(n->field, "near") == 0 ||
+		    strcasecmp(n->field, "in") == 0) && buf_addc(b, '\\') < 0))
+			return -1;
 		if (n->field != NULL && (dump_escaped(b, n->field, strlen(n->field)) < 0 ||
 		    buf_addc(b, ':') < 0))
 			return -1;

@@ -466,6 +466,11 @@ static const struct row geo_rows[] = {
 	Q("v:NEAR", "v:NEAR"),
 	Q("v:NEAR x:{a TO b}", "v:NEAR x:{\"a\" TO \"b\"}"),
 	Q("v:IN {a TO b}", "v:IN {\"a\" TO \"b\"}"),
+	/* a field named NEAR or IN stays a field when escaped, and so in the dump */
+	Q("\\NEAR:{a TO b}", "\\NEAR:{\"a\" TO \"b\"}"),
+	Q("\\in:({a TO b} c)", "\\in:{\"a\" TO \"b\"} \\in:c"),
+	Q("N\\EAR:x", "\\NEAR:x"),
+	Q("NEAR:x", "\\NEAR:x"),
 };
 
 START_TEST(test_geo)
