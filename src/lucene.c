@@ -638,6 +638,7 @@ code_points(const char *s, size_t len)
 static int
 fuzzy_edits(struct parser *p, const struct tok *f, size_t cps, int *edits)
 {
+	double d;
 	float x;
 	int rc;
 
@@ -645,9 +646,11 @@ fuzzy_edits(struct parser *p, const struct tok *f, size_t cps, int *edits)
 		*edits = 2;
 		return 0;
 	}
-	x = (float)number_at(p, f->start + 1, f->end, &rc);
+	d = number_at(p, f->start + 1, f->end, &rc);
 	if (rc < 0)
 		return -1;
+	/* Lucene reads a Java float; past float's range C's conversion is undefined */
+	x = d > 1e30 ? 1e30f : (float)d;
 	if (x >= 1.0f && x != floorf(x)) {
 		char s[SHOWN_TOKEN + 8];
 
