@@ -236,6 +236,7 @@ static const struct row good_rows[] = {
 	Q("roam~1", "roam~1"),
 	Q("roam~2", "roam~2"),
 	Q("roam~3", "roam~2"),
+	Q("roam~99999999999999999999999999999999999999999999", "roam~2"),
 	Q("roam~2.0", "roam~2"),
 	Q("roam~0.8", "roam~0"),
 	Q("roamin~0.8", "roamin~1"),
