@@ -254,8 +254,8 @@ sort_clause(struct arena *a, const struct entry *e, struct search_sort *o)
  * Returns the count or -1.
  */
 static int
-each_entry(const char *what, const char *item, const char *text, size_t max, char *err, size_t errlen,
-    int (*fn)(void *ctx, const struct entry *e), void *ctx)
+each_entry(const char *what, const char *item, const char *text, size_t max, char *err,
+    size_t errlen, int (*fn)(void *ctx, const struct entry *e), void *ctx)
 {
 	size_t len = text != NULL ? strlen(text) : 0, start = 0, count = 0;
 
@@ -315,7 +315,8 @@ search_parse_sort(struct arena *a, const char *text, struct search_sort **out, s
 	*n = 0;
 	if (c.v == NULL)
 		return fail_all(err, errlen, "out of memory");
-	if ((count = each_entry("sort", "sort clause", text, SEARCH_MAX_SORT, err, errlen, sort_one, &c)) < 0)
+	count = each_entry("sort", "sort clause", text, SEARCH_MAX_SORT, err, errlen, sort_one, &c);
+	if (count < 0)
 		return -1;
 	*out = c.v;
 	*n = (size_t)count;

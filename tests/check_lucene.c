@@ -955,18 +955,21 @@ static const struct agg_row agg_rows[] = {
 	{ "value.d:time_series:day:-03", 1, AGG_TIME_SERIES, "value.d", "day -03=-180", NULL },
 	{ "value.d:time_series:day: 0900", 1, AGG_TIME_SERIES, "value.d", "day +0900=540", NULL },
 	{ "@path.reftime:time_series:DAY", 1, AGG_TIME_SERIES, "@path.reftime", "day", NULL },
-	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats", 8, AGG_STATS, "a",
+	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,"
+	    "i:stats,j:stats,k:stats,l:stats,m:stats,n:stats,o:stats,p:stats", 16, AGG_STATS, "a",
 	    "", NULL },
-	/* the npm client's aggregate test, whole */
+	/* the npm client's own aggregate test (orchestrate 0.8 test/search.test.js), whole */
 	{ "value.name:stats,value.tags:top_values,value.categories:top_values:offset,"
 	    "value.username:stats,value.coolness:range:*~1:1~2:2~*,"
 	    "value.radness:range:*~1:1~2:2~*,value.location:distance:*~1:1~2:2~*,"
-	    "value.hometown:distance:*~1:1~2:2~*", 8, AGG_STATS, "value.name", "", NULL },
+	    "value.hometown:distance:*~1:1~2:2~*,path:time_series:day,"
+	    "path:time_series:hour:+0900", 10, AGG_STATS, "value.name", "", NULL },
 	/* bad */
 	{ "", 0, 0, NULL, NULL, "aggregate is empty" },
 	{ "a:stats,", 0, 0, NULL, NULL, "aggregate 2 is empty" },
-	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,i:stats", 0, 0, NULL,
-	    NULL, "aggregate has more than 8 aggregates" },
+	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,"
+	    "i:stats,j:stats,k:stats,l:stats,m:stats,n:stats,o:stats,p:stats,q:stats", 0, 0, NULL,
+	    NULL, "aggregate has more than 16 aggregates" },
 	{ "value.x", 0, 0, NULL, NULL, "aggregate 1 (\"value.x\"): want field:kind" },
 	{ "value.x:foo", 0, 0, NULL, NULL, "unknown aggregate \"foo\"" },
 	{ "value.x:stats:1", 0, 0, NULL, NULL, "stats takes no arguments" },
