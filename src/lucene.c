@@ -95,6 +95,26 @@ charpos(const struct parser *p, size_t off)
 	return n;
 }
 
+/*
+ * Cuts a message that vsnprintf truncated inside a UTF-8 sequence back to
+ * the last whole character (the message goes into a JSON body).
+ */
+static void
+trim_utf8(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	i--;  /* the lead byte of the last sequence */
+	need = (unsigned char)s[i] < 0x80 ? 1 : (unsigned char)s[i] < 0xe0 ? 2 :
+	    (unsigned char)s[i] < 0xf0 ? 3 : 4;
+	if (len - i < need)
+		s[i] = '\0';
+}
+
 /* Records the first error only; always returns -1. */
 static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -111,6 +131,7 @@ fail(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(p->err, p->errlen, fmt, ap);
 	va_end(ap);
+	trim_utf8(p->err);
 	return -1;
 }
 
@@ -617,6 +638,7 @@ code_points(const char *s, size_t len)
 static int
 fuzzy_edits(struct parser *p, const struct tok *f, size_t cps, int *edits)
 {
+	double d;
 	float x;
 	int rc;
 
@@ -624,9 +646,11 @@ fuzzy_edits(struct parser *p, const struct tok *f, size_t cps, int *edits)
 		*edits = 2;
 		return 0;
 	}
-	x = (float)number_at(p, f->start + 1, f->end, &rc);
+	d = number_at(p, f->start + 1, f->end, &rc);
 	if (rc < 0)
 		return -1;
+	/* Lucene reads a Java float; past float's range C's conversion is undefined */
+	x = d > 1e30 ? 1e30f : (float)d;
 	if (x >= 1.0f && x != floorf(x)) {
 		char s[SHOWN_TOKEN + 8];
 
@@ -1549,6 +1573,10 @@ dump_node(const struct lucene_node *n, struct buf *b, int depth)
 		if (dump_bool(n, b, depth) < 0)
 			return -1;
 	} else {
+		/* a field NEAR or IN before '{' would read as a geo clause: escape it */
+		if (n->field != NULL && ((strcasecmp(n->field, "near") == 0 ||
+		    strcasecmp(n->field, "in") == 0) && buf_addc(b, '\\') < 0))
+			return -1;
 		if (n->field != NULL && (dump_escaped(b, n->field, strlen(n->field)) < 0 ||
 		    buf_addc(b, ':') < 0))
 			return -1;

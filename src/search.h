@@ -169,7 +169,7 @@ struct search_agg {
 };
 
 #define SEARCH_MAX_SORT 8
-#define SEARCH_MAX_AGGS 8
+#define SEARCH_MAX_AGGS 16  /* the npm client's own aggregate test sends 10 */
 #define SEARCH_MAX_BUCKETS 64
 
 /*

@@ -28,6 +28,7 @@
 #include "lucene.h"
 #include "mem.h"
 #include "search.h"
+#include "util.h"
 
 #define NROWS(a)	((int)(sizeof(a) / sizeof((a)[0])))
 
@@ -235,6 +236,7 @@ static const struct row good_rows[] = {
 	Q("roam~1", "roam~1"),
 	Q("roam~2", "roam~2"),
 	Q("roam~3", "roam~2"),
+	Q("roam~99999999999999999999999999999999999999999999", "roam~2"),
 	Q("roam~2.0", "roam~2"),
 	Q("roam~0.8", "roam~0"),
 	Q("roamin~0.8", "roamin~1"),
@@ -465,6 +467,11 @@ static const struct row geo_rows[] = {
 	Q("v:NEAR", "v:NEAR"),
 	Q("v:NEAR x:{a TO b}", "v:NEAR x:{\"a\" TO \"b\"}"),
 	Q("v:IN {a TO b}", "v:IN {\"a\" TO \"b\"}"),
+	/* a field named NEAR or IN stays a field when escaped, and so in the dump */
+	Q("\\NEAR:{a TO b}", "\\NEAR:{\"a\" TO \"b\"}"),
+	Q("\\in:({a TO b} c)", "\\in:{\"a\" TO \"b\"} \\in:c"),
+	Q("N\\EAR:x", "\\NEAR:x"),
+	Q("NEAR:x", "\\NEAR:x"),
 };
 
 START_TEST(test_geo)
@@ -948,18 +955,21 @@ static const struct agg_row agg_rows[] = {
 	{ "value.d:time_series:day:-03", 1, AGG_TIME_SERIES, "value.d", "day -03=-180", NULL },
 	{ "value.d:time_series:day: 0900", 1, AGG_TIME_SERIES, "value.d", "day +0900=540", NULL },
 	{ "@path.reftime:time_series:DAY", 1, AGG_TIME_SERIES, "@path.reftime", "day", NULL },
-	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats", 8, AGG_STATS, "a",
+	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,"
+	    "i:stats,j:stats,k:stats,l:stats,m:stats,n:stats,o:stats,p:stats", 16, AGG_STATS, "a",
 	    "", NULL },
-	/* the npm client's aggregate test, whole */
+	/* the npm client's own aggregate test (orchestrate 0.8 test/search.test.js), whole */
 	{ "value.name:stats,value.tags:top_values,value.categories:top_values:offset,"
 	    "value.username:stats,value.coolness:range:*~1:1~2:2~*,"
 	    "value.radness:range:*~1:1~2:2~*,value.location:distance:*~1:1~2:2~*,"
-	    "value.hometown:distance:*~1:1~2:2~*", 8, AGG_STATS, "value.name", "", NULL },
+	    "value.hometown:distance:*~1:1~2:2~*,path:time_series:day,"
+	    "path:time_series:hour:+0900", 10, AGG_STATS, "value.name", "", NULL },
 	/* bad */
 	{ "", 0, 0, NULL, NULL, "aggregate is empty" },
 	{ "a:stats,", 0, 0, NULL, NULL, "aggregate 2 is empty" },
-	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,i:stats", 0, 0, NULL,
-	    NULL, "aggregate has more than 8 aggregates" },
+	{ "a:stats,b:stats,c:stats,d:stats,e:stats,f:stats,g:stats,h:stats,"
+	    "i:stats,j:stats,k:stats,l:stats,m:stats,n:stats,o:stats,p:stats,q:stats", 0, 0, NULL,
+	    NULL, "aggregate has more than 16 aggregates" },
 	{ "value.x", 0, 0, NULL, NULL, "aggregate 1 (\"value.x\"): want field:kind" },
 	{ "value.x:foo", 0, 0, NULL, NULL, "unknown aggregate \"foo\"" },
 	{ "value.x:stats:1", 0, 0, NULL, NULL, "stats takes no arguments" },
@@ -1056,6 +1066,40 @@ START_TEST(test_agg_buckets)
 }
 END_TEST
 
+/* Every message is whole UTF-8 at any buffer size (it goes into JSON). */
+START_TEST(test_err_utf8)
+{
+	struct arena *a = mem_new();
+	struct lucene_node *node;
+	struct search_agg *v;
+	struct search_sort *sv;
+	size_t n;
+	char err[300];
+	const char *q = "\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1"
+	    "\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac:";
+	char *agg = repeat("value.x:", "\xe6\x9d\xb1", "", 150, "");
+	char *srt = repeat("\xe6\x9d\xb1", "\xc3\xa9", "", 150, ":up");
+
+	for (size_t len = 1; len <= sizeof(err); len++) {
+		memset(err, 'x', sizeof(err));
+		ck_assert(lucene_parse(a, q, strlen(q), &node, err, len) == -1);
+		ck_assert_msg(memchr(err, '\0', len) != NULL, "no NUL in %zu", len);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "query, %zu: \"%s\"", len, err);
+		ck_assert(search_parse_aggregates(a, agg, &v, &n, err, len) == -1);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "aggregate, %zu: \"%s\"", len, err);
+		ck_assert(search_parse_sort(a, srt, &sv, &n, err, len) == -1);
+		ck_assert_msg(util_utf8_valid(err, strlen(err)), "sort, %zu: \"%s\"", len, err);
+	}
+	ck_assert(lucene_parse(a, q, strlen(q), &node, err, sizeof(err)) == -1);
+	ck_assert_str_eq(err, "the field '\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac"
+	    "\xe6\x9d\xb1\xe4\xba\xac\xe6\x9d\xb1\xe4\xba\xac...' at character 1 has no "
+	    "clause after it");
+	free(srt);
+	free(agg);
+	mem_free(a);
+}
+END_TEST
+
 static Suite *
 lucene_suite(void)
 {
@@ -1081,6 +1125,7 @@ lucene_suite(void)
 
 	tcase_add_loop_test(errors, test_bad, 0, NROWS(bad_rows));
 	tcase_add_loop_test(errors, test_geo_bad, 0, NROWS(geo_bad_rows));
+	tcase_add_test(errors, test_err_utf8);
 	suite_add_tcase(s, errors);
 
 	tcase_add_loop_test(spec, test_sort, 0, NROWS(sort_rows));
