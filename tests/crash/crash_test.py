@@ -14,8 +14,10 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
      definite "nothing happened"), bulk item PUTs (POST /v0 with 2 to 5
      item operations on the thread's items, in order; each operation the
      200 reports "success" is acknowledged with its ref, one reported
-     failed did not happen, and no answer leaves them all "maybe"), event
-     POST, and on events of its own
+     failed did not happen, and no answer leaves them all "maybe"), PUT
+     and purge (DELETE ?purge=true: the item and its whole history gone)
+     of items of their own collection (/v0/crash-purge/wT-N), event POST,
+     and on events of its own
      whose POST was acknowledged: event PUT (a new value), event PATCH (JSON
      Patch: `inc` /n and `add` /p, so a patch applied twice or not at all
      shows) and event DELETE with purge=true. A 201/204 is an
@@ -29,7 +31,9 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
      current ref): compare-and-set registers, so writers contend, deadlock
      and get 412s.
   2. Meanwhile the nemesis (random.Random(seed)) SIGKILLs, at random moments,
-     one of: a random worker ("worker"), the maintainer ("maint"), the master
+     one of: a random worker ("worker"), the maintainer ("maint"), the
+     search indexer ("indexer", orchidd-index; the kill counts as recovered
+     when a new one runs and a ping is answered), the master
      ("master"), the whole process group, master + children ("group"), or the
      group and then the restarted group again 0-0.5 s later, while it
      recovers ("recovery"). Every requested kind happens in every run: the
@@ -83,15 +87,37 @@ A real orchidd behind a real nginx (tests/e2e/harness.py). Per cycle:
        end, each retired key must read back exactly like that (refs paged
        with values=false; events listed), so old data stays checked after
        later crashes while memory and check time stay bounded.
+     - purged items (/v0/crash-purge): the history must be the versions of
+       the PUTs after the last purge that happened, in issue order; an
+       acknowledged purge after which a version written before it is still
+       there is lost, and so is an acknowledged PUT no purge can explain
+       away (judge_purge_item).
      - every cycle must have acknowledged writes (a cycle without any
        proves nothing), and by the end every kind of write in the mix must
        have been acknowledged at least once.
+  4. The search index, after a clean check (which makes the model exact:
+     the newest version of every item, every event of every stream), with
+     searches (GET /v0/{collection}?query=...) that must return exactly the
+     model's documents, with the current ref and value (search_probes,
+     judge_search): every cycle each item collection listed with `*` (its
+     live items, current and retired; total_count the number the model
+     has; no deleted or purged item), the total of @path.kind:event, and
+     each stream written in the cycle (@path.kind:event AND
+     @path.key:`key`, its events exactly, none deleted); then, up to
+     --search-budget searches, a seeded sample of: an item by @path.key
+     (or no hit when deleted or purged), by its current write id (w:`id`),
+     by its random pad word (the analysed text), an overwritten, deleted or
+     purged write id of the cycle (no hit), an event by its POST id
+     (ev:`id`, no hit when deleted). A 503 (search_index_unavailable while
+     the indexer restarts, rebuilds or catches up) is retried for
+     --search-deadline s (30), then it is a failure. Not with durability
+     none (the index may keep writes the database lost in a crash).
 
 A lost acknowledged write is a failure (or, with --expect-loss, the wanted
 outcome: the negative control). Any other anomaly (phantom, duplicate, wrong
 value or ref, order, unreadable data, slow recovery, a kill kind that never
 happened, a cycle without acknowledged writes, an unexpected status such as
-500) is a failure in both modes. Worker and maintainer kills have a looser
+500, a wrong search answer) is a failure in both modes. Worker and maintainer kills have a looser
 bound (--max-stall, 6 s): orchidd's failchk can hang there until
 failchk_timeout and then recovers; the run reports how often that took more
 than 2 s. The first failing cycle stops the run, prints the evidence (seed,
@@ -129,7 +155,9 @@ Usage (from the source tree, after make):
 
 The seed fixes the nemesis schedule (kinds, moments, victims) and the
 writers' choices; thread timing is not deterministic. Last line:
-"crash: N cycles, N acked writes, N lost", then PASS or FAIL. Exit status
+"crash: N cycles, N acked writes, N lost, N search checks, N wrong", then
+PASS or FAIL (a search check: one document a search must or must not find,
+or one total_count). Exit status
 0 on success (with --expect-loss: only if something was lost).
 
 Environment: as tests/e2e/harness.py (ORCHIDD, ORCHIDCTL, ORCHID_BUILDDIR,
@@ -149,6 +177,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "e2e"))
@@ -158,8 +187,9 @@ import harness  # noqa: E402
 ITEM_COLL = "crash-items"
 CAS_COLL = "crash-cas"
 EVENT_COLL = "crash-events"
+PURGE_COLL = "crash-purge"
 EVENT_TYPE = "t"
-KINDS = ("worker", "maint", "master", "group", "recovery")
+KINDS = ("worker", "maint", "indexer", "master", "group", "recovery")
 INDETERMINATE_STATUSES = (502, 503, 504)
 BULK_TYPE = "application/orchestrate-export-stream+json"
 
@@ -175,6 +205,8 @@ WRITE_MIX = (
     ("event-put", 0.08),      # event PUT at its Location: a new value
     ("event-patch", 0.08),    # event PATCH: inc /n, add /p
     ("event-delete", 0.04),   # event DELETE ?purge=true
+    ("purge-put", 0.05),      # item PUT of a key that is purged now and then
+    ("purge", 0.03),          # item DELETE ?purge=true: the item and its history gone
 )
 
 OP_LABEL = {
@@ -182,6 +214,7 @@ OP_LABEL = {
     "bulk": "bulk item PUT (POST /v0)",
     "cas": "item PUT (If-Match)", "post": "event POST", "event-put": "event PUT",
     "event-patch": "event PATCH", "event-delete": "event DELETE",
+    "purge-put": "item PUT (purged key)", "purge": "item DELETE ?purge=true",
 }
 
 
@@ -269,7 +302,7 @@ class KeyLog:
     last check verified."""
 
     def __init__(self, kind, key):
-        self.kind = kind        # "item", "cas" or "event"
+        self.kind = kind        # "item", "cas", "purge" or "event"
         self.key = key
         self.writes = []
         self.checked = 0        # writes before this index were judged by a check
@@ -278,19 +311,27 @@ class KeyLog:
         self.verified = []
         self.events = {}        # events: POST wid -> EventModel, in POST order
         self.live = []          # events: POST wids the writer may update or delete
+        # what the last check read, for the search checks: items, the
+        # newest version (ref, value) or None when there is none or it is a
+        # tombstone; events, POST wid -> Listed of the events in the list
+        self.current = None if kind != "event" else {}
+
+    @property
+    def collection(self):
+        return {"item": ITEM_COLL, "cas": CAS_COLL, "purge": PURGE_COLL,
+                "event": EVENT_COLL}[self.kind]
 
     @property
     def path(self):
-        if self.kind == "item":
-            return "/v0/%s/%s" % (ITEM_COLL, self.key)
-        if self.kind == "cas":
-            return "/v0/%s/%s" % (CAS_COLL, self.key)
-        return "/v0/%s/%s/events/%s" % (EVENT_COLL, self.key, EVENT_TYPE)
+        if self.kind == "event":
+            return "/v0/%s/%s/events/%s" % (EVENT_COLL, self.key, EVENT_TYPE)
+        return "/v0/%s/%s" % (self.collection, self.key)
 
     def accept(self, verdict):
         """Take a check's verdict as the new base of the next check."""
         self.checked = verdict.upto
         self.verified = verdict.verified
+        self.current = verdict.current
         if verdict.events is not None:
             self.events = verdict.events
 
@@ -342,7 +383,7 @@ JSON_PATCH = "application/json-patch+json"
 
 class Writer:
     def __init__(self, t, srv, key, runid, seed, items, streams, stats, cas=None,
-                 cas_share=0.0, mix=WRITE_MIX):
+                 cas_share=0.0, mix=WRITE_MIX, purge_keys=2):
         self.t = t
         self.srv = srv
         self.key = key
@@ -350,6 +391,11 @@ class Writer:
         self.rng = random.Random("%s-writer-%d" % (seed, t))
         self.items = [KeyLog("item", "w%d-%d" % (t, i)) for i in range(items)]
         self.streams = [KeyLog("event", "w%d-%d" % (t, i)) for i in range(streams)]
+        # items that are PUT and purged (DELETE ?purge=true), in their own
+        # collection: a purge takes the whole history away
+        self.purge_keys = [KeyLog("purge", "w%d-%d" % (t, i)) for i in range(purge_keys)]
+        if not self.purge_keys:
+            mix = [(op, share) for op, share in mix if op not in ("purge-put", "purge")]
         self.stats = stats
         self.cas = cas
         self.cas_share = cas_share if cas and cas.keys else 0.0
@@ -371,7 +417,7 @@ class Writer:
         are no longer written; a fresh key takes their place. Returns them as
         RetiredKeys (the checker keeps reading them)."""
         out = []
-        for keys in (self.items, self.streams):
+        for keys in (self.items, self.streams, self.purge_keys):
             for i, klog in enumerate(keys):
                 if len(klog.writes) < max_versions:
                     continue
@@ -417,6 +463,10 @@ class Writer:
             return self.patch_item(self.rng.choice(self.items))
         if op == "bulk":
             return self.bulk_items()
+        if op == "purge-put":
+            return self.put_item(self.rng.choice(self.purge_keys), "purge-put")
+        if op == "purge":
+            return self.purge_item(self.rng.choice(self.purge_keys))
         klog = self.rng.choice(self.streams)
         if op == "post" or not klog.live:
             return self.post_event(klog)
@@ -448,14 +498,21 @@ class Writer:
         w.t_done = time.time()
         return resp
 
-    def put_item(self, klog):
-        w = self._new_write(klog, "put")
+    def put_item(self, klog, op="put"):
+        w = self._new_write(klog, op)
         resp = self._send("PUT", klog.path, w, body=w.value)
         return self._classify(klog, w, resp, 201, etag=True)
 
     def delete_item(self, klog):
         w = self._new_write(klog, "delete", value=False)
         resp = self._send("DELETE", klog.path, w)
+        return self._classify(klog, w, resp, 204)
+
+    def purge_item(self, klog):
+        """DELETE ?purge=true: the item and its whole history are gone (204
+        also when there is nothing to purge)."""
+        w = self._new_write(klog, "purge", value=False)
+        resp = self._send("DELETE", klog.path + "?purge=true", w)
         return self._classify(klog, w, resp, 204)
 
     def patch_item(self, klog):
@@ -695,9 +752,10 @@ class Nemesis:
             self.owed.remove(kind)
 
     def _kill_child(self, role, pick):
-        """SIGKILL a running worker (role "workers") or the maintainer;
-        waits up to max_stall for one to be running (after a restart they
-        come up a moment after the master). Returns its pid or None."""
+        """SIGKILL a running worker (role "workers"), the maintainer or the
+        indexer; waits up to max_stall for one to be running (after a
+        restart they come up a moment after the master). Returns its pid or
+        None."""
         deadline = time.monotonic() + self.max_stall
         while True:
             found = self.srv.orchidd_pids()[role]
@@ -715,8 +773,9 @@ class Nemesis:
 
     def strike(self, cycle, kind, pick):
         srv = self.srv
-        if kind in ("worker", "maint"):
-            role, name = ("workers", "worker") if kind == "worker" else ("maintainer", "maintainer")
+        if kind in ("worker", "maint", "indexer"):
+            role, name = {"worker": ("workers", "worker"), "maint": ("maintainer", "maintainer"),
+                          "indexer": ("indexer", "indexer")}[kind]
             victim = self._kill_child(role, pick)
             if victim is None:
                 why = "no %s running for %.0f s" % (name, self.max_stall)
@@ -725,13 +784,20 @@ class Nemesis:
                     self.owed.append(kind)
                 log("cycle %d: %s kill not done (%s); owed to a later kill" % (cycle, kind, why))
                 return
-            rec = self._wait_ping(time.monotonic(), None, self.max_stall)
+            if kind == "indexer":
+                # the master starts another one (after failchk): until it
+                # has, searches wait or answer 503
+                rec = self._wait_ping(time.monotonic(), [victim], self.max_stall, "indexer")
+            else:
+                rec = self._wait_ping(time.monotonic(), None, self.max_stall)
             self._done(cycle, kind, "pid %d" % victim, rec)
-            log("cycle %d: SIGKILL %s %d; ping after %.2f s" % (cycle, name, victim, rec or -1))
+            log("cycle %d: SIGKILL %s %d; ping%s after %.2f s" % (
+                cycle, name, victim, " and a new indexer" if kind == "indexer" else "",
+                rec or -1))
             return
         pids = srv.orchidd_pids()
         master = srv.orchidd_proc.pid
-        old = [p for p in [pids["maintainer"]] + pids["workers"] if p]
+        old = [p for p in [pids["maintainer"], pids["indexer"]] + pids["workers"] if p]
         t_kill = time.monotonic()
         if kind == "master":
             os.kill(master, signal.SIGKILL)
@@ -748,7 +814,7 @@ class Nemesis:
             time.sleep(pick * 0.5)
             second = srv.orchidd_proc.pid
             pids = srv.orchidd_pids()
-            old += [p for p in [pids["maintainer"]] + pids["workers"] if p]
+            old += [p for p in [pids["maintainer"], pids["indexer"]] + pids["workers"] if p]
             t_kill = time.monotonic()
             os.killpg(second, signal.SIGKILL)
             srv.orchidd_proc.wait()
@@ -765,23 +831,27 @@ class Nemesis:
             self.problems.append("cycle %d: the restarted orchidd exited with %s" % (
                 cycle, srv.orchidd_proc.returncode))
 
-    def _wait_ping(self, t_start, old_pids, allowed):
+    def _wait_ping(self, t_start, old_pids, allowed, role=None):
         """Seconds from t_start until a ping is answered (and, after a
-        restart, no process of the old generation is left); a problem if that
-        takes longer than allowed; None if nothing answers within 60 s."""
+        restart, no process of the old generation is left; with role, a
+        process of that role of orchidd_pids() is running again); a problem
+        if that takes longer than allowed; None if nothing answers within
+        60 s."""
         limit = max(allowed, 60.0)
         while True:
             elapsed = time.monotonic() - t_start
             old_alive = [p for p in (old_pids or []) if pid_alive(p)]
-            if not old_alive and self.ping():
+            back = role is None or self.srv.orchidd_pids()[role]
+            if not old_alive and back and self.ping():
                 elapsed = time.monotonic() - t_start
                 if elapsed > allowed:
-                    self.problems.append("no ping answered for %.2f s after a kill (limit "
-                                         "%.1f s)" % (elapsed, allowed))
+                    self.problems.append("no ping answered%s for %.2f s after a kill (limit "
+                                         "%.1f s)" % ("" if role is None else " or no %s "
+                                                      "running" % role, elapsed, allowed))
                 return elapsed
             if elapsed > limit:
-                self.problems.append("no ping within %.0f s (old processes alive: %s)"
-                                     % (limit, old_alive))
+                self.problems.append("no ping within %.0f s (old processes alive: %s%s)" % (
+                    limit, old_alive, "" if back else "; no %s running" % role))
                 return None
             time.sleep(0.02)
 
@@ -873,6 +943,7 @@ class Verdict:
         self.verified = []
         self.events = None
         self.to_read = []       # events: (POST wid, Location, the listed entry or None)
+        self.current = None     # KeyLog.current after this check
 
 
 # -- items ------------------------------------------------------------------
@@ -914,7 +985,16 @@ def judge_item(klog, entries):
                                 new, v)
     v.verified = list(prev) + [(ref, None if tomb else _wid(value), a)
                                for (ref, value, tomb), a in zip(new, acked)]
+    v.current = _current(entries)
     return v
+
+
+def _current(entries):
+    """The newest version (ref, value) of an item's history, or None when
+    there is none or it is a tombstone."""
+    if not entries or entries[-1][2]:
+        return None
+    return (entries[-1][0], entries[-1][1])
 
 
 def _judge_sequence(path, writes, start, live, last_value, npos, new, v):
@@ -1041,6 +1121,102 @@ def _judge_cas(path, writes, start, prefix, new, v):
         if w.ok and w.wid not in seen:
             v.lost.append("%s: acknowledged %s is missing from /refs" % (path, w.describe()))
     return acked
+
+
+def judge_purge_item(klog, entries):
+    """The history of an item that is only PUT ("purge-put") and purged
+    (DELETE ?purge=true, which removes every version): entries oldest first,
+    (ref, value, tombstone). What is there must be the versions of the PUTs
+    after the last purge that happened, in issue order, each with its exact
+    value and acknowledged ref. So: no purge issued after the first version
+    there happened (an acknowledged one is lost: the versions before it must
+    be gone); an acknowledged PUT is there unless a purge issued after it and
+    before the first version there may have removed it; the versions the last
+    check read are all still there, or all gone after a purge issued since."""
+    v = Verdict(len(klog.writes))
+    path = klog.path
+    writes = klog.writes[:v.upto]
+    start = klog.checked
+    by_wid = {w.wid: w for w in writes if w.op == "purge-put"}
+    purges = [w for w in writes[start:] if w.op == "purge"]
+    for pos, (ref, value, tomb) in enumerate(entries):
+        if tomb:
+            v.anomalies.append("%s: version #%d is a tombstone, but no DELETE without purge "
+                               "was sent" % (path, pos + 1))
+        elif ref != value_ref(value):
+            v.anomalies.append("%s: version #%d has ref %s, but the ref of its value %r is %s"
+                               % (path, pos + 1, ref, value, value_ref(value)))
+    prev = klog.verified
+    cur = [(ref, None if tomb else _wid(value)) for ref, value, tomb in entries]
+    prev_pairs = [(r, w) for r, w, _ in prev]
+    kept = bool(prev) and cur[:len(prev)] == prev_pairs
+    if prev and not kept:
+        if set(cur) & set(prev_pairs):
+            v.anomalies.append("%s: the history verified by the last check (%d versions) "
+                               "changed: now %r" % (path, len(prev), cur[:len(prev) + 3]))
+            v.verified = prev
+            v.current = klog.current
+            return v
+    new = entries[len(prev):] if kept else entries
+    # the write of the oldest version there: no purge after it happened
+    if kept:
+        first = by_wid[prev[0][1]].idx if prev[0][1] in by_wid else -1
+    else:
+        first = None
+    acked = []
+    last_idx = -1
+    used = set()
+    for n, (ref, value, tomb) in enumerate(new):
+        pos = len(entries) - len(new) + n + 1
+        wid = _wid(value)
+        w = by_wid.get(wid)
+        acked.append(bool(w and w.ok))
+        if tomb:
+            continue
+        if w is None or w.idx < start:
+            v.anomalies.append("%s: %s version #%d ref %s value %r" % (
+                path, "a write resolved by an earlier check appears in" if w else "phantom",
+                pos, ref, value))
+            continue
+        if wid in used:
+            v.anomalies.append("%s: write %s appears twice in the history" % (path, wid))
+            continue
+        used.add(wid)
+        if first is None:
+            first = w.idx
+        if w.idx < last_idx:
+            v.anomalies.append("%s: write %s is out of order in the history (version #%d)" % (
+                path, wid, pos))
+        last_idx = max(last_idx, w.idx)
+        if value != w.value:
+            v.anomalies.append("%s: version of %s has value %r, written %r" % (
+                path, wid, value, w.value))
+        if w.ok and ref != w.ref:
+            v.anomalies.append("%s: version of %s has ref %s, acknowledged %s" % (
+                path, wid, ref, w.ref))
+    if first is None:
+        first = len(writes)     # nothing there: any purge may have happened
+    if prev and not kept and not any(p.idx < first for p in purges):
+        for n, (r, w, a) in enumerate(prev):
+            v.lost.append("%s: version #%d (write %s, ref %s, %s) was read back by an "
+                          "earlier check and is gone, but no purge was sent since that "
+                          "could have removed it" % (
+                              path, n + 1, w, r, "acknowledged" if a else "a \"maybe\" write"))
+    for p in purges:
+        if p.ok and p.idx > first:
+            v.lost.append("%s: acknowledged %s is undone: the version of %s, written before "
+                          "it, is still there" % (path, p.describe(), writes[first].wid))
+    for w in writes[start:]:
+        if w.op == "purge-put" and w.ok and w.wid not in used and not any(
+                w.idx < p.idx < first for p in purges):
+            v.lost.append("%s: acknowledged %s is missing from /refs (no purge was sent "
+                          "between it and %s)" % (
+                              path, w.describe(), "the end" if first == len(writes)
+                              else "version %s" % writes[first].wid))
+    v.verified = (list(prev) if kept else []) + [
+        (ref, None if tomb else _wid(value), a) for (ref, value, tomb), a in zip(new, acked)]
+    v.current = _current(entries)
+    return v
 
 
 def judge_item_get(path, entries, resp):
@@ -1194,6 +1370,7 @@ def judge_events(klog, listed, final):
         if loc and (final or wops):
             v.to_read.append((evw, loc, got))
     v.events = events
+    v.current = dict(seen)
     v.verified = []
     for got in sorted(seen.values(), key=lambda g: (g.ts, g.ordinal)):
         v.verified.append((event_digest(got.ts, got.ordinal, got.ref, _wid(got.value)),
@@ -1234,6 +1411,7 @@ class RetiredKey:
         self.kind = klog.kind
         self.key = klog.key
         self.path = klog.path
+        self.collection = klog.collection
         if klog.kind == "event":
             digests = [d for d, _ in klog.verified]
             acked = [a for _, a in klog.verified]
@@ -1285,6 +1463,234 @@ def judge_retired(rk, got, resp=None):
     return lost, anomalies
 
 
+# -- search ------------------------------------------------------------------
+#
+# After a clean check the model knows, for every key, what the server holds
+# now (the writers have stopped): an item's newest version (ref, value) or
+# that it has none (tombstone, purged), and every event of every current
+# stream. The index must agree exactly (docs/storage.md "Search: outbox,
+# indexer and consistency": a write whose 2xx arrived before the search was
+# sent is found; deleted and purged ones are not). search_probes() turns the
+# model into searches, each with the documents it must find (and their ref
+# and value) and the documents it must not; judge_search() compares one
+# answer with that.
+
+class Probe:
+    """One search and what it must return. want: id -> (ref, value or None,
+    what) for the documents it must find, and nothing else (total_count =
+    len(want)); gone: id -> why, documents that would be stale or purged
+    hits (named in the report). count: only total_count is compared, with
+    this number (limit=0). Ids: items (collection, key), events
+    (collection, key, timestamp, ordinal)."""
+
+    __slots__ = ("label", "coll", "query", "want", "gone", "count")
+
+    def __init__(self, label, coll, query, want=None, gone=None, count=None):
+        self.label = label
+        self.coll = coll
+        self.query = query
+        self.want = want or {}
+        self.gone = gone or {}
+        self.count = count
+
+    def checks(self):
+        """How many search checks this probe makes: one per document that
+        must or must not be found, one for total_count."""
+        return 1 if self.count is not None else len(self.want) + len(self.gone) + 1
+
+
+def hit_id(hit):
+    """The id of a search result (see Probe), or None when its path is not
+    one of an item or an event."""
+    p = hit.get("path") if isinstance(hit, dict) and isinstance(hit.get("path"), dict) else {}
+    if p.get("kind") == "item":
+        return (p.get("collection"), p.get("key"))
+    if p.get("kind") == "event" and p.get("type") == EVENT_TYPE:
+        return (p.get("collection"), p.get("key"), p.get("timestamp"), p.get("ordinal"))
+    return None
+
+
+def _show_id(ident):
+    if len(ident) == 2:
+        return "item %s/%s" % ident
+    return "event %s/%s/events/%s/%s/%s" % (ident[0], ident[1], EVENT_TYPE, ident[2], ident[3])
+
+
+def judge_search(probe, hits, total):
+    """An answer to probe: hits (all pages; None for a count probe) and
+    total_count. Returns the problems (strings)."""
+    where = "search %s (GET /v0/%s?query=%s)" % (probe.label, probe.coll, probe.query)
+    out = []
+    if probe.count is not None:
+        if total != probe.count:
+            out.append("%s: total_count %r, the model has %d" % (where, total, probe.count))
+        return out
+    seen = {}
+    for hit in hits:
+        ident = hit_id(hit)
+        if ident is None:
+            out.append("%s: a result that is no item or event of this test: %r" % (
+                where, hit))
+            continue
+        p = hit["path"]
+        if ident in seen:
+            out.append("%s: %s is found twice" % (where, _show_id(ident)))
+            continue
+        seen[ident] = hit
+        if ident in probe.want:
+            ref, value, what = probe.want[ident]
+            if p.get("ref") != ref:
+                out.append("%s: %s is found with ref %s, but its current version is %s (%s)"
+                           % (where, _show_id(ident), p.get("ref"), ref, what))
+            elif value is not None and hit.get("value") != value:
+                out.append("%s: %s is found with ref %s and value %r, but that version's "
+                           "value is %r" % (where, _show_id(ident), ref, hit.get("value"),
+                                            value))
+        elif ident in probe.gone:
+            out.append("%s: %s is found (ref %s), but %s" % (
+                where, _show_id(ident), p.get("ref"), probe.gone[ident]))
+        else:
+            out.append("%s: %s is found (ref %s), which the model does not have" % (
+                where, _show_id(ident), p.get("ref")))
+    for ident, (ref, value, what) in sorted(probe.want.items(), key=lambda kv: str(kv[0])):
+        if ident not in seen:
+            out.append("%s: %s is not found; its current version is %s (%s)" % (
+                where, _show_id(ident), ref, what))
+    if total != len(probe.want):
+        out.append("%s: total_count %r, the model has %d" % (where, total, len(probe.want)))
+    return out
+
+
+def backticked(text):
+    return "`%s`" % text
+
+
+def _item_state(klog):
+    """(want entry or None, why it is gone or None) of an item key."""
+    if klog.current is not None:
+        ref, value = klog.current
+        last = klog.verified[-1] if klog.verified else (ref, _wid(value), False)
+        return (ref, value, "%s write %s" % (
+            "acknowledged" if last[2] else "\"maybe\"", last[1])), None
+    if klog.verified:
+        return None, "its newest version is a tombstone"
+    if any(w.op == "purge" for w in klog.writes):
+        return None, "it was purged"
+    if klog.writes:
+        return None, "it has no version"
+    return None, None
+
+
+def search_probes(writers, cas, retired, cycle, budget, rng):
+    """The searches of one check: the model (KeyLogs after a clean check,
+    retired keys) as Probes. Every cycle: each item collection listed with
+    `*` (all its live items, each with its current ref and value, nothing
+    deleted or purged), the number of events, and each stream written this
+    cycle with @path.kind:event AND @path.key (its events exactly). Then, up
+    to budget in all, a seeded sample of: an item key by @path.key
+    (found with its current ref, or not at all when deleted or purged), by
+    its current write id (w:`id`), by its random pad word (the analysed
+    text); a write id of this cycle that is no longer current (overwritten,
+    deleted or purged: no hit); an event written this cycle by its POST id
+    (ev:`id`; none when it was deleted)."""
+    items = [k for wr in writers for k in wr.items + wr.purge_keys] + list(cas.keys if cas else [])
+    streams = [k for wr in writers for k in wr.streams]
+    probes = []
+    for coll in (ITEM_COLL, CAS_COLL, PURGE_COLL):
+        want, gone = {}, {}
+        for klog in items:
+            if klog.collection != coll:
+                continue
+            entry, why = _item_state(klog)
+            if entry:
+                want[(coll, klog.key)] = entry
+            elif why:
+                gone[(coll, klog.key)] = why
+        for rk in retired:
+            if rk.kind == "event" or rk.collection != coll:
+                continue
+            if rk.last and not rk.last[2]:
+                want[(coll, rk.key)] = (rk.last[0], None, "retired in cycle %d" % rk.cycle)
+            elif rk.count or rk.kind == "purge":
+                gone[(coll, rk.key)] = "it was %s when retired in cycle %d" % (
+                    "deleted" if rk.count else "purged", rk.cycle)
+        if want or gone:
+            probes.append(Probe("of every item", coll, "*", want, gone))
+    nevents = sum(len(k.current) for k in streams) + sum(
+        rk.count for rk in retired if rk.kind == "event")
+    probes.append(Probe("of every event", EVENT_COLL, "@path.kind:event", count=nevents))
+
+    def event_id(klog, got):
+        return (EVENT_COLL, klog.key, got.ts, got.ordinal)
+
+    def event_entry(klog, evw, got):
+        return (got.ref, got.value, "event POSTed by %s write %s" % (
+            "acknowledged" if klog.events[evw].acked else "\"maybe\"", evw))
+
+    def deleted_events(klog):
+        """Events of the stream deleted this cycle, with a known position."""
+        out = {}
+        for w in klog.writes:
+            if w.cycle != cycle or w.op != "event-delete" or w.ev in klog.current:
+                continue
+            loc = klog.events[w.ev].location
+            if loc:
+                ts, o = loc.rsplit("/", 2)[1:]
+                out[w.ev] = ((EVENT_COLL, klog.key, int(ts), int(o)),
+                             "it was deleted (%s)" % w.describe())
+        return out
+
+    for klog in streams:
+        if not any(w.cycle == cycle for w in klog.writes):
+            continue
+        want = {event_id(klog, got): event_entry(klog, evw, got)
+                for evw, got in klog.current.items()}
+        gone = dict(deleted_events(klog).values())
+        probes.append(Probe("of the events of %s" % klog.key, EVENT_COLL,
+                            "@path.kind:event AND @path.key:%s" % backticked(klog.key),
+                            want, gone))
+    optional = []
+    for klog in items:
+        if not klog.writes:
+            continue
+        coll, ident = klog.collection, (klog.collection, klog.key)
+        entry, why = _item_state(klog)
+        want = {ident: entry} if entry else {}
+        gone = {ident: why} if why else {}
+        optional.append(Probe("of item %s by key" % klog.key, coll,
+                              "@path.key:%s" % backticked(klog.key), want, gone))
+        if entry:
+            value = entry[1]
+            optional.append(Probe("of item %s by its write id" % klog.key, coll,
+                                  "w:%s" % backticked(value["w"]), want))
+            if isinstance(value.get("pad"), str) and value["pad"].isalpha():
+                optional.append(Probe("of item %s by its pad word" % klog.key, coll,
+                                      value["pad"], want))
+        cur_wid = entry[1]["w"] if entry else None
+        dead = [w for w in klog.writes if w.cycle == cycle and w.wid != cur_wid
+                and w.op in ("put", "bulk", "patch", "cas", "purge-put")]
+        for w in rng.sample(dead, min(2, len(dead))):
+            optional.append(Probe("of item %s by an old write id" % klog.key, coll,
+                                  "w:%s" % backticked(w.wid), {},
+                                  {ident: "write %s is no longer its current version "
+                                   "(%s)" % (w.wid, w.describe())}))
+    for klog in streams:
+        deleted = deleted_events(klog)
+        for evw in sorted({w.ev for w in klog.writes if w.cycle == cycle}):
+            query = "@path.kind:event AND ev:%s" % backticked(evw)
+            got = klog.current.get(evw)
+            if got:
+                optional.append(Probe("of event %s" % evw, EVENT_COLL, query,
+                                      {event_id(klog, got): event_entry(klog, evw, got)}))
+            elif evw in deleted:
+                optional.append(Probe("of event %s" % evw, EVENT_COLL, query, {},
+                                      dict([deleted[evw]])))
+    room = max(0, budget - len(probes))
+    if len(optional) > room:
+        optional = rng.sample(optional, room)
+    return probes + optional
+
+
 # ---------------------------------------------------------------------------
 # Checker: reads what the server has and hands it to the judges
 
@@ -1293,11 +1699,20 @@ class Unreadable(Exception):
     pass
 
 
+class SearchFailed(Exception):
+    pass
+
+
 class Checker:
-    def __init__(self, srv, key, read_deadline):
+    def __init__(self, srv, key, read_deadline, search_deadline=30.0):
         self.srv = srv
         self.key = key
         self.read_deadline = read_deadline
+        self.search_deadline = search_deadline
+        self.lock = threading.Lock()
+        self.searches = 0       # searches answered 200
+        self.unavailable = 0    # answers 503 (retried)
+        self.search_wait = 0.0  # the longest wait for a search's 200, in s
 
     def read(self, path):
         """GET with retries of 502/503/504 and transport errors."""
@@ -1348,7 +1763,7 @@ class Checker:
         if err:
             return [], ["%s: %s" % (klog.path, err)]
         resp = self.read(klog.path)
-        verdict = judge_item(klog, entries)
+        verdict = (judge_purge_item if klog.kind == "purge" else judge_item)(klog, entries)
         verdict.anomalies += judge_item_get(klog.path, entries, resp)
         klog.accept(verdict)
         return verdict.lost, verdict.anomalies
@@ -1393,12 +1808,87 @@ class Checker:
             return [], ["%s: %s" % (rk.path, err)]
         return judge_retired(rk, retired_digests(rk.kind, listed=listed))
 
+    # -- search -----------------------------------------------------------
+    def search(self, coll, query, limit, offset=0):
+        """GET /v0/{coll}?query=...: the answer document. 503 (the index is
+        not available: search_index_unavailable while the indexer restarts,
+        rebuilds or catches up past search_wait), 502, 504 and transport
+        errors are retried for search_deadline s; then, or on any other
+        answer, SearchFailed."""
+        path = "/v0/%s?query=%s&limit=%d&offset=%d" % (
+            coll, urllib.parse.quote(query, safe=""), limit, offset)
+        t0 = time.monotonic()
+        last = None
+        while True:
+            try:
+                st, h, body, doc = self.srv.request("GET", path, key=self.key, timeout=60)
+            except (OSError, http.client.HTTPException) as e:
+                st, last = None, repr(e)
+            if st == 200 and isinstance(doc, dict):
+                with self.lock:
+                    self.searches += 1
+                    self.search_wait = max(self.search_wait, time.monotonic() - t0)
+                return doc
+            if st == 503:
+                code = doc.get("code") if isinstance(doc, dict) else None
+                last = "HTTP 503 %s" % code
+                with self.lock:
+                    self.unavailable += 1
+                if code == "search_index_unavailable" and "retry-after" not in h:
+                    raise SearchFailed("GET %s answered 503 search_index_unavailable "
+                                       "without Retry-After" % path)
+            elif st in (502, 504):
+                last = "HTTP %d" % st
+            elif st is not None:
+                raise SearchFailed("GET %s answered %d %r" % (path, st, body[:300]))
+            if time.monotonic() - t0 >= self.search_deadline:
+                raise SearchFailed("GET %s kept failing for %.0f s: %s" % (
+                    path, self.search_deadline, last))
+            time.sleep(0.1)
+
+    def run_probe(self, probe):
+        """A probe's searches (every page) and the judge's problems."""
+        if probe.count is not None:
+            doc = self.search(probe.coll, probe.query, 0)
+            return judge_search(probe, None, doc.get("total_count"))
+        hits = []
+        total = None
+        for _ in range(10000):
+            doc = self.search(probe.coll, probe.query, 100, len(hits))
+            results = doc.get("results")
+            if not isinstance(results, list):
+                raise SearchFailed("search %s: no results list in %r" % (
+                    probe.query, str(doc)[:300]))
+            if total is not None and doc.get("total_count") != total:
+                return ["search %s (GET /v0/%s?query=%s): total_count changed from %r to "
+                        "%r while paging, with no write going on" % (
+                            probe.label, probe.coll, probe.query, total,
+                            doc.get("total_count"))]
+            total = doc.get("total_count")
+            hits.extend(results)
+            if not results or not isinstance(total, int) or len(hits) >= total:
+                break
+        return judge_search(probe, hits, total)
+
+    def check_search(self, probes, pool):
+        """Returns (search checks, problems)."""
+        def guard(probe):
+            try:
+                return self.run_probe(probe)
+            except SearchFailed as e:
+                return ["search %s: %s" % (probe.label, e)]
+        problems = []
+        for res in pool.map(guard, probes):
+            problems.extend(res)
+        return sum(p.checks() for p in probes), problems
+
     # -- everything -------------------------------------------------------
     def check_all(self, writers, retired, final, pool, cas=None):
         """Returns (lost list, anomaly list). retired: RetiredKeys to check
         too (all of them every few cycles and at the end)."""
         lost, anomalies = [], []
-        items = [k for wr in writers for k in wr.items] + (list(cas.keys) if cas else [])
+        items = [k for wr in writers for k in wr.items + wr.purge_keys] + (
+            list(cas.keys) if cas else [])
         streams = [k for wr in writers for k in wr.streams]
 
         def guard(fn, *a):
@@ -1446,6 +1936,8 @@ def parse_args(argv):
                          "checkpoints; 3600 with --expect-loss)")
     ap.add_argument("--items-per-writer", type=int, default=3)
     ap.add_argument("--streams-per-writer", type=int, default=2)
+    ap.add_argument("--purge-keys-per-writer", type=int, default=2,
+                    help="items each writer PUTs and purges (DELETE ?purge=true)")
     ap.add_argument("--cas-keys", type=int, default=2,
                     help="items all writers update with If-Match (0: none)")
     ap.add_argument("--cas-share", type=float, default=0.15,
@@ -1459,6 +1951,15 @@ def parse_args(argv):
                          "failchk can hang after a worker kill, see the header)")
     ap.add_argument("--read-deadline", type=float, default=30.0,
                     help="seconds a check read retries 502/503/504")
+    ap.add_argument("--search-budget", type=int, default=200,
+                    help="searches per cycle's check of the index, besides the listings "
+                         "of every item and of the streams written (default 200)")
+    ap.add_argument("--search-deadline", type=float, default=30.0,
+                    help="seconds a search retries 503 (index not available) and "
+                         "502/504 before it is a failure")
+    ap.add_argument("--no-search", action="store_true",
+                    help="do not check the search index (off anyway with durability "
+                         "none: the index may keep writes the database lost)")
     ap.add_argument("--max-versions", type=int, default=1000,
                     help="writes per key before it is retired (no longer written, "
                          "still checked) and a fresh key takes its place")
@@ -1477,6 +1978,8 @@ def parse_args(argv):
         for k in args.kinds:
             if k not in KINDS:
                 ap.error("unknown kill kind %r" % k)
+    if args.durability == "none":
+        args.no_search = True
     if args.checkpoint_interval is None:
         args.checkpoint_interval = 3600 if args.expect_loss else 2
     if args.cycles < 1 or args.writers < 1 or args.seconds_per_cycle <= 0:
@@ -1545,6 +2048,7 @@ def main(argv=None):
     t_run = time.monotonic()
     failed = False
     total_lost = 0
+    search_checks = search_wrong = 0
     cycles_done = 0
     report_lines = []
     try:
@@ -1552,11 +2056,12 @@ def main(argv=None):
         stats = Stats()
         cas = CasKeys(args.cas_keys)
         writers = [Writer(t, srv, key, runid, args.seed, args.items_per_writer,
-                          args.streams_per_writer, stats, cas, args.cas_share)
+                          args.streams_per_writer, stats, cas, args.cas_share,
+                          purge_keys=args.purge_keys_per_writer)
                    for t in range(args.writers)]
         nemesis = Nemesis(srv, key, rng, args.kinds, args.max_recovery, args.max_stall,
                           args.cycles)
-        checker = Checker(srv, key, args.read_deadline)
+        checker = Checker(srv, key, args.read_deadline, args.search_deadline)
         retired = []
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=8)
         for cycle in range(1, args.cycles + 1):
@@ -1588,14 +2093,32 @@ def main(argv=None):
             del nemesis.problems[:]
             cycles_done = cycle
             total_lost += len(lost)
+            t_checked = time.monotonic()
+            # the index against the model: only after a clean check, which
+            # makes the model exact
+            wrong = []
+            search_note = ""
+            if not args.no_search and not lost and not anomalies:
+                n0, u0, checker.search_wait = checker.searches, checker.unavailable, 0.0
+                probes = search_probes(writers, cas, retired, cycle, args.search_budget,
+                                       random.Random("%d-search-%d" % (args.seed, cycle)))
+                n, wrong = checker.check_search(probes, pool)
+                search_checks += n
+                search_wrong += len(wrong)
+                search_note = ("; search: %d checks (%d searches, %d answers 503 retried, "
+                               "longest wait %.2f s), %d wrong, in %.1f s" % (
+                                   n, checker.searches - n0, checker.unavailable - u0,
+                                   checker.search_wait, len(wrong),
+                                   time.monotonic() - t_checked))
             log("cycle %d: %d acked writes (%d in total, %d indeterminate, %d refused "
                 "with 412 or a bulk failure, %d event updates answered 404), %d lost, "
                 "%d anomalies; "
-                "checked in %.1f s%s" % (
+                "checked in %.1f s%s%s" % (
                     cycle, stats.acked - acked_before, stats.acked, stats.indeterminate,
                     stats.refused, stats.absent,
-                    len(lost), len(anomalies), time.monotonic() - t_check,
-                    " (with %d retired keys)" % len(retired) if full and retired else ""))
+                    len(lost), len(anomalies), t_checked - t_check,
+                    " (with %d retired keys)" % len(retired) if full and retired else "",
+                    search_note))
             show = 5 if args.expect_loss else 20
             for line in lost[:show]:
                 log("  LOST " + line)
@@ -1605,7 +2128,11 @@ def main(argv=None):
                 log("  ANOMALY " + line)
             if len(anomalies) > 20:
                 log("  ... and %d more anomalies" % (len(anomalies) - 20))
-            if anomalies or (lost and not args.expect_loss):
+            for line in wrong[:20]:
+                log("  SEARCH " + line)
+            if len(wrong) > 20:
+                log("  ... and %d more wrong search answers" % (len(wrong) - 20))
+            if anomalies or wrong or (lost and not args.expect_loss):
                 failed = True
                 report_lines = ["seed %d, cycle %d, durability %s, kills so far:" % (
                     args.seed, cycle, args.durability)]
@@ -1613,6 +2140,7 @@ def main(argv=None):
                     c, k, d, "%.2f" % r if r is not None else "never")
                     for c, k, d, r in nemesis.events]
                 report_lines += ["LOST " + x for x in lost] + ["ANOMALY " + x for x in anomalies]
+                report_lines += ["SEARCH " + x for x in wrong]
                 break
             for wr in writers:
                 retired.extend(wr.retire(cycle, args.max_versions))
@@ -1709,7 +2237,14 @@ def main(argv=None):
         log("note: %d of %d worker/maintainer kills left orchidd unable to answer for "
             "more than 2 s (max %.2f s)" % (
                 len(slow), len(child), max(slow)))
-    print("crash: %d cycles, %d acked writes, %d lost" % (cycles_done, stats.acked, total_lost))
+    if args.no_search:
+        log("search: not checked (%s)" % ("durability none" if args.durability == "none"
+                                          else "--no-search"))
+    else:
+        log("search: %d searches answered, %d answers 503 retried" % (
+            checker.searches, checker.unavailable))
+    print("crash: %d cycles, %d acked writes, %d lost, %d search checks, %d wrong" % (
+        cycles_done, stats.acked, total_lost, search_checks, search_wrong))
     if failed:
         print("FAIL (seed %d)" % args.seed)
         return 1

@@ -5,11 +5,14 @@
 #      and ones with a lost acknowledged write, a phantom, a wrong value or
 #      ref, a reordering, an undone delete or update..., and must tell them
 #      apart.
-#   2. durability = sync under kill -9 of workers, the maintainer, the master,
-#      the whole process group (and again during recovery), each kind at least
-#      once, while item PUT/DELETE, event POST/PUT/PATCH/DELETE and
-#      compare-and-set writes go on: no acknowledged write may be lost, every
-#      cycle must have acknowledged writes.
+#   2. durability = sync under kill -9 of workers, the maintainer, the search
+#      indexer, the master, the whole process group (and again during
+#      recovery), each kind at least once, while item PUT/DELETE/PATCH/purge,
+#      bulk, event POST/PUT/PATCH/DELETE and compare-and-set writes go on: no
+#      acknowledged write may be lost, every cycle must have acknowledged
+#      writes, and after each cycle's check the search index must agree with
+#      what was read (acknowledged writes found with their current ref,
+#      deleted and purged ones not).
 #   3. negative control: durability = none, only kills of the whole process
 #      group, no checkpoints: the test must see acknowledged writes lost,
 #      otherwise it could not detect loss at all.

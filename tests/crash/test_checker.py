@@ -24,15 +24,28 @@ write is missing and as an anomaly otherwise:
     order; the list out of order; 404 to a PUT of an event that must exist;
     a read at the Location disagreeing with the list; a state that changed
     between checks without a write.
+  - purged items: PUTs and purges, "maybe" purges either way; an
+    acknowledged purge undone (also across checks), an acknowledged PUT
+    after a purge missing, verified versions gone without a purge, the
+    history changed, phantom, order, value, tombstone.
   - retired keys: unchanged is clean; a version gone is lost; a new one an
     anomaly.
+  - search (judge_search): clean; a missing hit (the negative control: an
+    acknowledged write the index lacks), a stale ref, a wrong value, a
+    purged item or deleted event found, unknown and duplicate hits, a
+    wrong total_count. And the whole search check (search_probes,
+    Checker.check_search) against FakeOrchid's index: clean, with what it
+    probes and its budget, with retired keys; an index missing an item,
+    holding an old version, a purged item or a deleted event is caught; a
+    503 for a while is retried, for longer than the deadline (or without
+    Retry-After) is a failure.
   - the nemesis plan: every requested kind of kill is planned within the
     run (for 1 to 6 cycles, 300 seeds); a worker or maintainer kill that
     found none running is owed again; a kind that never happened is
     reported missing (crash_test.py then fails the run).
   - the whole Checker (paging, parsing, check_all) and the real Writer
     against an in-memory server (FakeOrchid) that implements the routes the
-    test uses and answers 502 at random before or after applying a write:
+    test uses (search with a perfect index of its store, which tests damage) and answers 502 at random before or after applying a write:
     clean when it is correct; a rollback to an earlier state (what
     durability=none does under a crash), with writing going on afterwards,
     is reported as loss and nothing else; damage to its store is caught.
@@ -152,6 +165,16 @@ class Log:
 
     def ev_delete(self, post, outcome="ok"):
         return self._write("event-delete", outcome, ev=post.wid)
+
+    # items that are PUT and purged
+    def purge_put(self, outcome="ok"):
+        w = self._write("purge-put", outcome, value=True)
+        if w.ok:
+            w.ref = ct.value_ref(w.value)
+        return w
+
+    def purge(self, outcome="ok"):
+        return self._write("purge", outcome)
 
 
 def version(w, value=None, ref=None):
@@ -432,6 +455,105 @@ class ItemTest(JudgeCase):
         self.anomaly(self.judge_item(k, [version(a), TOMB,
                                          (ct.value_ref(after), after, False)]),
                      "deleted item")
+
+
+# ---------------------------------------------------------------------------
+# Items that are PUT and purged
+
+
+class PurgeItemTest(JudgeCase):
+    def judge_purge(self, log, entries, accept=True):
+        v = ct.judge_purge_item(log.klog, entries)
+        if accept:
+            log.klog.accept(v)
+        return v
+
+    def test_clean(self):
+        log = Log("purge")
+        a, b = log.purge_put(), log.purge_put()
+        v = self.judge_purge(log, [version(a), version(b)])
+        self.clean(v)
+        self.assertEqual(log.klog.current, (b.ref, b.value))
+        log.purge()
+        c = log.purge_put()
+        v = self.judge_purge(log, [version(c)])
+        self.clean(v)
+        self.assertEqual(log.klog.current, (c.ref, c.value))
+        log.purge()
+        self.clean(self.judge_purge(log, []))
+        self.assertIsNone(log.klog.current)
+
+    def test_maybe_purge_either_way(self):
+        for applied in (False, True):
+            log = Log("purge")
+            a = log.purge_put()
+            log.purge("maybe")
+            b = log.purge_put()
+            self.clean(self.judge_purge(log, [version(b)] if applied
+                                        else [version(a), version(b)]))
+
+    def test_maybe_put_before_a_purge(self):
+        log = Log("purge")
+        log.purge_put("maybe")
+        log.purge()
+        self.clean(self.judge_purge(log, []))
+
+    def test_acknowledged_purge_undone(self):
+        log = Log("purge")
+        a = log.purge_put()
+        log.purge()
+        b = log.purge_put()
+        self.lost(self.judge_purge(log, [version(a), version(b)]), "undone")
+
+    def test_acknowledged_purge_undone_across_checks(self):
+        log = Log("purge")
+        a = log.purge_put()
+        self.clean(self.judge_purge(log, [version(a)]))
+        log.purge()
+        self.lost(self.judge_purge(log, [version(a)]), "undone")
+
+    def test_acknowledged_put_after_a_purge_lost(self):
+        log = Log("purge")
+        log.purge_put()
+        log.purge()
+        log.purge_put()
+        self.lost(self.judge_purge(log, []), "missing")
+
+    def test_verified_versions_gone_without_a_purge(self):
+        log = Log("purge")
+        a = log.purge_put()
+        self.clean(self.judge_purge(log, [version(a)]))
+        b = log.purge_put()
+        self.lost(self.judge_purge(log, [version(b)]), "gone")
+
+    def test_verified_versions_gone_after_a_purge(self):
+        log = Log("purge")
+        a = log.purge_put()
+        self.clean(self.judge_purge(log, [version(a)]))
+        log.purge("maybe")
+        b = log.purge_put()
+        self.clean(self.judge_purge(log, [version(b)]))
+
+    def test_history_changed(self):
+        log = Log("purge")
+        a, b = log.purge_put(), log.purge_put()
+        self.clean(self.judge_purge(log, [version(a), version(b)]))
+        log.purge("maybe")
+        self.anomaly(self.judge_purge(log, [version(b)]), "changed")
+
+    def test_phantom_order_value_tombstone(self):
+        log = Log("purge")
+        a, b = log.purge_put(), log.purge_put()
+        ghost = {"w": "run.0.999999", "k": "k", "n": 9}
+        self.anomaly(self.judge_purge(log, [version(a), (ct.value_ref(ghost), ghost, False),
+                                            version(b)], accept=False), "phantom")
+        self.anomaly(self.judge_purge(log, [version(b), version(a)], accept=False),
+                     "out of order")
+        bad = dict(a.value, n=-1)
+        self.anomaly(self.judge_purge(log, [version(a, value=bad, ref=a.ref), version(b)],
+                                      accept=False), "has ref")
+        self.anomaly(self.judge_purge(log, [version(a), TOMB, version(b)], accept=False),
+                     "tombstone")
 
 
 class CasTest(JudgeCase):
@@ -721,9 +843,9 @@ class NemesisPlanTest(unittest.TestCase):
         ct.log = self.saved_log
 
     def run_plans(self, seed, cycles, kinds=ct.KINDS, fails=lambda kind, n: False):
-        """Plans every cycle and carries the kills out on paper: worker and
-        maintainer kills through Nemesis.strike (which may find none
-        running: fails(kind, attempt)), the others as done."""
+        """Plans every cycle and carries the kills out on paper: worker,
+        maintainer and indexer kills through Nemesis.strike (which may find
+        none running: fails(kind, attempt)), the others as done."""
         nem = ct.Nemesis(None, None, random.Random(seed), kinds, 5.0, 6.0, cycles)
         attempts = {}
         nem._wait_ping = lambda *a: 0.1
@@ -731,7 +853,7 @@ class NemesisPlanTest(unittest.TestCase):
             plan = nem.plan(cycle, 4.0, False)
             self.assertTrue(1 <= len(plan) <= max(3, len(kinds)), plan)
             for _, kind, pick in plan:
-                if kind in ("worker", "maint"):
+                if kind in ("worker", "maint", "indexer"):
                     attempts[kind] = attempts.get(kind, 0) + 1
                     fail = fails(kind, attempts[kind])
                     nem._kill_child = lambda role, pick, fail=fail: None if fail else 4242
@@ -791,6 +913,9 @@ class FakeOrchid:
         self.chaos = chaos
         self.clock = 1000
         self.ordinal = 10 ** 17
+        self.index_damage = None    # fn(collection, docs) -> the docs the index has
+        self.unavailable = 0        # searches still to answer 503
+        self.no_retry_after = False
 
     def snapshot(self):
         return copy.deepcopy((self.items, self.events))
@@ -820,7 +945,7 @@ class FakeOrchid:
         if bulk:
             resp = self.bulk(raw_body)
         elif len(parts) == 2:
-            resp = self.item(method, "/v0/%s/%s" % tuple(parts), body, hdr)
+            resp = self.item(method, "/v0/%s/%s" % tuple(parts), body, hdr, q)
         elif len(parts) == 3 and parts[2] == "refs":
             resp = self.refs("/v0/%s/%s" % tuple(parts[:2]), q)
         elif len(parts) == 4 and parts[2] == "events":
@@ -828,17 +953,22 @@ class FakeOrchid:
         elif len(parts) == 6 and parts[2] == "events":
             resp = self.event(method, "/v0/%s/%s/events/%s" % (parts[0], parts[1], parts[3]),
                               (int(parts[4]), int(parts[5])), body, q)
+        elif len(parts) == 1 and method == "GET" and "query" in q:
+            resp = self.search(parts[0], q)
         else:
             resp = self.answer(404)
         return self.answer(502) if fail else resp
 
-    def item(self, method, path, body, hdr):
+    def item(self, method, path, body, hdr, q=None):
         hist = self.items.get(path, [])
         live = bool(hist) and not hist[-1][2]
         if method == "GET":
             if not live:
                 return self.answer(404)
             return self.answer(200, hist[-1][1], {"etag": '"%s"' % hist[-1][0]})
+        if method == "DELETE" and (q or {}).get("purge") == "true":
+            self.items.pop(path, None)
+            return self.answer(204)
         if method == "DELETE":
             if live:
                 hist.append((_ref(None), None, True))
@@ -922,6 +1052,62 @@ class FakeOrchid:
         if len(order) > limit:
             doc["next"] = "%s?limit=%d&beforeEvent=%d/%d" % ((path, limit) + page[-1])
         return self.answer(200, doc)
+
+    # -- search: a perfect index of the store, which tests then damage ------
+    def index_docs(self, coll):
+        """The documents the index should hold for coll, as search results."""
+        docs = []
+        for path, hist in sorted(self.items.items()):
+            c, key = path.split("/")[2:4]
+            if c == coll and hist and not hist[-1][2]:
+                docs.append({"path": {"collection": c, "kind": "item", "key": key,
+                                      "ref": hist[-1][0]}, "value": hist[-1][1]})
+        for stream, evs in sorted(self.events.items()):
+            c, key, _, etype = stream.split("/")[2:6]
+            if c != coll:
+                continue
+            for pos, (ref, value) in sorted(evs.items()):
+                docs.append({"path": {"collection": c, "kind": "event", "key": key,
+                                      "type": etype, "timestamp": pos[0],
+                                      "ordinal": pos[1], "ref": ref}, "value": value})
+        return docs
+
+    @staticmethod
+    def matches(doc, clause):
+        p, value = doc["path"], doc["value"]
+        if clause == "*":
+            return True
+        if ":" not in clause:
+            # a bare word: some string of the value (the pads are one word)
+            return any(isinstance(v, str) and v.lower() == clause.lower()
+                       for v in value.values())
+        field, _, want = clause.partition(":")
+        if not (want.startswith("`") and want.endswith("`")):
+            raise ValueError("FakeOrchid search: no backticks in %r" % clause)
+        want = want[1:-1]
+        if field == "@path.key":
+            return p["key"] == want
+        return value.get(field) == want
+
+    def search(self, coll, q):
+        if self.unavailable:
+            self.unavailable -= 1
+            return self.answer(503, {"message": "rebuilding", "code": "search_index_unavailable"},
+                               {} if self.no_retry_after else {"retry-after": "1"})
+        clauses = q["query"].split(" AND ")
+        kind = "item"
+        if clauses[0] == "@path.kind:event":
+            kind = "event"
+            clauses = clauses[1:] or ["*"]
+        docs = self.index_docs(coll)
+        if self.index_damage:
+            docs = self.index_damage(coll, docs)
+        found = [d for d in docs
+                 if d["path"]["kind"] == kind and all(self.matches(d, c) for c in clauses)]
+        limit, offset = int(q.get("limit", 10)), int(q.get("offset", 0))
+        page = found[offset:offset + limit]
+        return self.answer(200, {"count": len(page), "total_count": len(found),
+                                 "results": page})
 
     @staticmethod
     def wrap(pos, ev):
@@ -1123,6 +1309,249 @@ class WholeCheckerTest(unittest.TestCase):
             del evs[pos]
         lost, anomalies = self.damage(f)
         self.assertTrue(any("gone" in x for x in lost), lost)
+
+
+# ---------------------------------------------------------------------------
+# Search: judge_search, and the whole search check against FakeOrchid
+
+
+def item_hit(coll, key, ref, value):
+    return {"path": {"collection": coll, "kind": "item", "key": key, "ref": ref},
+            "value": value}
+
+
+class SearchJudgeTest(unittest.TestCase):
+    A = {"w": "run.1.1", "pad": "abc"}
+    B = {"w": "run.1.2", "pad": "def"}
+
+    def probe(self, gone=None):
+        return ct.Probe("test", "c", "*", {("c", "a"): (ct.value_ref(self.A), self.A, "write a"),
+                                           ("c", "b"): (ct.value_ref(self.B), None, "write b")},
+                        gone or {})
+
+    def hits(self):
+        return [item_hit("c", "a", ct.value_ref(self.A), self.A),
+                item_hit("c", "b", ct.value_ref(self.B), self.B)]
+
+    def test_clean(self):
+        self.assertEqual(ct.judge_search(self.probe(), self.hits(), 2), [])
+        self.assertEqual(self.probe({("c", "x"): "it was purged"}).checks(), 4)
+
+    def test_missing_hit(self):
+        # the negative control: an acknowledged write the index does not have
+        problems = ct.judge_search(self.probe(), self.hits()[1:], 1)
+        self.assertTrue(any("item c/a is not found" in p for p in problems), problems)
+        self.assertTrue(any("total_count 1, the model has 2" in p for p in problems), problems)
+
+    def test_stale_ref(self):
+        hits = self.hits()
+        hits[0]["path"]["ref"] = "0123456789abcdef"
+        problems = ct.judge_search(self.probe(), hits, 2)
+        self.assertTrue(any("found with ref 0123456789abcdef, but its current version" in p
+                            for p in problems), problems)
+
+    def test_wrong_value(self):
+        hits = self.hits()
+        hits[0]["value"] = self.B
+        self.assertTrue(any("value" in p for p in ct.judge_search(self.probe(), hits, 2)))
+
+    def test_purged_item_found(self):
+        hits = self.hits() + [item_hit("c", "x", "00ff00ff00ff00ff", {"w": "old"})]
+        problems = ct.judge_search(self.probe({("c", "x"): "it was purged"}), hits, 3)
+        self.assertTrue(any("item c/x is found (ref 00ff00ff00ff00ff), but it was purged" in p
+                            for p in problems), problems)
+
+    def test_unknown_and_duplicate_hits(self):
+        hits = self.hits() + [item_hit("c", "y", "1", {})]
+        self.assertTrue(any("does not have" in p
+                            for p in ct.judge_search(self.probe(), hits, 3)))
+        hits = self.hits() + self.hits()[:1]
+        self.assertTrue(any("twice" in p for p in ct.judge_search(self.probe(), hits, 2)))
+        hits = self.hits() + [{"path": {"kind": "relationship"}}]
+        self.assertTrue(any("no item or event" in p
+                            for p in ct.judge_search(self.probe(), hits, 2)))
+
+    def test_count_probe(self):
+        probe = ct.Probe("count", "c", "@path.kind:event", count=5)
+        self.assertEqual(probe.checks(), 1)
+        self.assertEqual(ct.judge_search(probe, None, 5), [])
+        self.assertTrue(ct.judge_search(probe, None, 4))
+
+    def test_event_ids(self):
+        hit = {"path": {"collection": "e", "kind": "event", "key": "k", "type": ct.EVENT_TYPE,
+                        "timestamp": 5, "ordinal": 7, "ref": "r"}, "value": {}}
+        self.assertEqual(ct.hit_id(hit), ("e", "k", 5, 7))
+        probe = ct.Probe("ev", "e", "q", {}, {("e", "k", 5, 7): "it was deleted"})
+        self.assertTrue(any("it was deleted" in p for p in ct.judge_search(probe, [hit], 1)))
+
+
+class WholeSearchTest(unittest.TestCase):
+    """The real Writer writes to FakeOrchid, the real Checker checks it,
+    then search_probes and Checker.check_search check its index."""
+
+    def setUp(self):
+        self.srv = FakeOrchid(seed=11, chaos=0.05)
+        self.stats = ct.Stats()
+        self.cas = ct.CasKeys(2)
+        self.writers = [ct.Writer(t, self.srv, "key", "run", 11, 3, 2, self.stats, self.cas,
+                                  0.15) for t in range(3)]
+        self.checker = ct.Checker(self.srv, "key", 1.0, search_deadline=2.0)
+        self.retired = []
+        self.cycle = 0
+
+    def cycle_of_writes(self, steps=200):
+        self.cycle += 1
+        for wr in self.writers:
+            wr.cycle = self.cycle
+        for _ in range(steps):
+            for wr in self.writers:
+                self.assertIsNotNone(wr.step(), self.stats.unexpected)
+        self.assertEqual(self.checker.check_all(self.writers, self.retired, True, _Pool,
+                                                self.cas), ([], []))
+
+    def search(self, budget=1000):
+        probes = ct.search_probes(self.writers, self.cas, self.retired, self.cycle, budget,
+                                  random.Random(self.cycle))
+        return probes, self.checker.check_search(probes, _Pool)
+
+    def test_clean_and_what_is_probed(self):
+        self.cycle_of_writes()
+        probes, (checks, problems) = self.search()
+        self.assertEqual(problems, [])
+        self.assertGreater(checks, 100)
+        labels = " ".join(p.label for p in probes)
+        for word in ("of every item", "of every event", "of the events of", "by key",
+                     "by its write id", "by its pad word", "by an old write id", "of event"):
+            self.assertIn(word, labels)
+        gone = " ".join(why for p in probes for why in p.gone.values())
+        for word in ("tombstone", "purged", "deleted", "no longer its current version"):
+            self.assertIn(word, gone)
+        everything = [p for p in probes if p.query == "*"]
+        self.assertEqual(sorted(p.coll for p in everything),
+                         sorted([ct.ITEM_COLL, ct.CAS_COLL, ct.PURGE_COLL]))
+
+    def test_budget(self):
+        self.cycle_of_writes()
+        probes, (checks, problems) = self.search(budget=10)
+        mandatory = [p for p in probes if p.label.startswith("of every")
+                     or p.label.startswith("of the events")]
+        self.assertEqual(len(probes), max(10, len(mandatory)))
+        self.assertEqual(problems, [])
+
+    def test_retired_keys_across_cycles(self):
+        self.cycle_of_writes()
+        for wr in self.writers:
+            self.retired.extend(wr.retire(1, 1))
+        self.retired.extend(self.cas.retire(1, 1))
+        self.assertTrue(self.retired)
+        self.cycle_of_writes()
+        probes, (checks, problems) = self.search()
+        self.assertEqual(problems, [])
+        want = {i for p in probes if p.query == "*" for i in p.want}
+        self.assertTrue(any(i[1] == rk.key for rk in self.retired for i in want))
+
+    def damaged(self, make_damage):
+        """make_damage(), after the writes and the check, gives the damage
+        to the index; returns the search check's problems."""
+        self.cycle_of_writes()
+        self.srv.index_damage = make_damage()
+        return self.search()[1][1]
+
+    def live_item(self, coll=ct.ITEM_COLL):
+        for wr in self.writers:
+            for klog in wr.items + wr.purge_keys:
+                if klog.collection == coll and klog.current is not None:
+                    return klog
+        self.fail("no live item")
+
+    def test_missing_hit_fails(self):
+        # the negative control: the index lost an acknowledged write
+        gone = []
+
+        def damage():
+            gone.append(self.live_item().key)
+            return lambda coll, docs: [d for d in docs
+                                       if d["path"]["key"] != gone[0] or coll != ct.ITEM_COLL]
+        problems = self.damaged(damage)
+        self.assertTrue(any("item %s/%s is not found" % (ct.ITEM_COLL, gone[0]) in p
+                            for p in problems), problems)
+
+    def test_stale_version_fails(self):
+        stale = []
+
+        def damage():
+            klog = self.live_item()
+            old = next(w for w in reversed(klog.writes)
+                       if w.op == "put" and w.ok and w.wid != klog.current[1]["w"])
+            stale.append(old)
+
+            def f(coll, docs):
+                for d in docs:
+                    if coll == ct.ITEM_COLL and d["path"]["key"] == klog.key:
+                        d["path"]["ref"], d["value"] = old.ref, old.value
+                return docs
+            return f
+        problems = self.damaged(damage)
+        self.assertTrue(any("found with ref %s, but its current version" % stale[0].ref in p
+                            for p in problems), problems)
+        self.assertTrue(any("not found" in p for p in problems), problems)
+
+    def test_purged_item_found_fails(self):
+        self.cycle_of_writes()
+        purged = [(k, w) for wr in self.writers for k in wr.purge_keys if k.current is None
+                  for w in k.writes if w.op == "purge-put" and w.ok]
+        self.assertTrue(purged)
+        klog, w = purged[-1]
+        ghost = {"path": {"collection": ct.PURGE_COLL, "kind": "item", "key": klog.key,
+                          "ref": w.ref}, "value": w.value}
+        self.srv.index_damage = lambda coll, docs: docs + (
+            [ghost] if coll == ct.PURGE_COLL else [])
+        problems = self.search()[1][1]
+        self.assertTrue(any("%s is found (ref %s), but it was purged" % (klog.key, w.ref) in p
+                            for p in problems), problems)
+
+    def test_deleted_event_found_fails(self):
+        self.cycle_of_writes()
+        gone = None
+        for wr in self.writers:
+            for klog in wr.streams:
+                for w in klog.writes:
+                    if w.op == "event-delete" and w.ok and klog.events[w.ev].location:
+                        gone = (klog, w)
+        self.assertIsNotNone(gone)
+        klog, w = gone
+        ts, o = (int(x) for x in klog.events[w.ev].location.rsplit("/", 2)[1:])
+        ghost = {"path": {"collection": ct.EVENT_COLL, "kind": "event", "key": klog.key,
+                          "type": ct.EVENT_TYPE, "timestamp": ts, "ordinal": o, "ref": "0"},
+                 "value": {"ev": w.ev, "w": w.ev}}
+        self.srv.index_damage = lambda coll, docs: docs + (
+            [ghost] if coll == ct.EVENT_COLL else [])
+        problems = self.search()[1][1]
+        self.assertTrue(any("but it was deleted" in p for p in problems), problems)
+        self.assertTrue(any("of every event" in p and "total_count" in p for p in problems),
+                        problems)
+
+    def test_unavailable_for_a_while_is_retried(self):
+        self.cycle_of_writes()
+        self.srv.unavailable = 3
+        probes, (checks, problems) = self.search()
+        self.assertEqual(problems, [])
+        self.assertEqual(self.checker.unavailable, 3)
+
+    def test_unavailable_too_long_fails(self):
+        self.cycle_of_writes()
+        self.checker.search_deadline = 0.15
+        self.srv.unavailable = 10 ** 6
+        problems = self.search(budget=5)[1][1]
+        self.assertTrue(problems)
+        self.assertTrue(all("kept failing" in p for p in problems), problems)
+
+    def test_unavailable_without_retry_after_fails(self):
+        self.cycle_of_writes()
+        self.srv.unavailable = 1
+        self.srv.no_retry_after = True
+        problems = self.search(budget=5)[1][1]
+        self.assertTrue(any("without Retry-After" in p for p in problems), problems)
 
 
 if __name__ == "__main__":
