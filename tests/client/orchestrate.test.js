@@ -771,3 +771,185 @@ describe('graph', TIMEOUT, () => {
     assert.equal((await db.newGraphReader().get().from(users, 'bob').related('friend')).body.count, 0)
   })
 })
+
+// Search (reference §4 "search", "newSearchBuilder"; orchestrate-api.md §8).
+// No sleeps anywhere: Orchid makes a write searchable by the time its 2xx
+// arrives. Every test writes its own data set into collections of its own
+// and searches at once.
+describe('search', TIMEOUT, () => {
+  function keys (res) {
+    return res.body.results.map(r => r.path.key)
+  }
+
+  async function putAll (c, items) {
+    const refs = {}
+    for (const [k, v] of Object.entries(items)) refs[k] = (await db.put(c, k, v)).path.ref
+    return refs
+  }
+
+  // The search result envelope: count, total_count, results (and no more
+  // than next, prev, aggregates).
+  function assertEnvelope (res) {
+    assert.equal(res.statusCode, 200)
+    const extra = Object.keys(res.body).filter(k =>
+      !['count', 'total_count', 'results', 'next', 'prev', 'aggregates'].includes(k))
+    assert.deepEqual(extra, [], JSON.stringify(res.body))
+    assert.equal(res.body.count, res.body.results.length)
+    assert.equal(typeof res.body.total_count, 'number')
+    assert.ok(res.body.total_count >= res.body.count)
+  }
+
+  // Great-circle distance from (0, 0) to (0, lon) on Xapian's sphere
+  // (GreatCircleMetric, radius 6372797.6 m), in metres.
+  function metresAlongEquator (lon) {
+    return 6372797.6 * lon * Math.PI / 180
+  }
+
+  function assertNear (actual, expected, what) {
+    assert.equal(typeof actual, 'number', what + ': ' + actual)
+    assert.ok(Math.abs(actual - expected) <= 0.001 * expected + 1e-9,
+      what + ': ' + actual + ' vs ' + expected)
+  }
+
+  describe('db.search', () => {
+    it('finds a write at once; result shape of an item', async () => {
+      const c = coll('s_basic')
+      const value = { name: 'Ada Lovelace', born: 1815, tags: ['math', 'poetry'] }
+      const put = await db.put(c, 'ada', value)
+      await db.put(c, 'bob', { name: 'Bob', born: 1900 })
+      const res = await db.search(c, 'value.name:ada')
+      assertEnvelope(res)
+      assert.equal(res.body.count, 1)
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.deepEqual(Object.keys(r.path).sort(), ['collection', 'key', 'kind', 'ref', 'reftime'])
+      assert.equal(r.path.collection, c)
+      assert.equal(r.path.kind, 'item')
+      assert.equal(r.path.key, 'ada')
+      assert.equal(r.path.ref, put.path.ref)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.equal(r.reftime, r.path.reftime)
+      assert.deepEqual(r.value, value)
+      assert.equal(typeof r.score, 'number')
+      assert.equal(res.body.next, undefined)
+      assert.equal(res.body.prev, undefined)
+      assert.ok(!(res.links && res.links.next))
+
+      // Unfielded terms, bare field names, numbers and backticks.
+      assert.deepEqual(keys(await db.search(c, 'poetry')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'name:bob')), ['bob'])
+      assert.deepEqual(keys(await db.search(c, 'value.born:1815')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.name:`Ada Lovelace`')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.name:`ada lovelace`')), [])
+      assert.deepEqual(keys(await db.search(c, 'value.born:[1800 TO 1850]')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.nothing:ada')), [])
+    })
+
+    it('every write is found by the next search, with no sleep', async () => {
+      const c = coll('s_fresh')
+      for (let i = 0; i < 10; i++) {
+        const k = 'w' + i
+        await db.put(c, k, { word: 'fresh' + i })
+        assert.deepEqual(keys(await db.search(c, 'value.word:fresh' + i)), [k], 'after put ' + k)
+        assert.equal((await db.search(c, '*')).body.total_count, i + 1)
+      }
+      // Replace: the new value is found, the old one is not.
+      await db.put(c, 'w0', { word: 'replaced' })
+      assert.deepEqual(keys(await db.search(c, 'value.word:replaced')), ['w0'])
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh0')), [])
+      // merge and patch.
+      await db.merge(c, 'w1', { extra: 'merged' })
+      assert.deepEqual(keys(await db.search(c, 'value.extra:merged')), ['w1'])
+      await db.newPatchBuilder(c, 'w2').add('extra', 'patched').apply()
+      assert.deepEqual(keys(await db.search(c, 'value.extra:patched')), ['w2'])
+      // post.
+      const posted = await db.post(c, { word: 'posted' })
+      assert.deepEqual(keys(await db.search(c, 'value.word:posted')), [posted.path.key])
+      // Delete and purge take the item out of the results at once.
+      await db.remove(c, 'w3')
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh3')), [])
+      await db.remove(c, 'w4', true)
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh4')), [])
+      assert.equal((await db.search(c, '*')).body.total_count, 9)
+      // Deleting the collection empties its search.
+      await db.deleteCollection(c)
+      const gone = await db.search(c, '*')
+      assertEnvelope(gone)
+      assert.equal(gone.body.total_count, 0)
+      assert.deepEqual(gone.body.results, [])
+    })
+
+    it('limit, offset and sort options; limit 0; values=false', async () => {
+      const c = coll('s_opts')
+      const items = {}
+      for (let n = 1; n <= 7; n++) items['n' + n] = { n, t: 'optword' }
+      await putAll(c, items)
+      const res = await db.search(c, 'optword', { sort: 'value.n:asc', limit: 3, offset: 2 })
+      assertEnvelope(res)
+      assert.deepEqual(keys(res), ['n3', 'n4', 'n5'])
+      assert.equal(res.body.count, 3)
+      assert.equal(res.body.total_count, 7)
+      assert.ok(res.body.next)
+      assert.ok(res.body.prev)
+      assert.deepEqual(keys(await db.search(c, 'optword', { sort: 'value.n:desc', limit: 2 })),
+        ['n7', 'n6'])
+      // Default limit 10, and the sort applies before the page.
+      assert.deepEqual(keys(await db.search(c, 'optword', { sort: 'value.n:desc', offset: 5 })),
+        ['n2', 'n1'])
+      // Past the end: an empty page with the true total.
+      const past = await db.search(c, 'optword', { offset: 50 })
+      assert.equal(past.body.count, 0)
+      assert.equal(past.body.total_count, 7)
+
+      const zero = await db.search(c, 'optword', { limit: 0 })
+      assertEnvelope(zero)
+      assert.equal(zero.body.count, 0)
+      assert.deepEqual(zero.body.results, [])
+      assert.equal(zero.body.total_count, 7)
+
+      const bare = await db.search(c, 'value.n:4', { values: false })
+      assert.equal(bare.body.count, 1)
+      assert.equal(bare.body.results[0].path.key, 'n4')
+      assert.equal(bare.body.results[0].value, undefined)
+
+      const hundred = await db.search(c, '*', { limit: 100 })
+      assert.equal(hundred.body.count, 7)
+    })
+
+    it('without sort: by relevance, highest score first', async () => {
+      const c = coll('s_score')
+      await putAll(c, {
+        short: { text: 'apple' },
+        long: { text: 'apple pie with cream and sugar and a few other words besides' },
+        none: { text: 'pear' }
+      })
+      const res = await db.search(c, 'value.text:apple')
+      assert.deepEqual(keys(res), ['short', 'long'])
+      const [a, b] = res.body.results.map(r => r.score)
+      assert.ok(a > b, 'scores ' + a + ', ' + b)
+    })
+
+    it('a malformed query is 400 search_query_malformed', async () => {
+      const c = coll('s_bad')
+      await db.put(c, 'k', { v: 'x' })
+      for (const q of ['value.v:(x', 'x AND', '"x', 'value.n:[1 TO 5']) {
+        const err = await expectStatus(db.search(c, q), 400)
+        assert.equal(err.body.code, 'search_query_malformed', q + ': ' + JSON.stringify(err.body))
+        assert.equal(typeof err.body.message, 'string')
+      }
+      const viaBuilder = await expectStatus(db.newSearchBuilder().collection(c).query('x AND'), 400)
+      assert.equal(viaBuilder.body.code, 'search_query_malformed')
+      // The server is fine afterwards.
+      assert.deepEqual(keys(await db.search(c, 'value.v:x')), ['k'])
+    })
+
+    it('limit 101 is 400 search_param_invalid', async () => {
+      const c = coll('s_limit')
+      await db.put(c, 'k', { v: 'x' })
+      const err = await expectStatus(db.search(c, '*', { limit: 101 }), 400)
+      assert.equal(err.body.code, 'search_param_invalid')
+      const viaBuilder = await expectStatus(db.newSearchBuilder().collection(c).limit(101).query('*'), 400)
+      assert.equal(viaBuilder.body.code, 'search_param_invalid')
+    })
+  })
+})
