@@ -952,4 +952,137 @@ describe('search', TIMEOUT, () => {
       assert.equal(viaBuilder.body.code, 'search_param_invalid')
     })
   })
+
+  describe('newSearchBuilder', () => {
+    const people = {
+      p1: { name: 'carl', group: 'b', n: 3, t: 'sortword' },
+      p2: { name: 'Ada', group: 'a', n: 1, t: 'sortword' },
+      p3: { name: 'bob', group: 'b', n: 7, t: 'sortword' },
+      p4: { name: 'dora', group: 'a', n: 5, t: 'sortword' },
+      p5: { name: 'eve', t: 'sortword' } // no group, no n
+    }
+
+    it('collection, limit, offset, sort(field, order)', async () => {
+      const c = coll('b_sort')
+      await putAll(c, people)
+      const q = () => db.newSearchBuilder().collection(c)
+      // sort() prefixes "value." (reference §5.10); missing fields sort last.
+      assert.deepEqual(keys(await q().sort('n', 'asc').query('sortword')),
+        ['p2', 'p1', 'p4', 'p3', 'p5'])
+      assert.deepEqual(keys(await q().sort('n', 'desc').query('sortword')),
+        ['p3', 'p4', 'p1', 'p2', 'p5'])
+      // Strings sort case-insensitively.
+      assert.deepEqual(keys(await q().sort('name', 'asc').query('sortword')),
+        ['p2', 'p3', 'p1', 'p4', 'p5'])
+      // A @path field is sent as is.
+      assert.deepEqual(keys(await q().sort('@path.key', 'desc').query('sortword')),
+        ['p5', 'p4', 'p3', 'p2', 'p1'])
+      const page = await q().sort('n', 'asc').limit(2).offset(1).query('sortword')
+      assertEnvelope(page)
+      assert.deepEqual(keys(page), ['p1', 'p4'])
+      assert.equal(page.body.total_count, 5)
+      // offset(0) is sent (offset=0).
+      assert.deepEqual(keys(await q().sort('n', 'asc').limit(1).offset(0).query('sortword')), ['p2'])
+    })
+
+    it('sortBy: several clauses, with and without a direction', async () => {
+      const c = coll('b_sortby')
+      await putAll(c, people)
+      const q = () => db.newSearchBuilder().collection(c)
+      assert.deepEqual(keys(await q().sortBy('value.group:asc', 'value.n:desc').query('sortword')),
+        ['p4', 'p2', 'p3', 'p1', 'p5'])
+      assert.deepEqual(keys(await q().sortBy('value.group:desc').sortBy('value.n:asc').query('sortword')),
+        ['p1', 'p3', 'p2', 'p4', 'p5'])
+      // No direction: ascending.
+      assert.deepEqual(keys(await q().sortBy('@path.key').query('sortword')),
+        ['p1', 'p2', 'p3', 'p4', 'p5'])
+      assert.deepEqual(keys(await q().sortBy('value.n').query('sortword')),
+        ['p2', 'p1', 'p4', 'p3', 'p5'])
+    })
+
+    it('sortRandom(seed): a permutation, the same for one seed, stable across pages', async () => {
+      const c = coll('b_random')
+      const items = {}
+      for (let i = 0; i < 20; i++) items['r' + String(i).padStart(2, '0')] = { i, t: 'rndword' }
+      await putAll(c, items)
+      const all = Object.keys(items)
+      const run = (seed, limit, offset) => {
+        let b = db.newSearchBuilder().collection(c).limit(limit || 20)
+        if (offset !== undefined) b = b.offset(offset)
+        return b.sortRandom(seed).query('rndword')
+      }
+      const a = keys(await run('seed1'))
+      assert.deepEqual(a.slice().sort(), all)
+      assert.deepEqual(keys(await run('seed1')), a)
+      // Pages with the same seed put together give the whole order.
+      const paged = []
+      for (let off = 0; off < 20; off += 6) paged.push(...keys(await run('seed1', 6, off)))
+      assert.deepEqual(paged, a)
+      // Another seed, another order (20! orders: a collision means a broken hash).
+      const b = keys(await run('seed2'))
+      assert.deepEqual(b.slice().sort(), all)
+      assert.notDeepEqual(b, a)
+      // A numeric seed works as well.
+      assert.deepEqual(keys(await run(42)), keys(await run(42)))
+      // Unseeded: still every item once.
+      const u = await db.newSearchBuilder().collection(c).limit(20).sortRandom().query('rndword')
+      assert.deepEqual(keys(u).sort(), all)
+      assert.equal(u.body.total_count, 20)
+    })
+
+    it('withFields / withoutFields filter the values, not the paths', async () => {
+      const c = coll('b_fields')
+      await putAll(c, {
+        s: { name: 'Steve Kaliski', email: 's@x', location: 'New York', profile: { a: 1, b: 2 } }
+      })
+      const w = await db.newSearchBuilder().collection(c).withFields('value.name')
+        .query('value.name:"Steve Kaliski"')
+      assert.deepEqual(w.body.results[0].value, { name: 'Steve Kaliski' })
+      assert.equal(w.body.results[0].path.key, 's')
+      assert.equal(w.body.results[0].path.kind, 'item')
+      const w2 = await db.newSearchBuilder().collection(c).withFields('value.name', 'value.profile.b')
+        .query('steve')
+      assert.deepEqual(w2.body.results[0].value, { name: 'Steve Kaliski', profile: { b: 2 } })
+      const wo = await db.newSearchBuilder().collection(c)
+        .withoutFields('value.email', 'value.location', 'value.profile')
+        .query('value.name:"Steve Kaliski"')
+      assert.deepEqual(wo.body.results[0].value, { name: 'Steve Kaliski' })
+      // db.search passes the same parameters.
+      const viaSearch = await db.search(c, 'steve', { with_fields: 'value.location' })
+      assert.deepEqual(viaSearch.body.results[0].value, { location: 'New York' })
+    })
+
+    it('paging with res.links.next.get() and prev, keeping the sort', async () => {
+      const c = coll('b_paging')
+      const items = {}
+      for (let n = 1; n <= 7; n++) items['k' + n] = { n: 8 - n, t: 'pageword' }
+      await putAll(c, items)
+      let res = await db.newSearchBuilder().collection(c).limit(3).sortBy('value.n:asc')
+        .query('pageword')
+      const pages = []
+      const firstNext = res.links && res.links.next
+      for (;;) {
+        assertEnvelope(res)
+        assert.equal(res.body.total_count, 7)
+        pages.push(res.body.results.map(r => r.value.n))
+        if (pages.length > 1) {
+          assert.ok(res.links.prev, 'no Link rel="prev" on page ' + pages.length)
+          assert.equal(res.body.prev, res.links.prev.url)
+        }
+        if (!res.links || !res.links.next) {
+          assert.equal(res.body.next, undefined)
+          break
+        }
+        assert.ok(res.links.next.url.startsWith('/v0/' + c + '?'), res.links.next.url)
+        assert.equal(res.body.next, res.links.next.url)
+        res = await res.links.next.get()
+        assert.ok(pages.length < 10, 'paging does not end')
+      }
+      assert.deepEqual(pages, [[1, 2, 3], [4, 5, 6], [7]])
+      assert.ok(firstNext)
+      // Back from the last page.
+      const back = await res.links.prev.get()
+      assert.deepEqual(back.body.results.map(r => r.value.n), [4, 5, 6])
+    })
+  })
 })
