@@ -1085,4 +1085,147 @@ describe('search', TIMEOUT, () => {
       assert.deepEqual(back.body.results.map(r => r.value.n), [4, 5, 6])
     })
   })
+
+  describe('kinds: items, events, relationships', () => {
+    const TS = 1412787145997
+
+    // Two items, three events, one relation; "steve" is in one item, two
+    // events and the relation.
+    async function seedKinds (c) {
+      await putAll(c, { steve: { name: 'steve' }, bob: { name: 'bob' } })
+      const ev = await db.newEventBuilder().from(c, 'steve').type('activities').time(TS)
+        .data({ activity: 'followed', user: 'steve' }).create()
+      await db.newEventBuilder().from(c, 'steve').type('other').time(TS + 1)
+        .data({ user: 'steve' }).create()
+      await db.newEventBuilder().from(c, 'bob').type('activities').time(TS + 2)
+        .data({ activity: 'liked', user: 'bob' }).create()
+      const rel = await db.newGraphBuilder().create().data({ note: 'steve likes bob' })
+        .from(c, 'steve').related('likes').to(c, 'bob')
+      return { ev, relRef: rel.headers.etag.replace(/"/g, '') }
+    }
+
+    function kindsOf (res) {
+      return res.body.results.map(r => r.path.kind).sort()
+    }
+
+    it('items only unless the query names @path.kind', async () => {
+      const c = coll('k_default')
+      await seedKinds(c)
+      const res = await db.newSearchBuilder().collection(c).query('steve')
+      assert.deepEqual(kindsOf(res), ['item'])
+      assert.deepEqual(keys(res), ['steve'])
+      assert.equal((await db.search(c, '*')).body.total_count, 2)
+    })
+
+    it("kinds('event'): events with type, timestamp, ordinal, ordinal_str", async () => {
+      const c = coll('k_event')
+      const { ev } = await seedKinds(c)
+      const all = await db.newSearchBuilder().collection(c).kinds('event').query('steve')
+      assertEnvelope(all)
+      assert.deepEqual(kindsOf(all), ['event', 'event'])
+
+      const res = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.type:activities AND steve')
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.equal(r.path.kind, 'event')
+      assert.equal(r.path.collection, c)
+      assert.equal(r.path.key, 'steve')
+      assert.equal(r.path.type, 'activities')
+      assert.equal(r.path.timestamp, TS)
+      assert.match(r.path.ordinal_str, /^[0-9a-f]{16}$/)
+      assert.equal(BigInt('0x' + r.path.ordinal_str).toString(), ev.path.ordinal_str)
+      // The decimal ordinal, as a JSON number (rounded like any JS number).
+      assert.equal(r.path.ordinal, Number(ev.path.ordinal_str))
+      assert.equal(r.path.ref, ev.path.ref)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.equal(r.reftime, r.path.reftime)
+      assert.deepEqual(r.value, { activity: 'followed', user: 'steve' })
+      assert.equal(typeof r.score, 'number')
+
+      // The metadata fields of events.
+      const byTs = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.timestamp:[' + (TS + 1) + ' TO *]')
+      assert.deepEqual(byTs.body.results.map(x => x.path.type + '/' + x.path.key).sort(),
+        ['activities/bob', 'other/steve'])
+      const byKey = await db.newSearchBuilder().collection(c).kinds('event').query('@path.key:bob')
+      assert.deepEqual(byKey.body.results.map(x => x.value), [{ activity: 'liked', user: 'bob' }])
+
+      // The builder writes @path.kind:(event) AND (q); the same by hand.
+      const raw = await db.search(c, '@path.kind:event AND steve')
+      assert.equal(raw.body.total_count, 2)
+
+      // A removed event leaves the results at once.
+      await db.newEventBuilder().from(c, 'steve').type('activities').time(TS)
+        .ordinal(ev.path.ordinal_str).remove()
+      const after = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.type:activities AND steve')
+      assert.equal(after.body.total_count, 0)
+    })
+
+    it("kinds('relationship'): relation, source, destination and the properties", async () => {
+      const c = coll('k_rel')
+      const { relRef } = await seedKinds(c)
+      const res = await db.newSearchBuilder().collection(c).kinds('relationship').query('steve')
+      assertEnvelope(res)
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.equal(r.path.kind, 'relationship')
+      assert.equal(r.path.relation, 'likes')
+      assert.equal(r.path.source.collection, c)
+      assert.equal(r.path.source.key, 'steve')
+      assert.equal(r.path.destination.collection, c)
+      assert.equal(r.path.destination.key, 'bob')
+      assert.equal(r.path.ref, relRef)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.deepEqual(r.value, { note: 'steve likes bob' })
+
+      for (const q of ['@path.relation:likes', '@path.source.key:steve',
+        '@path.destination.key:`bob`', '@path.destination.collection:`' + c + '`']) {
+        const x = await db.newSearchBuilder().collection(c).kinds('relationship').query(q)
+        assert.equal(x.body.total_count, 1, q)
+      }
+      assert.equal((await db.newSearchBuilder().collection(c).kinds('relationship')
+        .query('@path.relation:hates')).body.total_count, 0)
+
+      // Removing the relation takes it out at once.
+      await db.newGraphBuilder().remove().from(c, 'steve').related('likes').to(c, 'bob')
+      assert.equal((await db.newSearchBuilder().collection(c).kinds('relationship')
+        .query('steve')).body.total_count, 0)
+    })
+
+    it("kinds('item', 'event', 'relationship') and kinds('item', 'event')", async () => {
+      const c = coll('k_all')
+      await seedKinds(c)
+      const every = await db.newSearchBuilder().collection(c)
+        .kinds('item', 'event', 'relationship').query('steve')
+      assertEnvelope(every)
+      assert.deepEqual(kindsOf(every), ['event', 'event', 'item', 'relationship'])
+      assert.equal(every.body.total_count, 4)
+      for (const r of every.body.results) {
+        if (r.path.kind === 'item') {
+          assert.deepEqual(r.value, { name: 'steve' })
+        } else if (r.path.kind === 'event') {
+          assert.ok(['activities', 'other'].includes(r.path.type))
+          assert.equal(typeof r.path.timestamp, 'number')
+          assert.match(r.path.ordinal_str, /^[0-9a-f]{16}$/)
+        } else {
+          assert.equal(r.path.relation, 'likes')
+          assert.equal(r.path.source.key, 'steve')
+          assert.equal(r.path.destination.key, 'bob')
+        }
+      }
+      const two = await db.newSearchBuilder().collection(c).kinds('item', 'event').query('steve')
+      assert.deepEqual(kindsOf(two), ['event', 'event', 'item'])
+      // Every kind, everything.
+      const star = await db.newSearchBuilder().collection(c)
+        .kinds('item', 'event', 'relationship').query('*')
+      assert.equal(star.body.total_count, 6)
+      // Sorting a mixed result by key, then timestamp (items have none: last).
+      const sorted = await db.newSearchBuilder().collection(c).kinds('item', 'event')
+        .sortBy('@path.key:asc', '@path.timestamp:asc').query('*')
+      assert.deepEqual(sorted.body.results.map(r => r.path.key + ':' + (r.path.type || r.path.kind)),
+        ['bob:activities', 'bob:item', 'steve:activities', 'steve:other', 'steve:item'])
+    })
+  })
 })
