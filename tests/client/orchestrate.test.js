@@ -1228,4 +1228,163 @@ describe('search', TIMEOUT, () => {
         ['bob:activities', 'bob:item', 'steve:activities', 'steve:other', 'steve:item'])
     })
   })
+
+  describe('aggregates', () => {
+    // price over the matches: 1 2 3 4 10 (count 5, sum 20, mean 4, sum of
+    // squares 130, population variance 10); tag: red 3, blue 2, green 1;
+    // "other" never matches value.t:aggword.
+    const data = {
+      a1: { t: 'aggword', price: 1, tag: 'red', when: '2014-03-01T13:05:00Z' },
+      a2: { t: 'aggword', price: 2, tag: 'red', when: '2014-03-01T23:30:00Z' },
+      a3: { t: 'aggword', price: 3, tag: 'red', when: '2014-03-02T01:00:00Z' },
+      a4: { t: 'aggword', price: 4, tag: 'blue', when: '2014-04-10T00:00:00Z' },
+      a5: { t: 'aggword', price: 10, tag: 'blue', when: '2015-01-01T00:00:00Z' },
+      a6: { t: 'aggword', tag: 'green' },
+      other: { t: 'otherword', price: 1000, tag: 'red', when: '2016-06-06T00:00:00Z' }
+    }
+
+    function only (res) {
+      assertEnvelope(res)
+      assert.ok(Array.isArray(res.body.aggregates), JSON.stringify(res.body))
+      assert.equal(res.body.aggregates.length, 1)
+      return res.body.aggregates[0]
+    }
+
+    function buckets (agg) {
+      return agg.buckets.map(b => [b.bucket, b.count])
+    }
+
+    it('stats (and aggregate("stats", ...)): exact numbers over every match', async () => {
+      const c = coll('a_stats')
+      await putAll(c, data)
+      const a = only(await db.newSearchBuilder().collection(c).stats('value.price')
+        .query('value.t:aggword'))
+      assert.equal(a.aggregate_kind, 'stats')
+      assert.equal(a.field_name, 'value.price')
+      assert.equal(a.value_count, 5)
+      const s = a.statistics
+      assert.deepEqual(Object.keys(s).sort(),
+        ['max', 'mean', 'min', 'std_dev', 'sum', 'sum_of_squares', 'variance'])
+      assert.equal(s.min, 1)
+      assert.equal(s.max, 10)
+      assert.equal(s.sum, 20)
+      assertNear(s.mean, 4, 'mean')
+      assertNear(s.sum_of_squares, 130, 'sum_of_squares')
+      assertNear(s.variance, 10, 'variance')
+      assertNear(s.std_dev, Math.sqrt(10), 'std_dev')
+
+      // The generic form, a page of one: the aggregate still covers all matches.
+      const res = await db.newSearchBuilder().collection(c).limit(1)
+        .aggregate('stats', 'value.price').query('value.t:aggword')
+      assert.equal(res.body.count, 1)
+      assert.equal(res.body.total_count, 6)
+      assert.deepEqual(res.body.aggregates, [a])
+      // db.search with an aggregate option: the same request.
+      const viaSearch = await db.search(c, 'value.t:aggword', { aggregate: 'value.price:stats', limit: 0 })
+      assert.deepEqual(viaSearch.body.aggregates, [a])
+    })
+
+    it('range: a string and a BucketBuilder give the same buckets, min inclusive, max exclusive', async () => {
+      const c = coll('a_range')
+      await putAll(c, data)
+      const s = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', '*~2:2~4:4~*').query('value.t:aggword'))
+      assert.equal(s.aggregate_kind, 'range')
+      assert.equal(s.field_name, 'value.price')
+      assert.equal(s.value_count, 5)
+      assert.deepEqual(s.buckets, [{ max: 2, count: 1 }, { min: 2, max: 4, count: 2 }, { min: 4, count: 2 }])
+      const f = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', b => b.before(2).between(2, 4).after(4)).query('value.t:aggword'))
+      assert.deepEqual(f, s)
+      // A bucket nothing falls in is still listed, with count 0.
+      const z = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', '5~9:10~11').query('value.t:aggword'))
+      assert.deepEqual(z.buckets, [{ min: 5, max: 9, count: 0 }, { min: 10, max: 11, count: 1 }])
+    })
+
+    it('top_values: most frequent first; offset and limit through aggregate()', async () => {
+      const c = coll('a_top')
+      await putAll(c, data)
+      const a = only(await db.newSearchBuilder().collection(c).top_values('value.tag')
+        .query('value.t:aggword'))
+      assert.equal(a.aggregate_kind, 'top_values')
+      assert.equal(a.field_name, 'value.tag')
+      assert.equal(a.value_count, 6)
+      assert.equal(a.offset, 0)
+      assert.equal(a.limit, 10)
+      assert.deepEqual(a.entries, [
+        { value: 'red', count: 3 }, { value: 'blue', count: 2 }, { value: 'green', count: 1 }])
+      // top_values(path, offset, limit) drops offset and limit (reference
+      // §5.6); aggregate() with the arguments sends them.
+      const p = only(await db.newSearchBuilder().collection(c)
+        .aggregate('top_values', 'value.tag', ['offset', 1, 'limit', 1]).query('value.t:aggword'))
+      assert.equal(p.offset, 1)
+      assert.equal(p.limit, 1)
+      assert.deepEqual(p.entries, [{ value: 'blue', count: 2 }])
+      // Numbers are counted too.
+      const n = only(await db.newSearchBuilder().collection(c).top_values('value.price')
+        .query('value.t:aggword'))
+      assert.equal(n.value_count, 5)
+      assert.deepEqual(n.entries.map(e => e.count), [1, 1, 1, 1, 1])
+      assert.deepEqual(n.entries.map(e => Number(e.value)).sort((x, y) => x - y), [1, 2, 3, 4, 10])
+    })
+
+    it('time_series: every interval, with and without a time zone', async () => {
+      const c = coll('a_time')
+      await putAll(c, data)
+      const ts = async (interval, zone) => {
+        const a = only(await db.newSearchBuilder().collection(c)
+          .time_series('value.when', interval, zone).query('value.t:aggword'))
+        assert.equal(a.aggregate_kind, 'time_series')
+        assert.equal(a.field_name, 'value.when')
+        assert.equal(a.value_count, 5)
+        assert.equal(a.interval, interval)
+        if (zone !== undefined) assert.equal(a.time_zone, zone)
+        return buckets(a)
+      }
+      assert.deepEqual(await ts('year'), [['2014', 4], ['2015', 1]])
+      assert.deepEqual(await ts('quarter'), [['2014-Q1', 3], ['2014-Q2', 1], ['2015-Q1', 1]])
+      assert.deepEqual(await ts('month'), [['2014-03', 3], ['2014-04', 1], ['2015-01', 1]])
+      // ISO weeks: 2014-03-01 (a Saturday) and 03-02 are in 2014-W09;
+      // 2015-01-01 is in 2015-W01.
+      assert.deepEqual(await ts('week'), [['2014-W09', 3], ['2014-W15', 1], ['2015-W01', 1]])
+      assert.deepEqual(await ts('day'),
+        [['2014-03-01', 2], ['2014-03-02', 1], ['2014-04-10', 1], ['2015-01-01', 1]])
+      assert.deepEqual(await ts('hour'), [['2014-03-01T13', 1], ['2014-03-01T23', 1],
+        ['2014-03-02T01', 1], ['2014-04-10T00', 1], ['2015-01-01T00', 1]])
+      // +0900: 23:30Z is the next morning; -0500: 01:00Z is the evening before,
+      // and 2015-01-01T00:00Z is 2014-12-31 (ISO week 2015-W01 still).
+      assert.deepEqual(await ts('day', '+0900'),
+        [['2014-03-01', 1], ['2014-03-02', 2], ['2014-04-10', 1], ['2015-01-01', 1]])
+      assert.deepEqual(await ts('day', '-0500'),
+        [['2014-03-01', 3], ['2014-04-09', 1], ['2014-12-31', 1]])
+      assert.deepEqual(await ts('year', '-0500'), [['2014', 5]])
+      assert.deepEqual(await ts('week', '-0500'), [['2014-W09', 3], ['2014-W15', 1], ['2015-W01', 1]])
+      assert.deepEqual(await ts('hour', '+0900'), [['2014-03-01T22', 1], ['2014-03-02T08', 1],
+        ['2014-03-02T10', 1], ['2014-04-10T09', 1], ['2015-01-01T09', 1]])
+    })
+
+    it('several aggregates in one request, in the order asked', async () => {
+      const c = coll('a_many')
+      await putAll(c, data)
+      const res = await db.newSearchBuilder().collection(c).limit(2)
+        .stats('value.price')
+        .top_values('value.tag')
+        .range('value.price', '*~5:5~*')
+        .time_series('value.when', 'year')
+        .query('value.t:aggword')
+      assertEnvelope(res)
+      assert.equal(res.body.count, 2)
+      assert.deepEqual(res.body.aggregates.map(a => a.aggregate_kind + ' ' + a.field_name),
+        ['stats value.price', 'top_values value.tag', 'range value.price', 'time_series value.when'])
+      assert.equal(res.body.aggregates[0].statistics.sum, 20)
+      assert.deepEqual(res.body.aggregates[2].buckets.map(b => b.count), [4, 1])
+      // Aggregates over no match at all.
+      const none = await db.newSearchBuilder().collection(c).stats('value.price')
+        .top_values('value.tag').query('value.t:nothingmatches')
+      assert.equal(none.body.total_count, 0)
+      assert.deepEqual(none.body.aggregates.map(a => a.value_count), [0, 0])
+      assert.deepEqual(none.body.aggregates[1].entries, [])
+    })
+  })
 })
