@@ -1387,4 +1387,154 @@ describe('search', TIMEOUT, () => {
       assert.deepEqual(none.body.aggregates[1].entries, [])
     })
   })
+
+  describe('geo', () => {
+    // Points on the equator east and west of (0, 0), with every spelling of
+    // a point; g5 has no location.
+    const places = {
+      g0: { kind: 'shop', loc: { lat: 0, lon: 0.005 } },
+      g1: { kind: 'shop', loc: { latitude: 0, longitude: -0.015 } },
+      g2: { kind: 'cafe', loc: { lat: 0, lng: 0.025 } },
+      g3: { kind: 'shop', loc: { lat: 0, long: 0.1 } },
+      g4: { kind: 'shop', loc: { lat: 0, lon: 1 } },
+      g5: { kind: 'shop' }
+    }
+    const LON = { g0: 0.005, g1: 0.015, g2: 0.025, g3: 0.1, g4: 1 }
+
+    function assertDistances (res, unitMetres) {
+      for (const r of res.body.results) {
+        assertNear(r.distance, metresAlongEquator(LON[r.path.key]) / unitMetres,
+          'distance of ' + r.path.key)
+      }
+    }
+
+    it('NEAR with a distance sort (db.search); each result has its distance', async () => {
+      const c = coll('g_near')
+      await putAll(c, places)
+      const res = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:5km}',
+        { sort: 'value.loc:distance:asc' })
+      assertEnvelope(res)
+      assert.deepEqual(keys(res), ['g0', 'g1', 'g2'])
+      assertDistances(res, 1000)
+      // The distance is in the unit of the NEAR clause.
+      const m = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:2000m}',
+        { sort: 'value.loc:distance:asc' })
+      assert.deepEqual(keys(m), ['g0', 'g1'])
+      assertDistances(m, 1)
+      const mi = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:10mi}',
+        { sort: 'value.loc:distance:asc' })
+      assert.deepEqual(keys(mi), ['g0', 'g1', 'g2', 'g3'])
+      assertDistances(mi, 1609.344)
+      // Without a distance sort the distance is still there.
+      const plain = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:5km}', { sort: '@path.key' })
+      assert.deepEqual(keys(plain), ['g0', 'g1', 'g2'])
+      assertDistances(plain, 1000)
+    })
+
+    it('NEAR through the builder: aliases, descending distance, with other clauses', async () => {
+      const c = coll('g_builder')
+      await putAll(c, places)
+      const desc = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:desc')
+        .query('value.loc:NEAR:{latitude:0 longitude:0 radius:20km}')
+      assert.deepEqual(keys(desc), ['g3', 'g2', 'g1', 'g0'])
+      assertDistances(desc, 1000)
+      const shops = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:asc')
+        .query('value.kind:shop AND value.loc:NEAR:{lat:0 lng:0 distance:200km}')
+      assert.deepEqual(keys(shops), ['g0', 'g1', 'g3', 'g4'])
+      assertDistances(shops, 1000)
+      // Paged: the second page goes on where the first stopped.
+      const p2 = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:asc')
+        .limit(2).offset(2).query('value.loc:NEAR:{lat:0 lon:0 dist:200km}')
+      assert.deepEqual(keys(p2), ['g2', 'g3'])
+      assert.equal(p2.body.total_count, 5)
+    })
+
+    it('IN a box: no distance', async () => {
+      const c = coll('g_in')
+      await putAll(c, places)
+      const res = await db.newSearchBuilder().collection(c).sortBy('@path.key')
+        .query('value.loc:IN:{north:1 south:-1 east:0.05 west:-0.05}')
+      assert.deepEqual(keys(res), ['g0', 'g1', 'g2'])
+      for (const r of res.body.results) assert.equal(r.distance, undefined)
+      const short = await db.search(c, 'value.loc:IN:{n:1 s:-1 e:0.02 w:0}', { sort: '@path.key' })
+      assert.deepEqual(keys(short), ['g0'])
+    })
+
+    it('distance aggregate: buckets in the unit of the NEAR clause', async () => {
+      const c = coll('g_agg')
+      await putAll(c, places)
+      const q = 'value.loc:NEAR:{lat:0 lon:0 dist:20km}'
+      const res = await db.newSearchBuilder().collection(c).distance('value.loc', '*~1:1~2:2~*').query(q)
+      assertEnvelope(res)
+      assert.equal(res.body.aggregates.length, 1)
+      const a = res.body.aggregates[0]
+      assert.equal(a.aggregate_kind, 'distance')
+      assert.equal(a.field_name, 'value.loc')
+      assert.equal(a.value_count, 4)
+      assert.deepEqual(a.buckets, [{ max: 1, count: 1 }, { min: 1, max: 2, count: 1 }, { min: 2, count: 2 }])
+      const f = await db.newSearchBuilder().collection(c)
+        .distance('value.loc', b => b.before(1).between(1, 2).after(2)).query(q)
+      assert.deepEqual(f.body.aggregates, [a])
+      // In metres.
+      const m = await db.newSearchBuilder().collection(c)
+        .distance('value.loc', '0~1000:1000~3000').query('value.loc:NEAR:{lat:0 lon:0 dist:20000m}')
+      assert.deepEqual(m.body.aggregates[0].buckets.map(b => b.count), [1, 2])
+    })
+  })
+
+  describe('across collections', () => {
+    async function seedCross () {
+      const ca = coll('x_a')
+      const cb = coll('x_b')
+      const cc = coll('x_c')
+      await putAll(ca, { x1: { w: 'crossword', n: 1 }, x2: { w: 'crossword', n: 2 } })
+      await putAll(cb, { y1: { w: 'crossword', n: 3 } })
+      await putAll(cc, { z1: { w: 'crossword', n: 4 } })
+      return [ca, cb, cc]
+    }
+
+    function where (res) {
+      return res.body.results.map(r => r.path.collection + '/' + r.path.key)
+    }
+
+    it('db.searchAcrossCollections with @path.collection:(`a` `b`)', async () => {
+      const [ca, cb, cc] = await seedCross()
+      const res = await db.searchAcrossCollections(
+        '@path.collection:(`' + ca + '` `' + cb + '`) AND crossword', { sort: 'value.n:asc' })
+      assertEnvelope(res)
+      assert.deepEqual(where(res), [ca + '/x1', ca + '/x2', cb + '/y1'])
+      assert.equal(res.body.total_count, 3)
+      const three = await db.searchAcrossCollections(
+        '@path.collection:(`' + ca + '` `' + cb + '` `' + cc + '`) AND value.w:crossword',
+        { sort: 'value.n:desc', limit: 2, offset: 1 })
+      assert.deepEqual(where(three), [cb + '/y1', ca + '/x2'])
+      assert.equal(three.body.total_count, 4)
+    })
+
+    it('the builder without a collection; paging; kinds; aggregates', async () => {
+      const [ca, cb, cc] = await seedCross()
+      const only = await db.newSearchBuilder().limit(10).query('@path.collection:`' + cb + '`')
+      assert.deepEqual(where(only), [cb + '/y1'])
+      const q = '@path.collection:(`' + ca + '` `' + cb + '` `' + cc + '`) AND crossword'
+      let res = await db.newSearchBuilder().limit(3).sortBy('value.n:asc').query(q)
+      const pages = [where(res)]
+      assert.ok(res.links && res.links.next, 'no next link')
+      assert.ok(res.links.next.url.startsWith('/v0?'), res.links.next.url)
+      assert.equal(res.body.next, res.links.next.url)
+      res = await res.links.next.get()
+      pages.push(where(res))
+      assert.ok(!(res.links && res.links.next))
+      assert.deepEqual(pages, [[ca + '/x1', ca + '/x2', cb + '/y1'], [cc + '/z1']])
+
+      await db.newEventBuilder().from(cb, 'y1').type('said').time(5000).data({ w: 'crossword' }).create()
+      const ev = await db.newSearchBuilder().kinds('event').query(q)
+      assert.deepEqual(ev.body.results.map(r => r.path.kind + ' ' + r.path.collection + '/' + r.path.key),
+        ['event ' + cb + '/y1'])
+
+      const agg = await db.newSearchBuilder().stats('value.n')
+        .query('@path.collection:(`' + ca + '` `' + cb + '`) AND crossword')
+      assert.equal(agg.body.aggregates[0].value_count, 3)
+      assert.equal(agg.body.aggregates[0].statistics.sum, 6)
+    })
+  })
 })
