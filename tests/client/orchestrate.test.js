@@ -1321,6 +1321,11 @@ describe('search', TIMEOUT, () => {
       assert.equal(p.offset, 1)
       assert.equal(p.limit, 1)
       assert.deepEqual(p.entries, [{ value: 'blue', count: 2 }])
+      // What top_values(path, 1, 1) sends, "value.tag:top_values:offset", is
+      // accepted with the defaults.
+      const q = only(await db.newSearchBuilder().collection(c).top_values('value.tag', 1, 1)
+        .query('value.t:aggword'))
+      assert.deepEqual(q, a)
       // Numbers are counted too.
       const n = only(await db.newSearchBuilder().collection(c).top_values('value.price')
         .query('value.t:aggword'))
