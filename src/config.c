@@ -47,6 +47,7 @@ static const struct setting settings[] = {
 	{ "max_bulk_body", K_SIZE, OFF(max_bulk_body), 0, 1024, (int64_t)1 << 30 },
 	{ "max_hops", K_INT, OFF(max_hops), 0, 1, 10 },
 	{ "max_traversal", K_INT, OFF(max_traversal), 0, 1, 10000000 },
+	{ "search", K_INT, OFF(search), 0, 0, 1 },
 	{ "search_wait", K_INT, OFF(search_wait), 0, 0, 600000 },
 	{ "search_max_expansion", K_INT, OFF(search_max_expansion), 0, 1, 100000 },
 	{ "search_open_indexes", K_INT, OFF(search_open_indexes), 0, 1, 4096 },
@@ -82,6 +83,7 @@ config_defaults(struct config *c)
 	c->max_bulk_body = (int64_t)16 << 20;
 	c->max_hops = 3;
 	c->max_traversal = 10000;
+	c->search = 1;
 	c->search_wait = 5000;
 	c->search_max_expansion = 1024;
 	c->search_open_indexes = 64;

@@ -41,6 +41,8 @@ struct config {
 	int64_t max_bulk_body;      /* bytes of a bulk request's body */
 	int max_hops;               /* relation kinds a traversal may follow */
 	int max_traversal;          /* relations a traversal may follow in all */
+	int search;                 /* 1: writes feed the search index (and the
+	                             * indexer runs); 0: no search at all */
 	int search_wait;            /* ms a search waits for the index to catch up */
 	int search_max_expansion;   /* terms one wildcard/prefix/fuzzy clause expands to */
 	int search_open_indexes;    /* tenant indexes a worker keeps open (LRU) */

@@ -389,8 +389,6 @@ handle_collection_list(struct ctx *c)
 
 	if ((ok = handler_export_wanted(c)) != 0)
 		return ok == 1 ? handle_export(c, coll_of(c)) : STORE_OK;
-	if (query_get(&c->req->query, "query", NULL) != NULL)
-		return handle_unsupported(c);
 	if (handler_limit_offset(c, &limit, NULL) == -1 || list_bounds(c, &r) == -1 ||
 	    handler_bool(c, "values", true, &e.values) == -1)
 		return STORE_OK;

@@ -47,6 +47,24 @@ enum store_rc handle_ping(struct ctx *c);
 /* A known resource of a later release: 501 api_unsupported. */
 enum store_rc handle_unsupported(struct ctx *c);
 
+/* Search (handle_search.c). */
+
+/*
+ * GET (HEAD) /v0/{c}?query=... and /v0?query=... (every collection): a
+ * route of its own transactions (c->txn is NULL; index_search reads and
+ * waits on c->store). 200 {"results","count","total_count","next"?,
+ * "prev"?,"aggregates"?} with Link headers; each result the hit's entry
+ * with "score" (and "distance" for a NEAR query), its value filtered by
+ * with_fields/without_fields or left out with values=false. 400
+ * search_param_invalid for limit (0..100), offset, offset + limit past the
+ * deepest page, sort, aggregate or an empty query; 400
+ * search_query_malformed for a query that does not parse or cannot run;
+ * 400 api_bad_request for values, fields or export=true; 503
+ * search_index_unavailable with Retry-After while the index is built or
+ * behind past search_wait.
+ */
+enum store_rc handle_search(struct ctx *c);
+
 /* Export (handle_export.c). */
 
 /*

@@ -35,14 +35,28 @@
 #define EPOCH_SHIFT 40
 static const unsigned char EPOCH_KEY[] = { 0xff, 0xff, 0xff, 0xff, 'e', 'p', 'o', 'c', 'h' };
 static const char IXINIT_KEY[] = "ixinit";
+/* meta.db "slots": a bitmap of the outbox slots ever used, so that a search
+ * knows every outbox that may hold the tenant's pending entries (a process
+ * opens an outbox it has not seen yet before it probes). */
+static const char SLOTS_KEY[] = "slots";
+#define SLOTS_BYTES ((STORE_OUTBOX_SLOTS + 7) / 8)
+static enum store_rc forget_ixinit(struct store_txn *t, void *arg, bool *commit);
 
 /* This process's outbox slot. */
 static struct {
 	bool ready;
+	bool off;          /* search = 0: nothing is noted */
 	int slot;
 	uint64_t next;     /* the next seq */
 	int lock_fd;       /* a control slot's lock */
-} me = { false, -1, 0, -1 };
+	int wake_fd;       /* to the indexer, or -1 */
+} me = { false, false, -1, 0, -1, -1 };
+
+void
+index_set_wake_fd(int fd)
+{
+	me.wake_fd = fd;
+}
 
 void
 index_dir(const char *datadir, uint32_t tenant, uint64_t gen, char *buf, size_t size)
@@ -79,8 +93,32 @@ take_epoch(struct store_txn *t, void *arg, bool *commit)
 	if (e->epoch >= (UINT64_C(1) << (64 - EPOCH_SHIFT)))
 		return STORE_ERR;
 	util_put_be64(b, e->epoch);
+	rc = store_put(t, db, EPOCH_KEY, sizeof(EPOCH_KEY), b, 8);
+	if (rc != STORE_OK)
+		return rc;
+	{
+		unsigned char map[SLOTS_BYTES];
+
+		memset(map, 0, sizeof(map));
+		rc = store_get(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, true, e->a,
+		    &v, &vl);
+		if (rc == STORE_OK && vl == sizeof(map))
+			memcpy(map, v, sizeof(map));
+		else if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+		map[e->slot / 8] |= (unsigned char)(1u << (e->slot % 8));
+		rc = store_put(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, map,
+		    sizeof(map));
+	}
+	*commit = rc == STORE_OK;
+	return rc;
+}
+
+static enum store_rc
+forget_ixinit(struct store_txn *t, void *arg, bool *commit)
+{
 	*commit = true;
-	return store_put(t, db, EPOCH_KEY, sizeof(EPOCH_KEY), b, 8);
+	return store_del(t, STORE_DB_META, arg, strlen(arg));
 }
 
 /* Takes the first free control slot: its lock file stays locked (and
@@ -123,6 +161,20 @@ index_init(struct store *s, int slot, char *err, size_t errlen)
 
 	if (me.ready)
 		return 0;
+	if (!store_config(s)->search) {
+		/* Search is off: nothing is noted, and the next start with it on
+		 * rebuilds every index (the indexer's first start does). */
+		size_t kl;
+		const char *k = index_ixinit_key(&kl);
+
+		if (store_run(s, true, 20, forget_ixinit, (void *)k) != STORE_OK) {
+			snprintf(err, errlen, "cannot mark the search indexes out of date");
+			return -1;
+		}
+		me.off = true;
+		me.ready = true;
+		return 0;
+	}
 	if (slot == INDEX_SLOT_CTL && (slot = claim_ctl_slot(store_config(s), err,
 	    errlen)) == -1)
 		return -1;
@@ -167,6 +219,8 @@ index_note(struct dom *d, enum index_op op, const char *coll, const unsigned cha
 			return DOM_ERR;
 		}
 	}
+	if (me.off)
+		return DOM_OK;
 	if (cl > 0xffff || (v = mem_alloc(d->arena, vl)) == NULL)
 		return DOM_ERR;
 	util_put_be32(k, d->tenant);
@@ -177,6 +231,8 @@ index_note(struct dom *d, enum index_op op, const char *coll, const unsigned cha
 	if (cl > 0)
 		memcpy(v + 3, coll, cl);
 	memcpy(v + 3 + cl, key, klen);
+	if (me.wake_fd != -1)
+		(void)!write(me.wake_fd, "w", 1);
 	return dom_from_store(store_put(d->txn, (enum store_db)(STORE_DB_OUTBOX + me.slot),
 	    k, sizeof(k), v, vl));
 }
@@ -347,6 +403,7 @@ reader_drop(uint32_t tenant)
 struct probe {
 	uint32_t tenant;
 	struct index_info info;
+	unsigned char map[SLOTS_BYTES];   /* the slots ever used */
 	int n;
 	int slot[STORE_OUTBOX_SLOTS];
 	uint64_t seq[STORE_OUTBOX_SLOTS];
@@ -364,6 +421,23 @@ probe_targets(struct store_txn *t, void *arg, bool *commit)
 	p->n = 0;
 	if ((drc = index_info_get(t, p->tenant, &p->info)) != DOM_OK)
 		return dom_to_store(drc);
+	{
+		struct arena *a = mem_new();
+		void *v;
+		size_t vl;
+		enum store_rc rc;
+
+		if (a == NULL)
+			return STORE_ERR;
+		memset(p->map, 0, sizeof(p->map));
+		rc = store_get(t, STORE_DB_META, SLOTS_KEY, sizeof(SLOTS_KEY) - 1, false, a, &v,
+		    &vl);
+		if (rc == STORE_OK && vl == sizeof(p->map))
+			memcpy(p->map, v, vl);
+		mem_free(a);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+	}
 	util_put_be32(k, p->tenant);
 	memset(k + 4, 0xff, 8);
 	for (int i = 0; i < rd.nslots; i++) {
@@ -421,6 +495,22 @@ probe_pending(struct store_txn *t, void *arg, bool *commit)
 	return STORE_OK;
 }
 
+/* Whether every slot of the registry is among the open ones. */
+static bool
+slots_known(const unsigned char *map)
+{
+	unsigned char mine[SLOTS_BYTES];
+
+	memset(mine, 0, sizeof(mine));
+	for (int i = 0; i < rd.nslots; i++)
+		mine[rd.slots[i] / 8] |= (unsigned char)(1u << (rd.slots[i] % 8));
+	for (int i = 0; i < SLOTS_BYTES; i++) {
+		if ((map[i] & ~mine[i]) != 0)
+			return false;
+	}
+	return true;
+}
+
 static enum store_rc
 request_rebuild_txn(struct store_txn *t, void *arg, bool *commit)
 {
@@ -465,6 +555,23 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 	p->tenant = tenant;
 	if ((rc = store_run(s, false, cfg->deadlock_retries, probe_targets, p)) != STORE_OK)
 		return dom_from_store(rc == STORE_NOTFOUND ? STORE_ERR : rc);
+	if (!slots_known(p->map)) {
+		/* An outbox this process has not opened yet (a new process):
+		 * open it and probe again, or its entries would be missed. */
+		int n = store_outbox_slots(s, rd.slots, STORE_OUTBOX_SLOTS);
+
+		if (n < 0)
+			return DOM_ERR;
+		rd.nslots = n;
+		rd.slots_at = timefmt_now_ms();
+		if ((rc = store_run(s, false, cfg->deadlock_retries, probe_targets, p)) !=
+		    STORE_OK)
+			return dom_from_store(rc == STORE_NOTFOUND ? STORE_ERR : rc);
+		if (!slots_known(p->map)) {
+			log_err("search: an outbox in the slot registry cannot be opened");
+			return DOM_ERR;
+		}
+	}
 	if (p->info.state != IX_READY) {
 		*retry_after = 5;
 		snprintf(err, errlen, "The search index of this account is being built; "

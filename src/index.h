@@ -48,6 +48,9 @@ enum index_op { INDEX_ITEM = 'I', INDEX_EVENT = 'E', INDEX_RELATION = 'R',
 	INDEX_PURGE = 'P', INDEX_DROP = 'D' };
 enum dom_rc index_note(struct dom *d, enum index_op op, const char *coll,
     const unsigned char *key, size_t klen);
+/* A non-blocking pipe to the indexer: each note writes a byte to it (a
+ * full pipe is fine: the indexer is awake anyway). -1: none. */
+void index_set_wake_fd(int fd);
 
 /*
  * The state of a tenant's index (meta.db "ix" | T): its generation (the

@@ -33,7 +33,8 @@
 
 #define MAX_WRITERS 32
 #define BUILD_CHUNK 1000        /* records per read transaction of a build */
-#define IDLE_MAX_MS 8           /* longest sleep when there is nothing to do */
+#define IDLE_MAX_MS 50          /* longest wait when idle (a worker's note
+                                 * wakes it at once; orchidctl's do not) */
 #define RESCAN_MS 1000          /* new outboxes and rebuild requests */
 #define ERROR_PAUSE_MS 1000
 
@@ -1060,8 +1061,9 @@ start_build_txn(struct store_txn *t, void *arg, bool *commit)
 	return dom_to_store(index_info_put(t, f->tenant, &f->info));
 }
 
-/* Gives every tenant that existed before search an index state record
- * (requested), once per environment. */
+/* Marks every tenant's index requested (kept generation), once per
+ * environment, and again after a run with search = 0: how an environment
+ * written before search, or while it was off, gets its indexes. */
 static enum store_rc
 init_states_txn(struct store_txn *t, void *arg, bool *commit)
 {
@@ -1082,20 +1084,16 @@ init_states_txn(struct store_txn *t, void *arg, bool *commit)
 	rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &ck, &ckl, &cv, &cvl);
 	while (rc == STORE_OK) {
 		if (ckl == 4) {
-			struct index_info info = { 0, IX_REQUESTED, false, 0 };
-			unsigned char key[6] = { 'i', 'x' };
-			void *ov;
-			size_t ovl;
+			struct index_info info;
+			enum dom_rc drc = index_info_get(t, util_get_be32(ck), &info);
 
-			memcpy(key + 2, ck, 4);
-			if (store_get(t, STORE_DB_META, key, 6, false, a, &ov, &ovl) ==
-			    STORE_NOTFOUND) {
-				enum dom_rc drc = index_info_put(t, util_get_be32(ck), &info);
-
-				if (drc != DOM_OK) {
-					store_cursor_close(c);
-					return dom_to_store(drc);
-				}
+			if (drc == DOM_OK) {
+				info.state = IX_REQUESTED;
+				drc = index_info_put(t, util_get_be32(ck), &info);
+			}
+			if (drc != DOM_OK) {
+				store_cursor_close(c);
+				return dom_to_store(drc);
 			}
 		}
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
@@ -1187,10 +1185,11 @@ build_chunk_txn(struct store_txn *t, void *arg, bool *commit)
 		}
 		rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
 	}
-	store_cursor_close(c);
+	/* Before the close: ck points into the cursor. */
 	if (rc == STORE_NOTFOUND || (rc == STORE_OK && (ckl < 4 || memcmp(ck, pfx, 4) != 0)))
 		ch->phase_done = true;
-	else if (rc != STORE_OK)
+	store_cursor_close(c);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
 		return rc;
 	return STORE_OK;
 }
@@ -1419,7 +1418,7 @@ on_term(int sig)
 }
 
 void
-indexer_main(const struct config *cfg, int ready_fd, int parent)
+indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 {
 	struct store *s = NULL;
 	struct sigaction sa;
@@ -1473,7 +1472,14 @@ indexer_main(const struct config *cfg, int ready_fd, int parent)
 			idle = 1;
 			continue;
 		}
-		sleep_ms(idle);
+		{
+			struct pollfd p = { wake_fd, POLLIN, 0 };
+			char drain[256];
+
+			if (poll(&p, 1, idle) > 0)
+				while (read(wake_fd, drain, sizeof(drain)) > 0)
+					;
+		}
 		if (idle < IDLE_MAX_MS)
 			idle *= 2;
 	}

@@ -21,8 +21,10 @@ struct config;
 struct store;
 
 /* The indexer process under the master: opens its own store, writes one
- * byte to ready_fd, runs until SIGTERM; never returns. */
-void indexer_main(const struct config *cfg, int ready_fd, int parent)
+ * byte to ready_fd, runs until SIGTERM; never returns. A byte on wake_fd
+ * (non-blocking) says a worker noted a change: it looks at once instead of
+ * at its next idle poll. */
+void indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
     __attribute__((noreturn));
 
 /*

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "index.h"
 #include "indexer.h"
 #include "log.h"
 #include "mem.h"
@@ -56,6 +57,7 @@ struct slot {
 struct master {
 	struct config *cfg;
 	int listen_fd;
+	int wake[2];        /* workers -> indexer: "the outbox has news" */
 	int lock_fd;
 	int sig_pipe[2];
 	pid_t maint_pid;
@@ -323,9 +325,10 @@ next_slot(const struct master *m, int i)
 {
 	if (i + 1 < m->nslots)
 		return i + 1;
-	return i < IX_SLOT ? IX_SLOT : -1;
+	return i < IX_SLOT && m->cfg->search ? IX_SLOT : -1;
 }
-#define FOR_SLOTS(m, i) for (int i = (m)->nslots > 0 ? 0 : IX_SLOT; i != -1; i = next_slot((m), i))
+#define FOR_SLOTS(m, i) for (int i = (m)->nslots > 0 ? 0 : next_slot((m), IX_SLOT - 1); \
+	i != -1; i = next_slot((m), i))
 
 static void
 close_child_fds(struct master *m)
@@ -411,8 +414,11 @@ start_worker(struct master *m, int i)
 		(void)close(m->maint_resp);
 		if (i == IX_SLOT) {
 			(void)close(m->listen_fd);
-			indexer_main(m->cfg, ready[1], parent);
+			(void)close(m->wake[1]);
+			indexer_main(m->cfg, ready[1], parent, m->wake[0]);
 		}
+		(void)close(m->wake[0]);
+		index_set_wake_fd(m->wake[1]);
 		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
@@ -655,11 +661,15 @@ reload(struct master *m)
 		log_err("SIGHUP: keeping the old config: %s", err);
 		return;
 	}
-	/* The data directory, socket and user cannot change under a
+	/* The data directory, socket, user and search cannot change under a
 	 * running server; everything else takes effect in new workers. */
 	memcpy(next.datadir, m->cfg->datadir, sizeof(next.datadir));
 	memcpy(next.socket, m->cfg->socket, sizeof(next.socket));
 	memcpy(next.user, m->cfg->user, sizeof(next.user));
+	if (next.search != m->cfg->search)
+		log_warn("SIGHUP: \"search\" changes only with a restart; kept at %d",
+		    m->cfg->search);
+	next.search = m->cfg->search;
 	*m->cfg = next;
 	for (int i = m->nslots; i < m->cfg->workers; i++) {
 		memset(&m->slots[i], 0, sizeof(m->slots[i]));
@@ -752,6 +762,12 @@ master_run(struct config *cfg)
 		fatal("cannot lock %s/orchidd.lock: another orchidd (or one of its "
 		      "processes) is still running", cfg->datadir);
 	m.listen_fd = make_socket(cfg);
+	/* One pipe for the life of the master: a worker that notes a change
+	 * writes a byte (never blocking), which wakes the indexer at once. */
+	if (pipe2(m.wake, O_CLOEXEC) == -1 ||
+	    fcntl(m.wake[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(m.wake[1], F_SETFL, O_NONBLOCK) == -1)
+		fatal("pipe: %s", strerror(errno));
 	drop_privileges(&m);
 	install_signals(&m);
 	/* Shared by every worker generation; survives worker restarts. */

@@ -56,6 +56,30 @@ static const struct route routes[] = {
 	{ "*/*/relations/**", M_HEAD, handle_relation_traverse, false, false },
 };
 
+/*
+ * Rows chosen by a query parameter: a search has the path and method of a
+ * listing (GET /v0/{c}, GET /v0) and is told apart by "query" alone
+ * (reference §8.1). Searched before the table above, and never listed in
+ * Allow on their own (they repeat a method of their path's rows). A search
+ * runs without the dispatcher's transaction: it waits for the index
+ * (index.h), and no read transaction may stay open meanwhile.
+ */
+struct param_route {
+	const char *pattern;
+	enum http_method method;
+	const char *param;   /* the row applies when the request has it */
+	handler_fn fn;
+	bool write;
+	bool own;
+};
+
+static const struct param_route param_routes[] = {
+	{ "", M_GET, "query", handle_search, false, true },
+	{ "", M_HEAD, "query", handle_search, false, true },
+	{ "*", M_GET, "query", handle_search, false, true },
+	{ "*", M_HEAD, "query", handle_search, false, true },
+};
+
 static const char *
 method_name(enum http_method m)
 {
@@ -97,6 +121,25 @@ shape_matches(const char *pattern, const struct path *path)
 	}
 }
 
+/* True (and m filled) when a row of param_routes takes the request. */
+static bool
+match_param(const struct request *req, struct route_match *m)
+{
+	for (size_t i = 0; i < sizeof(param_routes) / sizeof(param_routes[0]); i++) {
+		const struct param_route *r = &param_routes[i];
+
+		if (r->method != req->method || !shape_matches(r->pattern, &req->path) ||
+		    query_get(&req->query, r->param, NULL) == NULL)
+			continue;
+		m->found = true;
+		m->fn = r->fn;
+		m->write = r->write;
+		m->own = r->own;
+		return true;
+	}
+	return false;
+}
+
 void
 routes_match(const struct request *req, struct route_match *m)
 {
@@ -104,6 +147,8 @@ routes_match(const struct request *req, struct route_match *m)
 	size_t used = 0;
 
 	memset(m, 0, sizeof(*m));
+	if (match_param(req, m))
+		return;
 	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
 		const struct route *r = &routes[i];
 

@@ -2,7 +2,8 @@
  * routes: the table of the API's resources: path shape and method to
  * handler. 404 for a path no row has, 405 with the methods of the rows of
  * that shape for another method, and rows of features of a later release
- * answer 501 (they are not listed in Allow).
+ * answer 501 (they are not listed in Allow). A request with a query
+ * parameter "query" on GET or HEAD of /v0 or /v0/{c} is a search.
  */
 #ifndef ORCHID_ROUTES_H
 #define ORCHID_ROUTES_H
@@ -15,7 +16,7 @@ struct route_match {
 	handler_fn fn;       /* NULL: 404 or 405 */
 	bool write;          /* runs in a write transaction */
 	bool own;            /* runs its own transactions (c->store; c->txn is
-	                      * NULL): bulk import and export, which must not
+	                      * NULL): bulk import and search, which must not
 	                      * hold one transaction for the whole request */
 	bool found;          /* some row has this path shape (else 404) */
 	char allow[64];      /* for 405: "GET, HEAD, ..." */

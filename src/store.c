@@ -333,6 +333,18 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	rc = open_dbs(&s, true, err, errlen);
 	if (rc == 0)
 		rc = check_format(&s, err, errlen);
+	/* The workers' search outboxes exist before any process starts, so
+	 * the indexer sees them from its first look (index.h). */
+	for (int i = 0; rc == 0 && i < cfg->workers && i < STORE_OUTBOX_SLOTS; i++) {
+		if (store_outbox_open(&s, i, true) != STORE_OK) {
+			snprintf(err, errlen, "cannot create the search outbox of worker %d", i);
+			rc = -1;
+		}
+	}
+	for (int i = 0; i < STORE_OUTBOX_SLOTS; i++) {
+		if (s.outbox[i] != NULL)
+			(void)s.outbox[i]->close(s.outbox[i], 0);
+	}
 	if (rc == 0 && s.env->txn_checkpoint(s.env, 0, 0, DB_FORCE) != 0)
 		log_warn("checkpoint after recovery failed");
 	for (int i = 0; i < STORE_DB_COUNT; i++) {

@@ -1,13 +1,15 @@
 /*
  * check_routes: the route table (src/routes.c), table-driven: method and
  * path to handler and transaction kind, 404 for unknown shapes, 405 with the
- * exact Allow list, and rows of later releases (501) that Allow never lists.
+ * exact Allow list, rows of later releases (501) that Allow never lists, and
+ * the rows a query parameter selects (search).
  */
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "mem.h"
+#include "query.h"
 #include "route.h"
 #include "routes.h"
 
@@ -121,6 +123,59 @@ START_TEST(test_routes)
 }
 END_TEST
 
+/* Rows chosen by a query parameter (a search shares its path with a list). */
+struct param_case {
+	enum http_method m;
+	const char *path;
+	const char *query;      /* raw query string */
+	handler_fn fn;
+	bool own;
+};
+
+static const struct param_case param_cases[] = {
+	{ M_GET, "/v0", "query=a", handle_search, true },
+	{ M_HEAD, "/v0", "query=a", handle_search, true },
+	{ M_GET, "/v0/c", "query=a", handle_search, true },
+	{ M_HEAD, "/v0/c", "limit=1&query=", handle_search, true },
+	{ M_GET, "/v0/c/", "query=*&offset=3", handle_search, true },
+	/* without it, or on another method or path: the table's row */
+	{ M_GET, "/v0", "export=true", handle_collections, false },
+	{ M_HEAD, "/v0", "", handle_ping, false },
+	{ M_GET, "/v0/c", "limit=5&queryx=a", handle_collection_list, false },
+	{ M_GET, "/v0/c", "Query=a", handle_collection_list, false },
+	{ M_POST, "/v0", "query=a", handle_bulk, true },
+	{ M_POST, "/v0/c", "query=a", handle_item_post, false },
+	{ M_DELETE, "/v0/c", "query=a", handle_collection_delete, false },
+	{ M_GET, "/v0/c/k", "query=a", handle_item_get, false },
+	{ M_GET, "/v0/c/k/relations/x", "query=a", handle_relation_traverse, false },
+};
+
+START_TEST(test_param_routes)
+{
+	const struct param_case *tc = &param_cases[_i];
+	struct arena *a = mem_new();
+	struct request req;
+	struct route_match m;
+	const char *why = NULL;
+
+	ck_assert_ptr_nonnull(a);
+	memset(&req, 0, sizeof(req));
+	req.method = tc->m;
+	ck_assert_msg(route_split(a, tc->path, strlen(tc->path), 1024, &req.path, &why) ==
+	    ROUTE_OK, "route_split(%s): %s", tc->path, why ? why : "?");
+	ck_assert_msg(query_parse(a, tc->query, strlen(tc->query), &req.query, &why) == 0,
+	    "query_parse(%s): %s", tc->query, why ? why : "?");
+	routes_match(&req, &m);
+	ck_assert_msg(m.found && m.fn == tc->fn, "%d %s?%s: another handler (or none)",
+	    tc->m, tc->path, tc->query);
+	ck_assert_msg(m.own == tc->own, "%d %s?%s: own %d, want %d", tc->m, tc->path,
+	    tc->query, m.own, tc->own);
+	ck_assert_msg(!m.write || tc->fn != handle_search, "%d %s?%s: a search writes",
+	    tc->m, tc->path, tc->query);
+	mem_free(a);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -130,6 +185,7 @@ main(void)
 	int failed;
 
 	tcase_add_loop_test(tc, test_routes, 0, NCASES(cases));
+	tcase_add_loop_test(tc, test_param_routes, 0, NCASES(param_cases));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

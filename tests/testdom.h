@@ -89,6 +89,7 @@ dom_rc_name(enum dom_rc rc)
 	case DOM_CONFLICT: return "DOM_CONFLICT";
 	case DOM_TOO_LARGE: return "DOM_TOO_LARGE";
 	case DOM_TOO_DEEP: return "DOM_TOO_DEEP";
+	case DOM_UNAVAILABLE: return "DOM_UNAVAILABLE";
 	case DOM_RETRY: return "DOM_RETRY";
 	case DOM_ERR: return "DOM_ERR";
 	case DOM_PANIC: return "DOM_PANIC";

@@ -489,7 +489,8 @@ class Server:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             pids = self.orchidd_pids()
-            if len(pids["workers"]) >= self.workers and pids["maintainer"] and pids["indexer"]:
+            indexer = pids["indexer"] or str(self.extra.get("search", "1")) == "0"
+            if len(pids["workers"]) >= self.workers and pids["maintainer"] and indexer:
                 return
             time.sleep(0.05)
 

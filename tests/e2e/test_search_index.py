@@ -63,11 +63,13 @@ class SearchIndexTest(ServerTestCase):
     def test_indexer_killed_while_writing(self):
         srv = self.server
         acked = []
+        tried = []
         stop = []
 
         def writer():
             i = 0
             while not stop:
+                tried.append("w%d" % i)
                 st, h, body, doc = srv.request("PUT", "/v0/killed/w%d" % i, key=self.key,
                                                body={"title": "survivor", "i": i})
                 if st == 201:
@@ -88,19 +90,26 @@ class SearchIndexTest(ServerTestCase):
         # restarted indexer (search_wait) or answers 503, never less.
         def complete():
             st, h, doc = self.search("killed", "title:survivor", limit=0)
-            if st == 503:
+            if st == 503 and doc.get("code") == "search_index_unavailable":
                 self.assertIn("retry-after", h)
                 return None
+            if st in (502, 503, 504):
+                return None  # a kill inside Berkeley DB: the master recovers
             self.assertEqual(st, 200, doc)
             return doc["total_count"]
         total = wait_for(complete, 30)
-        self.assertEqual(total, len(acked))
+        # A write answered 502 (its worker killed by a recovery) may have
+        # been committed or not; an acknowledged one must be there.
+        self.assertIsNotNone(total)
+        self.assertGreaterEqual(total, len(acked))
         keys = set()
-        for off in range(0, len(acked), 100):
+        for off in range(0, total, 100):
             st, h, doc = self.search("killed", "title:survivor", limit=100, offset=off)
             self.assertEqual(st, 200, doc)
             keys.update(r["path"]["key"] for r in doc["results"])
-        self.assertEqual(keys, set(acked))
+        self.assertEqual(len(keys), total)
+        self.assertLessEqual(set(acked), keys)
+        self.assertLessEqual(keys, set(tried))
 
     def test_purge_and_collection_delete(self):
         self.put("gone", "a", {"t": "vanish"})
@@ -127,11 +136,11 @@ class SearchIndexTest(ServerTestCase):
     def test_reindex_online(self):
         for i in range(30):
             self.put("reidx", "r%d" % i, {"color": "teal", "i": i})
-        before = self.found("reidx", "color:teal")
+        before = self.found("reidx", "color:teal", limit=100)
         proc = self.server.orchidctl("reindex", "searchidx", timeout=120)
         out = proc.stdout.decode()
         self.assertRegex(out, r"tenant \d+: \d+ documents indexed, ready")
-        self.assertEqual(self.found("reidx", "color:teal"), before)
+        self.assertEqual(self.found("reidx", "color:teal", limit=100), before)
         # The old generation's directory is gone, the new one serves.
         st, h, body, doc = self.server.request("GET", "/v0/reidx/r1", key=self.key)
         self.assertEqual(st, 200)

@@ -37,6 +37,7 @@ declare -A sources=(
     [patch]="patch.c"
     [fields]="fields.c util.c"
     [bulk]="bulk.c json.c evpos.c timefmt.c ids.c mem.c buf.c util.c"
+    [lucene]="lucene.c search_spec.c mem.c buf.c util.c"
 )
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/orchid-fuzz.XXXXXX")"
