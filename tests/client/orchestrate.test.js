@@ -771,3 +771,775 @@ describe('graph', TIMEOUT, () => {
     assert.equal((await db.newGraphReader().get().from(users, 'bob').related('friend')).body.count, 0)
   })
 })
+
+// Search (reference §4 "search", "newSearchBuilder"; orchestrate-api.md §8).
+// No sleeps anywhere: Orchid makes a write searchable by the time its 2xx
+// arrives. Every test writes its own data set into collections of its own
+// and searches at once.
+describe('search', TIMEOUT, () => {
+  function keys (res) {
+    return res.body.results.map(r => r.path.key)
+  }
+
+  async function putAll (c, items) {
+    const refs = {}
+    for (const [k, v] of Object.entries(items)) refs[k] = (await db.put(c, k, v)).path.ref
+    return refs
+  }
+
+  // The search result envelope: count, total_count, results (and no more
+  // than next, prev, aggregates).
+  function assertEnvelope (res) {
+    assert.equal(res.statusCode, 200)
+    const extra = Object.keys(res.body).filter(k =>
+      !['count', 'total_count', 'results', 'next', 'prev', 'aggregates'].includes(k))
+    assert.deepEqual(extra, [], JSON.stringify(res.body))
+    assert.equal(res.body.count, res.body.results.length)
+    assert.equal(typeof res.body.total_count, 'number')
+    assert.ok(res.body.total_count >= res.body.count)
+  }
+
+  // Great-circle distance from (0, 0) to (0, lon) on Xapian's sphere
+  // (GreatCircleMetric, radius 6372797.6 m), in metres.
+  function metresAlongEquator (lon) {
+    return 6372797.6 * lon * Math.PI / 180
+  }
+
+  function assertNear (actual, expected, what) {
+    assert.equal(typeof actual, 'number', what + ': ' + actual)
+    assert.ok(Math.abs(actual - expected) <= 0.001 * expected + 1e-9,
+      what + ': ' + actual + ' vs ' + expected)
+  }
+
+  describe('db.search', () => {
+    it('finds a write at once; result shape of an item', async () => {
+      const c = coll('s_basic')
+      const value = { name: 'Ada Lovelace', born: 1815, tags: ['math', 'poetry'] }
+      const put = await db.put(c, 'ada', value)
+      await db.put(c, 'bob', { name: 'Bob', born: 1900 })
+      const res = await db.search(c, 'value.name:ada')
+      assertEnvelope(res)
+      assert.equal(res.body.count, 1)
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.deepEqual(Object.keys(r.path).sort(), ['collection', 'key', 'kind', 'ref', 'reftime'])
+      assert.equal(r.path.collection, c)
+      assert.equal(r.path.kind, 'item')
+      assert.equal(r.path.key, 'ada')
+      assert.equal(r.path.ref, put.path.ref)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.equal(r.reftime, r.path.reftime)
+      assert.deepEqual(r.value, value)
+      assert.equal(typeof r.score, 'number')
+      assert.equal(res.body.next, undefined)
+      assert.equal(res.body.prev, undefined)
+      assert.ok(!(res.links && res.links.next))
+
+      // Unfielded terms, bare field names, numbers and backticks.
+      assert.deepEqual(keys(await db.search(c, 'poetry')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'name:bob')), ['bob'])
+      assert.deepEqual(keys(await db.search(c, 'value.born:1815')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.name:`Ada Lovelace`')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.name:`ada lovelace`')), [])
+      assert.deepEqual(keys(await db.search(c, 'value.born:[1800 TO 1850]')), ['ada'])
+      assert.deepEqual(keys(await db.search(c, 'value.nothing:ada')), [])
+    })
+
+    it('every write is found by the next search, with no sleep', async () => {
+      const c = coll('s_fresh')
+      for (let i = 0; i < 10; i++) {
+        const k = 'w' + i
+        await db.put(c, k, { word: 'fresh' + i })
+        assert.deepEqual(keys(await db.search(c, 'value.word:fresh' + i)), [k], 'after put ' + k)
+        assert.equal((await db.search(c, '*')).body.total_count, i + 1)
+      }
+      // Replace: the new value is found, the old one is not.
+      await db.put(c, 'w0', { word: 'replaced' })
+      assert.deepEqual(keys(await db.search(c, 'value.word:replaced')), ['w0'])
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh0')), [])
+      // merge and patch.
+      await db.merge(c, 'w1', { extra: 'merged' })
+      assert.deepEqual(keys(await db.search(c, 'value.extra:merged')), ['w1'])
+      await db.newPatchBuilder(c, 'w2').add('extra', 'patched').apply()
+      assert.deepEqual(keys(await db.search(c, 'value.extra:patched')), ['w2'])
+      // post.
+      const posted = await db.post(c, { word: 'posted' })
+      assert.deepEqual(keys(await db.search(c, 'value.word:posted')), [posted.path.key])
+      // Delete and purge take the item out of the results at once.
+      await db.remove(c, 'w3')
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh3')), [])
+      await db.remove(c, 'w4', true)
+      assert.deepEqual(keys(await db.search(c, 'value.word:fresh4')), [])
+      assert.equal((await db.search(c, '*')).body.total_count, 9)
+      // Deleting the collection empties its search.
+      await db.deleteCollection(c)
+      const gone = await db.search(c, '*')
+      assertEnvelope(gone)
+      assert.equal(gone.body.total_count, 0)
+      assert.deepEqual(gone.body.results, [])
+    })
+
+    it('limit, offset and sort options; limit 0; values=false', async () => {
+      const c = coll('s_opts')
+      const items = {}
+      for (let n = 1; n <= 7; n++) items['n' + n] = { n, t: 'optword' }
+      await putAll(c, items)
+      const res = await db.search(c, 'optword', { sort: 'value.n:asc', limit: 3, offset: 2 })
+      assertEnvelope(res)
+      assert.deepEqual(keys(res), ['n3', 'n4', 'n5'])
+      assert.equal(res.body.count, 3)
+      assert.equal(res.body.total_count, 7)
+      assert.ok(res.body.next)
+      assert.ok(res.body.prev)
+      assert.deepEqual(keys(await db.search(c, 'optword', { sort: 'value.n:desc', limit: 2 })),
+        ['n7', 'n6'])
+      // Default limit 10, and the sort applies before the page.
+      assert.deepEqual(keys(await db.search(c, 'optword', { sort: 'value.n:desc', offset: 5 })),
+        ['n2', 'n1'])
+      // Past the end: an empty page with the true total.
+      const past = await db.search(c, 'optword', { offset: 50 })
+      assert.equal(past.body.count, 0)
+      assert.equal(past.body.total_count, 7)
+
+      const zero = await db.search(c, 'optword', { limit: 0 })
+      assertEnvelope(zero)
+      assert.equal(zero.body.count, 0)
+      assert.deepEqual(zero.body.results, [])
+      assert.equal(zero.body.total_count, 7)
+
+      const bare = await db.search(c, 'value.n:4', { values: false })
+      assert.equal(bare.body.count, 1)
+      assert.equal(bare.body.results[0].path.key, 'n4')
+      assert.equal(bare.body.results[0].value, undefined)
+
+      const hundred = await db.search(c, '*', { limit: 100 })
+      assert.equal(hundred.body.count, 7)
+    })
+
+    it('without sort: by relevance, highest score first', async () => {
+      const c = coll('s_score')
+      await putAll(c, {
+        short: { text: 'apple' },
+        long: { text: 'apple pie with cream and sugar and a few other words besides' },
+        none: { text: 'pear' }
+      })
+      const res = await db.search(c, 'value.text:apple')
+      assert.deepEqual(keys(res), ['short', 'long'])
+      const [a, b] = res.body.results.map(r => r.score)
+      assert.ok(a > b, 'scores ' + a + ', ' + b)
+    })
+
+    it('a malformed query is 400 search_query_malformed', async () => {
+      const c = coll('s_bad')
+      await db.put(c, 'k', { v: 'x' })
+      for (const q of ['value.v:(x', 'x AND', '"x', 'value.n:[1 TO 5']) {
+        const err = await expectStatus(db.search(c, q), 400)
+        assert.equal(err.body.code, 'search_query_malformed', q + ': ' + JSON.stringify(err.body))
+        assert.equal(typeof err.body.message, 'string')
+      }
+      const viaBuilder = await expectStatus(db.newSearchBuilder().collection(c).query('x AND'), 400)
+      assert.equal(viaBuilder.body.code, 'search_query_malformed')
+      // The server is fine afterwards.
+      assert.deepEqual(keys(await db.search(c, 'value.v:x')), ['k'])
+    })
+
+    it('limit 101 is 400 search_param_invalid', async () => {
+      const c = coll('s_limit')
+      await db.put(c, 'k', { v: 'x' })
+      const err = await expectStatus(db.search(c, '*', { limit: 101 }), 400)
+      assert.equal(err.body.code, 'search_param_invalid')
+      const viaBuilder = await expectStatus(db.newSearchBuilder().collection(c).limit(101).query('*'), 400)
+      assert.equal(viaBuilder.body.code, 'search_param_invalid')
+    })
+  })
+
+  describe('newSearchBuilder', () => {
+    const people = {
+      p1: { name: 'carl', group: 'b', n: 3, t: 'sortword' },
+      p2: { name: 'Ada', group: 'a', n: 1, t: 'sortword' },
+      p3: { name: 'bob', group: 'b', n: 7, t: 'sortword' },
+      p4: { name: 'dora', group: 'a', n: 5, t: 'sortword' },
+      p5: { name: 'eve', t: 'sortword' } // no group, no n
+    }
+
+    it('collection, limit, offset, sort(field, order)', async () => {
+      const c = coll('b_sort')
+      await putAll(c, people)
+      const q = () => db.newSearchBuilder().collection(c)
+      // sort() prefixes "value." (reference §5.10); missing fields sort last.
+      assert.deepEqual(keys(await q().sort('n', 'asc').query('sortword')),
+        ['p2', 'p1', 'p4', 'p3', 'p5'])
+      assert.deepEqual(keys(await q().sort('n', 'desc').query('sortword')),
+        ['p3', 'p4', 'p1', 'p2', 'p5'])
+      // Strings sort case-insensitively.
+      assert.deepEqual(keys(await q().sort('name', 'asc').query('sortword')),
+        ['p2', 'p3', 'p1', 'p4', 'p5'])
+      // A @path field is sent as is.
+      assert.deepEqual(keys(await q().sort('@path.key', 'desc').query('sortword')),
+        ['p5', 'p4', 'p3', 'p2', 'p1'])
+      const page = await q().sort('n', 'asc').limit(2).offset(1).query('sortword')
+      assertEnvelope(page)
+      assert.deepEqual(keys(page), ['p1', 'p4'])
+      assert.equal(page.body.total_count, 5)
+      // offset(0) is sent (offset=0).
+      assert.deepEqual(keys(await q().sort('n', 'asc').limit(1).offset(0).query('sortword')), ['p2'])
+    })
+
+    it('sortBy: several clauses, with and without a direction', async () => {
+      const c = coll('b_sortby')
+      await putAll(c, people)
+      const q = () => db.newSearchBuilder().collection(c)
+      assert.deepEqual(keys(await q().sortBy('value.group:asc', 'value.n:desc').query('sortword')),
+        ['p4', 'p2', 'p3', 'p1', 'p5'])
+      assert.deepEqual(keys(await q().sortBy('value.group:desc').sortBy('value.n:asc').query('sortword')),
+        ['p1', 'p3', 'p2', 'p4', 'p5'])
+      // No direction: ascending.
+      assert.deepEqual(keys(await q().sortBy('@path.key').query('sortword')),
+        ['p1', 'p2', 'p3', 'p4', 'p5'])
+      assert.deepEqual(keys(await q().sortBy('value.n').query('sortword')),
+        ['p2', 'p1', 'p4', 'p3', 'p5'])
+    })
+
+    it('sortRandom(seed): a permutation, the same for one seed, stable across pages', async () => {
+      const c = coll('b_random')
+      const items = {}
+      for (let i = 0; i < 20; i++) items['r' + String(i).padStart(2, '0')] = { i, t: 'rndword' }
+      await putAll(c, items)
+      const all = Object.keys(items)
+      const run = (seed, limit, offset) => {
+        let b = db.newSearchBuilder().collection(c).limit(limit || 20)
+        if (offset !== undefined) b = b.offset(offset)
+        return b.sortRandom(seed).query('rndword')
+      }
+      const a = keys(await run('seed1'))
+      assert.deepEqual(a.slice().sort(), all)
+      assert.deepEqual(keys(await run('seed1')), a)
+      // Pages with the same seed put together give the whole order.
+      const paged = []
+      for (let off = 0; off < 20; off += 6) paged.push(...keys(await run('seed1', 6, off)))
+      assert.deepEqual(paged, a)
+      // Another seed, another order (20! orders: a collision means a broken hash).
+      const b = keys(await run('seed2'))
+      assert.deepEqual(b.slice().sort(), all)
+      assert.notDeepEqual(b, a)
+      // A numeric seed works as well.
+      assert.deepEqual(keys(await run(42)), keys(await run(42)))
+      // Unseeded: still every item once.
+      const u = await db.newSearchBuilder().collection(c).limit(20).sortRandom().query('rndword')
+      assert.deepEqual(keys(u).sort(), all)
+      assert.equal(u.body.total_count, 20)
+    })
+
+    it('withFields / withoutFields filter the values, not the paths', async () => {
+      const c = coll('b_fields')
+      await putAll(c, {
+        s: { name: 'Steve Kaliski', email: 's@x', location: 'New York', profile: { a: 1, b: 2 } }
+      })
+      const w = await db.newSearchBuilder().collection(c).withFields('value.name')
+        .query('value.name:"Steve Kaliski"')
+      assert.deepEqual(w.body.results[0].value, { name: 'Steve Kaliski' })
+      assert.equal(w.body.results[0].path.key, 's')
+      assert.equal(w.body.results[0].path.kind, 'item')
+      const w2 = await db.newSearchBuilder().collection(c).withFields('value.name', 'value.profile.b')
+        .query('steve')
+      assert.deepEqual(w2.body.results[0].value, { name: 'Steve Kaliski', profile: { b: 2 } })
+      const wo = await db.newSearchBuilder().collection(c)
+        .withoutFields('value.email', 'value.location', 'value.profile')
+        .query('value.name:"Steve Kaliski"')
+      assert.deepEqual(wo.body.results[0].value, { name: 'Steve Kaliski' })
+      // db.search passes the same parameters.
+      const viaSearch = await db.search(c, 'steve', { with_fields: 'value.location' })
+      assert.deepEqual(viaSearch.body.results[0].value, { location: 'New York' })
+    })
+
+    it('paging with res.links.next.get() and prev, keeping the sort', async () => {
+      const c = coll('b_paging')
+      const items = {}
+      for (let n = 1; n <= 7; n++) items['k' + n] = { n: 8 - n, t: 'pageword' }
+      await putAll(c, items)
+      let res = await db.newSearchBuilder().collection(c).limit(3).sortBy('value.n:asc')
+        .query('pageword')
+      const pages = []
+      const firstNext = res.links && res.links.next
+      for (;;) {
+        assertEnvelope(res)
+        assert.equal(res.body.total_count, 7)
+        pages.push(res.body.results.map(r => r.value.n))
+        if (pages.length > 1) {
+          assert.ok(res.links.prev, 'no Link rel="prev" on page ' + pages.length)
+          assert.equal(res.body.prev, res.links.prev.url)
+        }
+        if (!res.links || !res.links.next) {
+          assert.equal(res.body.next, undefined)
+          break
+        }
+        assert.ok(res.links.next.url.startsWith('/v0/' + c + '?'), res.links.next.url)
+        assert.equal(res.body.next, res.links.next.url)
+        res = await res.links.next.get()
+        assert.ok(pages.length < 10, 'paging does not end')
+      }
+      assert.deepEqual(pages, [[1, 2, 3], [4, 5, 6], [7]])
+      assert.ok(firstNext)
+      // Back from the last page.
+      const back = await res.links.prev.get()
+      assert.deepEqual(back.body.results.map(r => r.value.n), [4, 5, 6])
+    })
+  })
+
+  describe('kinds: items, events, relationships', () => {
+    const TS = 1412787145997
+
+    // Two items, three events, one relation; "steve" is in one item, two
+    // events and the relation.
+    async function seedKinds (c) {
+      await putAll(c, { steve: { name: 'steve' }, bob: { name: 'bob' } })
+      const ev = await db.newEventBuilder().from(c, 'steve').type('activities').time(TS)
+        .data({ activity: 'followed', user: 'steve' }).create()
+      await db.newEventBuilder().from(c, 'steve').type('other').time(TS + 1)
+        .data({ user: 'steve' }).create()
+      await db.newEventBuilder().from(c, 'bob').type('activities').time(TS + 2)
+        .data({ activity: 'liked', user: 'bob' }).create()
+      const rel = await db.newGraphBuilder().create().data({ note: 'steve likes bob' })
+        .from(c, 'steve').related('likes').to(c, 'bob')
+      return { ev, relRef: rel.headers.etag.replace(/"/g, '') }
+    }
+
+    function kindsOf (res) {
+      return res.body.results.map(r => r.path.kind).sort()
+    }
+
+    it('items only unless the query names @path.kind', async () => {
+      const c = coll('k_default')
+      await seedKinds(c)
+      const res = await db.newSearchBuilder().collection(c).query('steve')
+      assert.deepEqual(kindsOf(res), ['item'])
+      assert.deepEqual(keys(res), ['steve'])
+      assert.equal((await db.search(c, '*')).body.total_count, 2)
+    })
+
+    it("kinds('event'): events with type, timestamp, ordinal, ordinal_str", async () => {
+      const c = coll('k_event')
+      const { ev } = await seedKinds(c)
+      const all = await db.newSearchBuilder().collection(c).kinds('event').query('steve')
+      assertEnvelope(all)
+      assert.deepEqual(kindsOf(all), ['event', 'event'])
+
+      const res = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.type:activities AND steve')
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.equal(r.path.kind, 'event')
+      assert.equal(r.path.collection, c)
+      assert.equal(r.path.key, 'steve')
+      assert.equal(r.path.type, 'activities')
+      assert.equal(r.path.timestamp, TS)
+      assert.match(r.path.ordinal_str, /^[0-9a-f]{16}$/)
+      assert.equal(BigInt('0x' + r.path.ordinal_str).toString(), ev.path.ordinal_str)
+      // The decimal ordinal, as a JSON number (rounded like any JS number).
+      assert.equal(r.path.ordinal, Number(ev.path.ordinal_str))
+      assert.equal(r.path.ref, ev.path.ref)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.equal(r.reftime, r.path.reftime)
+      assert.deepEqual(r.value, { activity: 'followed', user: 'steve' })
+      assert.equal(typeof r.score, 'number')
+
+      // The metadata fields of events.
+      const byTs = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.timestamp:[' + (TS + 1) + ' TO *]')
+      assert.deepEqual(byTs.body.results.map(x => x.path.type + '/' + x.path.key).sort(),
+        ['activities/bob', 'other/steve'])
+      const byKey = await db.newSearchBuilder().collection(c).kinds('event').query('@path.key:bob')
+      assert.deepEqual(byKey.body.results.map(x => x.value), [{ activity: 'liked', user: 'bob' }])
+
+      // The builder writes @path.kind:(event) AND (q); the same by hand.
+      const raw = await db.search(c, '@path.kind:event AND steve')
+      assert.equal(raw.body.total_count, 2)
+
+      // A removed event leaves the results at once.
+      await db.newEventBuilder().from(c, 'steve').type('activities').time(TS)
+        .ordinal(ev.path.ordinal_str).remove()
+      const after = await db.newSearchBuilder().collection(c).kinds('event')
+        .query('@path.type:activities AND steve')
+      assert.equal(after.body.total_count, 0)
+    })
+
+    it("kinds('relationship'): relation, source, destination and the properties", async () => {
+      const c = coll('k_rel')
+      const { relRef } = await seedKinds(c)
+      const res = await db.newSearchBuilder().collection(c).kinds('relationship').query('steve')
+      assertEnvelope(res)
+      assert.equal(res.body.total_count, 1)
+      const r = res.body.results[0]
+      assert.equal(r.path.kind, 'relationship')
+      assert.equal(r.path.relation, 'likes')
+      assert.equal(r.path.source.collection, c)
+      assert.equal(r.path.source.key, 'steve')
+      assert.equal(r.path.destination.collection, c)
+      assert.equal(r.path.destination.key, 'bob')
+      assert.equal(r.path.ref, relRef)
+      assert.equal(typeof r.path.reftime, 'number')
+      assert.deepEqual(r.value, { note: 'steve likes bob' })
+
+      for (const q of ['@path.relation:likes', '@path.source.key:steve',
+        '@path.destination.key:`bob`', '@path.destination.collection:`' + c + '`']) {
+        const x = await db.newSearchBuilder().collection(c).kinds('relationship').query(q)
+        assert.equal(x.body.total_count, 1, q)
+      }
+      assert.equal((await db.newSearchBuilder().collection(c).kinds('relationship')
+        .query('@path.relation:hates')).body.total_count, 0)
+
+      // Removing the relation takes it out at once.
+      await db.newGraphBuilder().remove().from(c, 'steve').related('likes').to(c, 'bob')
+      assert.equal((await db.newSearchBuilder().collection(c).kinds('relationship')
+        .query('steve')).body.total_count, 0)
+    })
+
+    it("kinds('item', 'event', 'relationship') and kinds('item', 'event')", async () => {
+      const c = coll('k_all')
+      await seedKinds(c)
+      const every = await db.newSearchBuilder().collection(c)
+        .kinds('item', 'event', 'relationship').query('steve')
+      assertEnvelope(every)
+      assert.deepEqual(kindsOf(every), ['event', 'event', 'item', 'relationship'])
+      assert.equal(every.body.total_count, 4)
+      for (const r of every.body.results) {
+        if (r.path.kind === 'item') {
+          assert.deepEqual(r.value, { name: 'steve' })
+        } else if (r.path.kind === 'event') {
+          assert.ok(['activities', 'other'].includes(r.path.type))
+          assert.equal(typeof r.path.timestamp, 'number')
+          assert.match(r.path.ordinal_str, /^[0-9a-f]{16}$/)
+        } else {
+          assert.equal(r.path.relation, 'likes')
+          assert.equal(r.path.source.key, 'steve')
+          assert.equal(r.path.destination.key, 'bob')
+        }
+      }
+      const two = await db.newSearchBuilder().collection(c).kinds('item', 'event').query('steve')
+      assert.deepEqual(kindsOf(two), ['event', 'event', 'item'])
+      // Every kind, everything.
+      const star = await db.newSearchBuilder().collection(c)
+        .kinds('item', 'event', 'relationship').query('*')
+      assert.equal(star.body.total_count, 6)
+      // Sorting a mixed result by key, then timestamp (items have none: last).
+      const sorted = await db.newSearchBuilder().collection(c).kinds('item', 'event')
+        .sortBy('@path.key:asc', '@path.timestamp:asc').query('*')
+      assert.deepEqual(sorted.body.results.map(r => r.path.key + ':' + (r.path.type || r.path.kind)),
+        ['bob:activities', 'bob:item', 'steve:activities', 'steve:other', 'steve:item'])
+    })
+  })
+
+  describe('aggregates', () => {
+    // price over the matches: 1 2 3 4 10 (count 5, sum 20, mean 4, sum of
+    // squares 130, population variance 10); tag: red 3, blue 2, green 1;
+    // "other" never matches value.t:aggword.
+    const data = {
+      a1: { t: 'aggword', price: 1, tag: 'red', when: '2014-03-01T13:05:00Z' },
+      a2: { t: 'aggword', price: 2, tag: 'red', when: '2014-03-01T23:30:00Z' },
+      a3: { t: 'aggword', price: 3, tag: 'red', when: '2014-03-02T01:00:00Z' },
+      a4: { t: 'aggword', price: 4, tag: 'blue', when: '2014-04-10T00:00:00Z' },
+      a5: { t: 'aggword', price: 10, tag: 'blue', when: '2015-01-01T00:00:00Z' },
+      a6: { t: 'aggword', tag: 'green' },
+      other: { t: 'otherword', price: 1000, tag: 'red', when: '2016-06-06T00:00:00Z' }
+    }
+
+    function only (res) {
+      assertEnvelope(res)
+      assert.ok(Array.isArray(res.body.aggregates), JSON.stringify(res.body))
+      assert.equal(res.body.aggregates.length, 1)
+      return res.body.aggregates[0]
+    }
+
+    function buckets (agg) {
+      return agg.buckets.map(b => [b.bucket, b.count])
+    }
+
+    it('stats (and aggregate("stats", ...)): exact numbers over every match', async () => {
+      const c = coll('a_stats')
+      await putAll(c, data)
+      const a = only(await db.newSearchBuilder().collection(c).stats('value.price')
+        .query('value.t:aggword'))
+      assert.equal(a.aggregate_kind, 'stats')
+      assert.equal(a.field_name, 'value.price')
+      assert.equal(a.value_count, 5)
+      const s = a.statistics
+      assert.deepEqual(Object.keys(s).sort(),
+        ['max', 'mean', 'min', 'std_dev', 'sum', 'sum_of_squares', 'variance'])
+      assert.equal(s.min, 1)
+      assert.equal(s.max, 10)
+      assert.equal(s.sum, 20)
+      assertNear(s.mean, 4, 'mean')
+      assertNear(s.sum_of_squares, 130, 'sum_of_squares')
+      assertNear(s.variance, 10, 'variance')
+      assertNear(s.std_dev, Math.sqrt(10), 'std_dev')
+
+      // The generic form, a page of one: the aggregate still covers all matches.
+      const res = await db.newSearchBuilder().collection(c).limit(1)
+        .aggregate('stats', 'value.price').query('value.t:aggword')
+      assert.equal(res.body.count, 1)
+      assert.equal(res.body.total_count, 6)
+      assert.deepEqual(res.body.aggregates, [a])
+      // db.search with an aggregate option: the same request.
+      const viaSearch = await db.search(c, 'value.t:aggword', { aggregate: 'value.price:stats', limit: 0 })
+      assert.deepEqual(viaSearch.body.aggregates, [a])
+    })
+
+    it('range: a string and a BucketBuilder give the same buckets, min inclusive, max exclusive', async () => {
+      const c = coll('a_range')
+      await putAll(c, data)
+      const s = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', '*~2:2~4:4~*').query('value.t:aggword'))
+      assert.equal(s.aggregate_kind, 'range')
+      assert.equal(s.field_name, 'value.price')
+      assert.equal(s.value_count, 5)
+      assert.deepEqual(s.buckets, [{ max: 2, count: 1 }, { min: 2, max: 4, count: 2 }, { min: 4, count: 2 }])
+      const f = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', b => b.before(2).between(2, 4).after(4)).query('value.t:aggword'))
+      assert.deepEqual(f, s)
+      // A bucket nothing falls in is still listed, with count 0.
+      const z = only(await db.newSearchBuilder().collection(c)
+        .range('value.price', '5~9:10~11').query('value.t:aggword'))
+      assert.deepEqual(z.buckets, [{ min: 5, max: 9, count: 0 }, { min: 10, max: 11, count: 1 }])
+    })
+
+    it('top_values: most frequent first; offset and limit through aggregate()', async () => {
+      const c = coll('a_top')
+      await putAll(c, data)
+      const a = only(await db.newSearchBuilder().collection(c).top_values('value.tag')
+        .query('value.t:aggword'))
+      assert.equal(a.aggregate_kind, 'top_values')
+      assert.equal(a.field_name, 'value.tag')
+      assert.equal(a.value_count, 6)
+      assert.equal(a.offset, 0)
+      assert.equal(a.limit, 10)
+      assert.deepEqual(a.entries, [
+        { value: 'red', count: 3 }, { value: 'blue', count: 2 }, { value: 'green', count: 1 }])
+      // top_values(path, offset, limit) drops offset and limit (reference
+      // §5.6); aggregate() with the arguments sends them.
+      const p = only(await db.newSearchBuilder().collection(c)
+        .aggregate('top_values', 'value.tag', ['offset', 1, 'limit', 1]).query('value.t:aggword'))
+      assert.equal(p.offset, 1)
+      assert.equal(p.limit, 1)
+      assert.deepEqual(p.entries, [{ value: 'blue', count: 2 }])
+      // What top_values(path, 1, 1) sends, "value.tag:top_values:offset", is
+      // accepted with the defaults.
+      const q = only(await db.newSearchBuilder().collection(c).top_values('value.tag', 1, 1)
+        .query('value.t:aggword'))
+      assert.deepEqual(q, a)
+      // Numbers are counted too.
+      const n = only(await db.newSearchBuilder().collection(c).top_values('value.price')
+        .query('value.t:aggword'))
+      assert.equal(n.value_count, 5)
+      assert.deepEqual(n.entries.map(e => e.count), [1, 1, 1, 1, 1])
+      assert.deepEqual(n.entries.map(e => Number(e.value)).sort((x, y) => x - y), [1, 2, 3, 4, 10])
+    })
+
+    it('time_series: every interval, with and without a time zone', async () => {
+      const c = coll('a_time')
+      await putAll(c, data)
+      const ts = async (interval, zone) => {
+        const a = only(await db.newSearchBuilder().collection(c)
+          .time_series('value.when', interval, zone).query('value.t:aggword'))
+        assert.equal(a.aggregate_kind, 'time_series')
+        assert.equal(a.field_name, 'value.when')
+        assert.equal(a.value_count, 5)
+        assert.equal(a.interval, interval)
+        if (zone !== undefined) assert.equal(a.time_zone, zone)
+        return buckets(a)
+      }
+      assert.deepEqual(await ts('year'), [['2014', 4], ['2015', 1]])
+      assert.deepEqual(await ts('quarter'), [['2014-Q1', 3], ['2014-Q2', 1], ['2015-Q1', 1]])
+      assert.deepEqual(await ts('month'), [['2014-03', 3], ['2014-04', 1], ['2015-01', 1]])
+      // ISO weeks: 2014-03-01 (a Saturday) and 03-02 are in 2014-W09;
+      // 2015-01-01 is in 2015-W01.
+      assert.deepEqual(await ts('week'), [['2014-W09', 3], ['2014-W15', 1], ['2015-W01', 1]])
+      assert.deepEqual(await ts('day'),
+        [['2014-03-01', 2], ['2014-03-02', 1], ['2014-04-10', 1], ['2015-01-01', 1]])
+      assert.deepEqual(await ts('hour'), [['2014-03-01T13', 1], ['2014-03-01T23', 1],
+        ['2014-03-02T01', 1], ['2014-04-10T00', 1], ['2015-01-01T00', 1]])
+      // +0900: 23:30Z is the next morning; -0500: 01:00Z is the evening before,
+      // and 2015-01-01T00:00Z is 2014-12-31 (ISO week 2015-W01 still).
+      assert.deepEqual(await ts('day', '+0900'),
+        [['2014-03-01', 1], ['2014-03-02', 2], ['2014-04-10', 1], ['2015-01-01', 1]])
+      assert.deepEqual(await ts('day', '-0500'),
+        [['2014-03-01', 3], ['2014-04-09', 1], ['2014-12-31', 1]])
+      assert.deepEqual(await ts('year', '-0500'), [['2014', 5]])
+      assert.deepEqual(await ts('week', '-0500'), [['2014-W09', 3], ['2014-W15', 1], ['2015-W01', 1]])
+      assert.deepEqual(await ts('hour', '+0900'), [['2014-03-01T22', 1], ['2014-03-02T08', 1],
+        ['2014-03-02T10', 1], ['2014-04-10T09', 1], ['2015-01-01T09', 1]])
+    })
+
+    it('several aggregates in one request, in the order asked', async () => {
+      const c = coll('a_many')
+      await putAll(c, data)
+      const res = await db.newSearchBuilder().collection(c).limit(2)
+        .stats('value.price')
+        .top_values('value.tag')
+        .range('value.price', '*~5:5~*')
+        .time_series('value.when', 'year')
+        .query('value.t:aggword')
+      assertEnvelope(res)
+      assert.equal(res.body.count, 2)
+      assert.deepEqual(res.body.aggregates.map(a => a.aggregate_kind + ' ' + a.field_name),
+        ['stats value.price', 'top_values value.tag', 'range value.price', 'time_series value.when'])
+      assert.equal(res.body.aggregates[0].statistics.sum, 20)
+      assert.deepEqual(res.body.aggregates[2].buckets.map(b => b.count), [4, 1])
+      // Aggregates over no match at all.
+      const none = await db.newSearchBuilder().collection(c).stats('value.price')
+        .top_values('value.tag').query('value.t:nothingmatches')
+      assert.equal(none.body.total_count, 0)
+      assert.deepEqual(none.body.aggregates.map(a => a.value_count), [0, 0])
+      assert.deepEqual(none.body.aggregates[1].entries, [])
+    })
+  })
+
+  describe('geo', () => {
+    // Points on the equator east and west of (0, 0), with every spelling of
+    // a point; g5 has no location.
+    const places = {
+      g0: { kind: 'shop', loc: { lat: 0, lon: 0.005 } },
+      g1: { kind: 'shop', loc: { latitude: 0, longitude: -0.015 } },
+      g2: { kind: 'cafe', loc: { lat: 0, lng: 0.025 } },
+      g3: { kind: 'shop', loc: { lat: 0, long: 0.1 } },
+      g4: { kind: 'shop', loc: { lat: 0, lon: 1 } },
+      g5: { kind: 'shop' }
+    }
+    const LON = { g0: 0.005, g1: 0.015, g2: 0.025, g3: 0.1, g4: 1 }
+
+    function assertDistances (res, unitMetres) {
+      for (const r of res.body.results) {
+        assertNear(r.distance, metresAlongEquator(LON[r.path.key]) / unitMetres,
+          'distance of ' + r.path.key)
+      }
+    }
+
+    it('NEAR with a distance sort (db.search); each result has its distance', async () => {
+      const c = coll('g_near')
+      await putAll(c, places)
+      const res = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:5km}',
+        { sort: 'value.loc:distance:asc' })
+      assertEnvelope(res)
+      assert.deepEqual(keys(res), ['g0', 'g1', 'g2'])
+      assertDistances(res, 1000)
+      // The distance is in the unit of the NEAR clause.
+      const m = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:2000m}',
+        { sort: 'value.loc:distance:asc' })
+      assert.deepEqual(keys(m), ['g0', 'g1'])
+      assertDistances(m, 1)
+      const mi = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:10mi}',
+        { sort: 'value.loc:distance:asc' })
+      assert.deepEqual(keys(mi), ['g0', 'g1', 'g2', 'g3'])
+      assertDistances(mi, 1609.344)
+      // Without a distance sort the distance is still there.
+      const plain = await db.search(c, 'value.loc:NEAR:{lat:0 lon:0 dist:5km}', { sort: '@path.key' })
+      assert.deepEqual(keys(plain), ['g0', 'g1', 'g2'])
+      assertDistances(plain, 1000)
+    })
+
+    it('NEAR through the builder: aliases, descending distance, with other clauses', async () => {
+      const c = coll('g_builder')
+      await putAll(c, places)
+      const desc = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:desc')
+        .query('value.loc:NEAR:{latitude:0 longitude:0 radius:20km}')
+      assert.deepEqual(keys(desc), ['g3', 'g2', 'g1', 'g0'])
+      assertDistances(desc, 1000)
+      const shops = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:asc')
+        .query('value.kind:shop AND value.loc:NEAR:{lat:0 lng:0 distance:200km}')
+      assert.deepEqual(keys(shops), ['g0', 'g1', 'g3', 'g4'])
+      assertDistances(shops, 1000)
+      // Paged: the second page goes on where the first stopped.
+      const p2 = await db.newSearchBuilder().collection(c).sortBy('value.loc:distance:asc')
+        .limit(2).offset(2).query('value.loc:NEAR:{lat:0 lon:0 dist:200km}')
+      assert.deepEqual(keys(p2), ['g2', 'g3'])
+      assert.equal(p2.body.total_count, 5)
+    })
+
+    it('IN a box: no distance', async () => {
+      const c = coll('g_in')
+      await putAll(c, places)
+      const res = await db.newSearchBuilder().collection(c).sortBy('@path.key')
+        .query('value.loc:IN:{north:1 south:-1 east:0.05 west:-0.05}')
+      assert.deepEqual(keys(res), ['g0', 'g1', 'g2'])
+      for (const r of res.body.results) assert.equal(r.distance, undefined)
+      const short = await db.search(c, 'value.loc:IN:{n:1 s:-1 e:0.02 w:0}', { sort: '@path.key' })
+      assert.deepEqual(keys(short), ['g0'])
+    })
+
+    it('distance aggregate: buckets in the unit of the NEAR clause', async () => {
+      const c = coll('g_agg')
+      await putAll(c, places)
+      const q = 'value.loc:NEAR:{lat:0 lon:0 dist:20km}'
+      const res = await db.newSearchBuilder().collection(c).distance('value.loc', '*~1:1~2:2~*').query(q)
+      assertEnvelope(res)
+      assert.equal(res.body.aggregates.length, 1)
+      const a = res.body.aggregates[0]
+      assert.equal(a.aggregate_kind, 'distance')
+      assert.equal(a.field_name, 'value.loc')
+      assert.equal(a.value_count, 4)
+      assert.deepEqual(a.buckets, [{ max: 1, count: 1 }, { min: 1, max: 2, count: 1 }, { min: 2, count: 2 }])
+      const f = await db.newSearchBuilder().collection(c)
+        .distance('value.loc', b => b.before(1).between(1, 2).after(2)).query(q)
+      assert.deepEqual(f.body.aggregates, [a])
+      // In metres.
+      const m = await db.newSearchBuilder().collection(c)
+        .distance('value.loc', '0~1000:1000~3000').query('value.loc:NEAR:{lat:0 lon:0 dist:20000m}')
+      assert.deepEqual(m.body.aggregates[0].buckets.map(b => b.count), [1, 2])
+    })
+  })
+
+  describe('across collections', () => {
+    async function seedCross () {
+      const ca = coll('x_a')
+      const cb = coll('x_b')
+      const cc = coll('x_c')
+      await putAll(ca, { x1: { w: 'crossword', n: 1 }, x2: { w: 'crossword', n: 2 } })
+      await putAll(cb, { y1: { w: 'crossword', n: 3 } })
+      await putAll(cc, { z1: { w: 'crossword', n: 4 } })
+      return [ca, cb, cc]
+    }
+
+    function where (res) {
+      return res.body.results.map(r => r.path.collection + '/' + r.path.key)
+    }
+
+    it('db.searchAcrossCollections with @path.collection:(`a` `b`)', async () => {
+      const [ca, cb, cc] = await seedCross()
+      const res = await db.searchAcrossCollections(
+        '@path.collection:(`' + ca + '` `' + cb + '`) AND crossword', { sort: 'value.n:asc' })
+      assertEnvelope(res)
+      assert.deepEqual(where(res), [ca + '/x1', ca + '/x2', cb + '/y1'])
+      assert.equal(res.body.total_count, 3)
+      const three = await db.searchAcrossCollections(
+        '@path.collection:(`' + ca + '` `' + cb + '` `' + cc + '`) AND value.w:crossword',
+        { sort: 'value.n:desc', limit: 2, offset: 1 })
+      assert.deepEqual(where(three), [cb + '/y1', ca + '/x2'])
+      assert.equal(three.body.total_count, 4)
+    })
+
+    it('the builder without a collection; paging; kinds; aggregates', async () => {
+      const [ca, cb, cc] = await seedCross()
+      const only = await db.newSearchBuilder().limit(10).query('@path.collection:`' + cb + '`')
+      assert.deepEqual(where(only), [cb + '/y1'])
+      const q = '@path.collection:(`' + ca + '` `' + cb + '` `' + cc + '`) AND crossword'
+      let res = await db.newSearchBuilder().limit(3).sortBy('value.n:asc').query(q)
+      const pages = [where(res)]
+      assert.ok(res.links && res.links.next, 'no next link')
+      assert.ok(res.links.next.url.startsWith('/v0?'), res.links.next.url)
+      assert.equal(res.body.next, res.links.next.url)
+      res = await res.links.next.get()
+      pages.push(where(res))
+      assert.ok(!(res.links && res.links.next))
+      assert.deepEqual(pages, [[ca + '/x1', ca + '/x2', cb + '/y1'], [cc + '/z1']])
+
+      await db.newEventBuilder().from(cb, 'y1').type('said').time(5000).data({ w: 'crossword' }).create()
+      const ev = await db.newSearchBuilder().kinds('event').query(q)
+      assert.deepEqual(ev.body.results.map(r => r.path.kind + ' ' + r.path.collection + '/' + r.path.key),
+        ['event ' + cb + '/y1'])
+
+      const agg = await db.newSearchBuilder().stats('value.n')
+        .query('@path.collection:(`' + ca + '` `' + cb + '`) AND crossword')
+      assert.equal(agg.body.aggregates[0].value_count, 3)
+      assert.equal(agg.body.aggregates[0].statistics.sum, 6)
+    })
+  })
+})
