@@ -124,12 +124,14 @@ value_path(const char *field)
 	return strncmp(field, "value.", 6) == 0 ? field + 6 : field;
 }
 
-/* True when the tree has a NEAR clause on field (the parser bounds its depth). */
+/* True when the tree has a NEAR clause on field, or on any field when field
+ * is NULL (the parser bounds its depth). */
 static bool
 has_near(const struct lucene_node *n, const char *field)
 {
 	if (n->kind == LQ_NEAR)
-		return n->field != NULL && strcmp(value_path(n->field), value_path(field)) == 0;
+		return n->field != NULL && (field == NULL ||
+		    strcmp(value_path(n->field), value_path(field)) == 0);
 	if (n->kind != LQ_BOOL)
 		return false;
 	for (size_t i = 0; i < n->nclauses; i++)
@@ -138,26 +140,27 @@ has_near(const struct lucene_node *n, const char *field)
 	return false;
 }
 
-/* A distance sort or aggregate needs a NEAR clause on its field: 400 before
- * the index is asked. */
+/* A distance sort or aggregate needs a NEAR clause: the one on its field,
+ * else the query's first (whose centre it then measures from); without any,
+ * 400 before the index is asked. */
 static int
 check_distance(struct ctx *c, const struct search_params *p)
 {
 	char why[256];
 
 	for (size_t i = 0; i < p->nsort; i++) {
-		if (p->sort[i].kind != SORT_DISTANCE || has_near(p->tree, p->sort[i].field))
+		if (p->sort[i].kind != SORT_DISTANCE || has_near(p->tree, NULL))
 			continue;
 		snprintf(why, sizeof(why), "Sorting by the distance of %.120s needs a NEAR "
-		    "clause on that field in the query.", p->sort[i].field);
+		    "clause in the query.", p->sort[i].field);
 		param_invalid(c, "sort", why);
 		return -1;
 	}
 	for (size_t i = 0; i < p->naggs; i++) {
-		if (p->aggs[i].kind != AGG_DISTANCE || has_near(p->tree, p->aggs[i].field))
+		if (p->aggs[i].kind != AGG_DISTANCE || has_near(p->tree, NULL))
 			continue;
 		snprintf(why, sizeof(why), "A distance aggregate of %.120s needs a NEAR "
-		    "clause on that field in the query.", p->aggs[i].field);
+		    "clause in the query.", p->aggs[i].field);
 		param_invalid(c, "aggregate", why);
 		return -1;
 	}

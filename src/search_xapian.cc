@@ -1644,12 +1644,14 @@ struct NearRef {
 	Xapian::LatLongCoords centre;
 	double unit = 1;   /* metres per unit of the clause */
 
-	void set(const struct lucene_node *n)
+	/* The centre and unit of NEAR clause n; the points of path (a field
+	 * measured from another field's centre), else of n's own field. */
+	void set(const struct lucene_node *n, const std::string *path = nullptr)
 	{
 		if (n == nullptr)
 			return;
 		ok = true;
-		slot = path_keys(resolve_field(n->field).path).geo;
+		slot = path_keys(path != nullptr ? *path : resolve_field(n->field).path).geo;
 		centre.append(Xapian::LatLongCoord(n->lat, n->lon));
 		unit = unit_metres(n->unit);
 	}
@@ -1783,12 +1785,17 @@ set_order(Xapian::Enquire &enq, SortKeys &keys, const Xapian::Database &db,
 		}
 		FieldRef f = resolve_field(s.field);
 		if (s.kind == SORT_DISTANCE) {
+			/* The centre of the NEAR clause on this field, else of the
+			 * query's first NEAR clause (the npm client's own tests ask
+			 * for distances of one field from another's centre). */
 			const struct lucene_node *nn = f.kind == F_VALUE ? find_near(root, &f.path) : nullptr;
+			if (nn == nullptr && f.kind == F_VALUE)
+				nn = find_near(root, nullptr);
 			if (nn == nullptr)
 				throw BadQuery{ std::string("sorting by the distance of ") +
-				    (s.field ? s.field : "") + " needs a NEAR clause on that field" };
+				    (s.field ? s.field : "") + " needs a NEAR clause in the query" };
 			c.type = SortClause::DISTANCE;
-			c.near.set(nn);
+			c.near.set(nn, &f.path);
 		} else if (f.kind == F_META) {
 			c.slot = f.meta->slot;
 		} else if (f.kind == F_VALUE && s.kind == SORT_FIELD) {
@@ -2144,11 +2151,13 @@ setup_aggs(AggSpy &spy, const struct search_query *q, const struct lucene_node *
 		a.slot = 0;
 		if (s->kind == AGG_DISTANCE) {
 			const struct lucene_node *nn = f.kind == F_VALUE ? find_near(root, &f.path) : nullptr;
+			if (nn == nullptr && f.kind == F_VALUE)
+				nn = find_near(root, nullptr);
 			if (nn == nullptr)
 				throw BadQuery{ std::string("the distance aggregate on ") +
-				    (s->field ? s->field : "") + " needs a NEAR clause on that field" };
+				    (s->field ? s->field : "") + " needs a NEAR clause in the query" };
 			a.src = AggSpy::One::GEO;
-			a.near.set(nn);
+			a.near.set(nn, &f.path);
 		} else if (f.kind == F_VALUE) {
 			PathKeys k = path_keys(f.path);
 			if (s->kind == AGG_TOP_VALUES) {

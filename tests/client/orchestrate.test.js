@@ -1413,6 +1413,44 @@ describe('search', TIMEOUT, () => {
       }
     }
 
+    it('the client\'s own "Search aggregates" request: ten aggregates, a distance of a field with no NEAR of its own', async () => {
+      // orchestrate 0.8.2 test/search.test.js asks for this and expects 200;
+      // value.hometown is measured from the query's NEAR centre.
+      const c = coll('g_ownagg')
+      await putAll(c, {
+        u1: { name: 'a', username: 'x', tags: ['t'], categories: ['k'], coolness: 1.5,
+          radness: 3, location: { lat: 12.3, lon: 56.7 }, hometown: { lat: 12.3, lon: 56.71 }, path: '2014-11-01' },
+        u2: { name: 'b', username: 'y', tags: ['t'], categories: ['k'], coolness: 0.5,
+          radness: 1, location: { lat: 12.31, lon: 56.7 }, hometown: { lat: 13, lon: 57 }, path: '2014-11-02' }
+      })
+      const res = await db.newSearchBuilder()
+        .collection(c)
+        .aggregate('stats', 'value.name')
+        .top_values('value.tags')
+        .top_values('value.categories', 20, 10)
+        .stats('value.username')
+        .range('value.coolness', '*~1:1~2:2~*')
+        .range('value.radness', function (builder) {
+          return builder.before(1).between(1, 2).after(2)
+        })
+        .distance('value.location', '*~1:1~2:2~*')
+        .distance('value.hometown', function (builder) {
+          return builder.before(1).between(1, 2).after(2)
+        })
+        .time_series('path', 'day')
+        .time_series('path', 'hour', '+0900')
+        .query('value.location:NEAR:{latitude:12.3 longitude:56.7 radius:100km}')
+      assert.equal(res.statusCode, 200)
+      assert.equal(res.body.total_count, 2)
+      const aggs = res.body.aggregates
+      assert.equal(aggs.length, 10)
+      const home = aggs.filter((a) => a.aggregate_kind === 'distance' && a.field_name === 'value.hometown')[0]
+      assert.ok(home, JSON.stringify(aggs))
+      // u1's hometown is about 1.1 km from the centre, u2's about 84 km.
+      assert.deepEqual(home.buckets.map((b) => b.count), [0, 1, 1])
+      assert.equal(home.value_count, 2)
+    })
+
     it('NEAR with a distance sort (db.search); each result has its distance', async () => {
       const c = coll('g_near')
       await putAll(c, places)
