@@ -455,7 +455,7 @@ class NginxErrorsTest(unittest.TestCase, JsonErrorMixin):
         srv.orchidd_proc.wait(30)
         # the maintainer and the workers follow their master (DESIGN.md 6)
         self.assertTrue(wait_for(lambda: srv.orchidd_pids() == {
-            "master": None, "maintainer": None, "workers": []}, 30),
+            "master": None, "maintainer": None, "indexer": None, "workers": []}, 30),
                         "children outlived the master: %r" % srv.orchidd_pids())
         self.assertTrue(os.path.exists(srv.socket_path), "precondition: a stale socket")
         self.assertJsonErrorAnswer(srv.request("GET", "/v0/c/k", key=key),

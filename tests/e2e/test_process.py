@@ -243,7 +243,7 @@ class MasterKillTest(ProcessTestCase):
         gone = wait_for(lambda: not any(pid_alive(p) for p in children), 5)
         self.assertTrue(gone, "children still alive 5 s after the master was killed: %r"
                         % [p for p in children if pid_alive(p)])
-        self.assertEqual(srv.orchidd_pids(), {"master": None, "maintainer": None,
+        self.assertEqual(srv.orchidd_pids(), {"master": None, "maintainer": None, "indexer": None,
                                               "workers": []})
         # Same arguments, over the stale lock file and socket.
         srv.start_orchidd()
