@@ -1696,7 +1696,7 @@ key_part(std::string &key, const std::string &v, bool desc)
 }
 
 struct SortClause {
-	enum { VALUE, RANDOM, DISTANCE } type;
+	enum { VALUE, RANDOM, DISTANCE, IDENTITY } type;
 	Xapian::valueno slot;
 	bool desc;
 	uint64_t seed;
@@ -1706,6 +1706,18 @@ struct SortClause {
 class SortKeys : public Xapian::KeyMaker {
 public:
 	std::vector<SortClause> clauses;
+
+	/* A document order that survives a rebuild (docids do not):
+	 * collection, key, kind, then the rest of an event's or a relation's
+	 * identity. */
+	static void identity(std::string &key, const Xapian::Document &doc)
+	{
+		static const Xapian::valueno slots[] = { SLOT_COLL, SLOT_KEY, SLOT_KIND,
+			SLOT_TYPE, SLOT_TIMESTAMP, SLOT_ORDINAL, SLOT_REL, SLOT_DCOLL, SLOT_DKEY };
+
+		for (Xapian::valueno slot : slots)
+			key_part(key, doc.get_value(slot), false);
+	}
 
 	/* Each clause: 0x00 and its part, or 0x01 when the document lacks the
 	 * value: missing values sort last in both directions. */
@@ -1729,6 +1741,9 @@ public:
 				if (c.near.distance(doc, &d))
 					v = Xapian::sortable_serialise(d);
 				break;
+			case SortClause::IDENTITY:
+				identity(key, doc);
+				continue;
 			}
 			if (v.empty()) {
 				key += '\x01';
@@ -1756,7 +1771,9 @@ fresh_seed()
 /*
  * Sets the order of enq from the sort clauses: the clauses before the
  * first _score make the key, ties by relevance then docid; a leading
- * _score sorts by relevance, ties by the clauses after it. Clauses after
+ * _score sorts by relevance, ties by the clauses after it, then by
+ * identity; no clause: relevance, ties by identity (SortKeys::identity),
+ * so equal scores keep their order across an index rebuild. Clauses after
  * a later _score cannot apply (relevance ties are rare) and are ignored;
  * _score is always descending.
  */
@@ -1807,10 +1824,10 @@ set_order(Xapian::Enquire &enq, SortKeys &keys, const Xapian::Database &db,
 		}
 		keys.clauses.push_back(c);
 	}
-	if (score_first) {
-		if (!keys.clauses.empty())
-			enq.set_sort_by_relevance_then_key(&keys, false);
-	} else if (!keys.clauses.empty()) {
+	if (score_first || keys.clauses.empty()) {
+		keys.clauses.push_back(SortClause{ SortClause::IDENTITY, 0, false, 0, NearRef() });
+		enq.set_sort_by_relevance_then_key(&keys, false);
+	} else {
 		enq.set_sort_by_key_then_relevance(&keys, false);
 	}
 }

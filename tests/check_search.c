@@ -972,8 +972,9 @@ START_TEST(test_sort)
 END_TEST
 
 /* Ties of the key go by relevance, then by docid; a leading _score sorts
- * by relevance, ties by the next clause. t1 (docid 3) matches both
- * words; t3 (docid 1) and t2 (docid 2) score alike. */
+ * by relevance, ties by the next clause; relevance alone, ties by
+ * identity. t1 (docid 3) matches both words; t3 (docid 1) and t2 (docid
+ * 2) score alike. */
 START_TEST(test_sort_ties)
 {
 	struct lucene_node *n;
@@ -987,7 +988,13 @@ START_TEST(test_sort_ties)
 	SORTS(n, "t1,t3,t2", { SORT_FIELD, "g", false, false, 0 });
 	SORTS(n, "t1,t2,t3", { SORT_SCORE, NULL, true, false, 0 },
 	    { SORT_PATH, "@path.key", false, false, 0 });
-	SORTS(n, "t1,t3,t2", { SORT_SCORE, NULL, true, false, 0 });
+	/* Relevance alone: ties by identity (collection, key, ...), not by
+	 * docid, so a rebuilt index gives the same order. */
+	SORTS(n, "t1,t2,t3", { SORT_SCORE, NULL, true, false, 0 });
+	ck_assert_msg(strcmp(sorted_by(n, NULL, 0), "t1,t2,t3") == 0, "no sort: got %s",
+	    sorted_by(n, NULL, 0));
+	ck_assert_msg(strcmp(sorted_by(nd(LQ_ALL, NULL, NULL), NULL, 0), "t1,t2,t3") == 0,
+	    "match all: got %s", sorted_by(nd(LQ_ALL, NULL, NULL), NULL, 0));
 	SORTS(n, "t3,t2,t1", { SORT_FIELD, "w", false, false, 0 }, { SORT_SCORE, NULL, true, false, 0 });
 }
 END_TEST
