@@ -478,25 +478,35 @@ del_doc(struct apply *ap, const struct search_doc *d)
 	return ap->src == SEARCH_OK ? AP_OK : AP_SEARCH;
 }
 
+/* Reads record k of db (whose key starts T | cid) when its collection is
+ * still the live one named coll: STORE_NOTFOUND when either is gone. */
+static enum store_rc
+live_get(struct store_txn *t, struct arena *a, enum store_db db, const char *coll,
+    const unsigned char *k, size_t kl, uint64_t *cid, void **p, size_t *pl)
+{
+	uint32_t tenant;
+	int live;
+
+	layout_prefix_get(k, &tenant, cid);
+	if ((live = coll_live(t, a, tenant, coll, strlen(coll), *cid)) == -1)
+		return STORE_ERR;
+	return live ? store_get(t, db, k, kl, false, a, p, pl) : STORE_NOTFOUND;
+}
+
 static enum apply_rc
 apply_item(struct apply *ap, struct store_txn *t, struct arena *a, const char *coll,
     const unsigned char *k, size_t kl)
 {
 	struct search_doc d;
 	struct item_version v;
-	uint32_t tenant;
 	uint64_t cid;
 	void *p;
 	size_t pl;
 	enum store_rc rc;
-	int live;
 
 	if (kl <= LAYOUT_PREFIX_LEN)
 		return AP_OK;
-	layout_prefix_get(k, &tenant, &cid);
-	if ((live = coll_live(t, a, tenant, coll, strlen(coll), cid)) == -1)
-		return AP_STORE;
-	rc = live ? store_get(t, STORE_DB_ITEMS, k, kl, false, a, &p, &pl) : STORE_NOTFOUND;
+	rc = live_get(t, a, STORE_DB_ITEMS, coll, k, kl, &cid, &p, &pl);
 	if (rc == STORE_OK && layout_item_decode(p, pl, &v) == 0 && !v.tombstone) {
 		if (item_doc(a, coll, cid, (const char *)k + LAYOUT_PREFIX_LEN,
 		    kl - LAYOUT_PREFIX_LEN, &v, &d) == -1)
@@ -522,17 +532,12 @@ apply_event(struct apply *ap, struct store_txn *t, struct arena *a, const char *
 	struct event_record r;
 	void *p;
 	size_t pl;
-	uint32_t tenant;
 	uint64_t cid;
 	enum store_rc rc;
-	int live;
 
 	if (kl <= LAYOUT_PREFIX_LEN)
 		return AP_OK;
-	layout_prefix_get(k, &tenant, &cid);
-	if ((live = coll_live(t, a, tenant, coll, strlen(coll), cid)) == -1)
-		return AP_STORE;
-	rc = live ? store_get(t, STORE_DB_EVENTS, k, kl, false, a, &p, &pl) : STORE_NOTFOUND;
+	rc = live_get(t, a, STORE_DB_EVENTS, coll, k, kl, &cid, &p, &pl);
 
 	if (rc == STORE_OK && layout_event_decode(p, pl, &r) == 0) {
 		if (event_doc(a, coll, k, kl, &r, &d) == -1)

@@ -29,6 +29,7 @@
 
 #include "buf.h"
 #include "mem.h"
+#include "util.h"
 
 #define MAX_SLOP 10000    /* phrase slop cap (Lucene: Integer.MAX_VALUE) */
 #define SHOWN_TOKEN 24    /* bytes of a token quoted in a message */
@@ -95,26 +96,6 @@ charpos(const struct parser *p, size_t off)
 	return n;
 }
 
-/*
- * Cuts a message that vsnprintf truncated inside a UTF-8 sequence back to
- * the last whole character (the message goes into a JSON body).
- */
-static void
-trim_utf8(char *s)
-{
-	size_t len = strlen(s), i = len, need;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	i--;  /* the lead byte of the last sequence */
-	need = (unsigned char)s[i] < 0x80 ? 1 : (unsigned char)s[i] < 0xe0 ? 2 :
-	    (unsigned char)s[i] < 0xf0 ? 3 : 4;
-	if (len - i < need)
-		s[i] = '\0';
-}
-
 /* Records the first error only; always returns -1. */
 static int fail(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -131,7 +112,7 @@ fail(struct parser *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	(void)vsnprintf(p->err, p->errlen, fmt, ap);
 	va_end(ap);
-	trim_utf8(p->err);
+	util_utf8_trim(p->err);
 	return -1;
 }
 

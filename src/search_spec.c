@@ -26,26 +26,6 @@
 #define MAX_TOP_LIMIT 100
 #define MAX_TOP_OFFSET INT32_MAX /* offset + limit never wraps an unsigned */
 
-/*
- * Cuts a message that snprintf truncated inside a UTF-8 sequence back to
- * the last whole character (the message goes into a JSON body).
- */
-static void
-trim_utf8(char *s)
-{
-	size_t len = strlen(s), i = len, need;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
-		i--;
-	if (i == 0)
-		return;
-	i--;  /* the lead byte of the last sequence */
-	need = (unsigned char)s[i] < 0x80 ? 1 : (unsigned char)s[i] < 0xe0 ? 2 :
-	    (unsigned char)s[i] < 0xf0 ? 3 : 4;
-	if (len - i < need)
-		s[i] = '\0';
-}
-
 /* One entry of a list being parsed, for messages. */
 struct entry {
 	const char *what;   /* "sort clause" or "aggregate" */
@@ -77,14 +57,14 @@ fail(const struct entry *e, const char *fmt, ...)
 	w = snprintf(e->err, e->errlen, "%s %zu (\"%.*s%s\"): ", e->what, e->index, (int)n,
 	    e->s, n < e->len ? "..." : "");
 	if (w < 0 || (size_t)w >= e->errlen) {
-		trim_utf8(e->err);
+		util_utf8_trim(e->err);
 		return -1;
 	}
 	used = (size_t)w;
 	va_start(ap, fmt);
 	(void)vsnprintf(e->err + used, e->errlen - used, fmt, ap);
 	va_end(ap);
-	trim_utf8(e->err);
+	util_utf8_trim(e->err);
 	return -1;
 }
 

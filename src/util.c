@@ -3,6 +3,8 @@
  */
 #include "util.h"
 
+#include <string.h>
+
 int
 util_parse_uint64(const char *s, size_t len, uint64_t *out)
 {
@@ -160,4 +162,20 @@ util_utf8_valid(const char *s, size_t len)
 		p += n + 1;
 	}
 	return true;
+}
+
+void
+util_utf8_trim(char *s)
+{
+	size_t len = strlen(s), i = len, need;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xc0) == 0x80)
+		i--;
+	if (i == 0)
+		return;
+	i--;  /* the lead byte of the last sequence */
+	need = (unsigned char)s[i] < 0x80 ? 1 : (unsigned char)s[i] < 0xe0 ? 2 :
+	    (unsigned char)s[i] < 0xf0 ? 3 : 4;
+	if (len - i < need)
+		s[i] = '\0';
 }

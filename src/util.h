@@ -38,4 +38,8 @@ uint32_t util_get_be32(const unsigned char *p);
 
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *s, size_t len);
+
+/* Cuts a NUL-terminated string that snprintf truncated inside a UTF-8
+ * sequence back to its last whole character (messages go into JSON). */
+void util_utf8_trim(char *s);
 #endif
