@@ -191,3 +191,34 @@ class SearchIndexOfflineTest(ServerTestCase):
         st, h, body, doc = srv.request("GET", "/v0/off?query=v:plum&limit=0", key=key)
         self.assertEqual(st, 200, body)
         self.assertEqual(doc["total_count"], 10)
+
+
+class SearchOffTest(ServerTestCase):
+    """search = 0: writes feed no index, searches are 501; back on, the
+    indexes are rebuilt from the data (writes made while off included)."""
+    server_options = {"workers": 1, "extra": {"search": "0"}}
+
+    def test_off_then_on(self):
+        srv = self.server
+        key = srv.new_key("switch")
+        self.assertIsNone(srv.orchidd_pids()["indexer"])
+        for i in range(5):
+            st = srv.request("PUT", "/v0/sw/s%d" % i, key=key, body={"w": "kiwi"})[0]
+            self.assertEqual(st, 201)
+        st, h, body, doc = srv.request("GET", "/v0/sw?query=w:kiwi", key=key)
+        self.assertEqual(st, 501, body)
+        self.assertEqual(doc["code"], "api_unsupported")
+        srv.stop_orchidd()
+        srv.extra["search"] = "1"
+        srv._write_orchidd_conf()
+        srv.start_orchidd()
+        srv.wait_ready()
+
+        def answer():
+            st, h, body, doc = srv.request("GET", "/v0/sw?query=w:kiwi&limit=0", key=key)
+            if st == 503:
+                self.assertEqual(doc["code"], "search_index_unavailable")
+                return None
+            self.assertEqual(st, 200, body)
+            return doc["total_count"]
+        self.assertEqual(wait_for(answer, 60, 0.1), 5)
