@@ -48,7 +48,8 @@ static struct {
 	uint64_t next;     /* the next seq */
 	int lock_fd;       /* a control slot's lock */
 	int wake_fd;       /* to the indexer, or -1 */
-} me = { false, false, -1, 0, -1, -1 };
+	uint64_t store;    /* store_serial of the store it was taken in */
+} me = { false, false, -1, 0, -1, -1, 0 };
 
 void
 index_set_wake_fd(int fd)
@@ -148,8 +149,17 @@ index_init(struct store *s, int slot, char *err, size_t errlen)
 	struct epoch_arg e;
 	enum store_rc rc;
 
-	if (me.ready)
+	if (me.ready && me.store == store_serial(s))
 		return 0;
+	/* A new store (a process that closed one and opened another: tests,
+	 * orchidctl) takes its slot and epoch again. */
+	me.ready = false;
+	me.off = false;
+	if (me.lock_fd != -1) {
+		(void)close(me.lock_fd);
+		me.lock_fd = -1;
+	}
+	me.store = store_serial(s);
 	if (!store_config(s)->search) {
 		/* Search is off: nothing is noted, and the next start with it on
 		 * rebuilds every index (the indexer's first start does). */
@@ -201,7 +211,7 @@ index_note(struct dom *d, enum index_op op, const char *coll, const unsigned cha
 	unsigned char k[OUTBOX_KEY_LEN], *v;
 	size_t cl = coll != NULL ? strlen(coll) : 0, vl = 3 + cl + klen;
 
-	if (!me.ready) {
+	if (!me.ready || me.store != store_serial(store_txn_store(d->txn))) {
 		char err[256];
 
 		if (index_init(store_txn_store(d->txn), INDEX_SLOT_CTL, err, sizeof(err)) == -1) {
@@ -318,6 +328,7 @@ static struct {
 	int slots[STORE_OUTBOX_SLOTS];
 	int nslots;
 	int64_t slots_at;   /* ms of the last rescan */
+	uint64_t store;     /* store_serial the slots were opened in */
 } rd;
 
 static struct search_reader *
@@ -543,6 +554,14 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 	*retry_after = 1;
 	if (p == NULL)
 		return DOM_ERR;
+	if (rd.store != store_serial(s)) {
+		/* Another store than the last search's: its outboxes (and maybe
+		 * its indexes) are not the ones listed. */
+		while (rd.n > 0)
+			search_reader_close(rd.ix[--rd.n].r);
+		rd.slots_at = 0;
+		rd.store = store_serial(s);
+	}
 	if (rd.slots_at == 0 || start - rd.slots_at >= 1000) {
 		int n = store_outbox_slots(s, rd.slots, STORE_OUTBOX_SLOTS);
 

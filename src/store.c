@@ -32,6 +32,7 @@ struct store {
 	DB *db[STORE_DB_COUNT];
 	DB *outbox[STORE_OUTBOX_SLOTS];  /* NULL until opened */
 	const struct config *cfg;
+	uint64_t serial;
 };
 
 #define OUTBOX_FILE "outbox.db"
@@ -369,7 +370,10 @@ store_open(const struct config *cfg, struct store **out, char *err, size_t errle
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	static uint64_t opened;
+
 	s->cfg = cfg;
+	s->serial = ++opened;
 	if (env_open(cfg, &s->env, 0, err, errlen) == -1) {
 		free(s);
 		return -1;
@@ -1062,4 +1066,10 @@ const struct config *
 store_config(const struct store *s)
 {
 	return s->cfg;
+}
+
+uint64_t
+store_serial(const struct store *s)
+{
+	return s->serial;
 }

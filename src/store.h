@@ -122,6 +122,9 @@ int store_stats(struct store *s, struct buf *out);
 /* The store of a transaction, and the config a store was opened with. */
 struct store *store_txn_store(struct store_txn *t);
 const struct config *store_config(const struct store *s);
+/* A number no other store_open of this process returned (state kept per
+ * open store, such as index.c's slot, is redone for a new one). */
+uint64_t store_serial(const struct store *s);
 
 enum store_rc store_begin(struct store *s, bool write, struct store_txn **out);
 /* Commits; the transaction is gone whatever the result. */
