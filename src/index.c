@@ -521,6 +521,24 @@ slots_known(const unsigned char *map)
 	return true;
 }
 
+/* Whether the reader's revision holds every target: each slot's mark (the
+ * last seq its commits applied) at or past the target's seq. */
+static bool
+marks_cover(struct search_reader *r, const struct probe *p, struct arena *a)
+{
+	for (int i = 0; i < p->n; i++) {
+		char k[32], *v, err[128];
+		size_t vl;
+		uint64_t mark;
+
+		snprintf(k, sizeof(k), "slot:%d", p->slot[i]);
+		if (search_reader_get_meta(r, k, a, &v, &vl, err, sizeof(err)) != SEARCH_OK ||
+		    vl == 0 || util_parse_uint64(v, vl, &mark) == -1 || mark < p->seq[i])
+			return false;
+	}
+	return true;
+}
+
 static enum store_rc
 request_rebuild_txn(struct store_txn *t, void *arg, bool *commit)
 {
@@ -597,10 +615,25 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 		return DOM_UNAVAILABLE;
 	}
 	for (;;) {
-		if ((rc = store_run(s, false, cfg->deadlock_retries, probe_pending, p)) !=
-		    STORE_OK)
-			return dom_from_store(rc == STORE_NOTFOUND ? STORE_ERR : rc);
-		if (!p->pending)
+		bool covered = p->n == 0;
+
+		/* The index covers an entry once its commit is in: the slot's
+		 * mark in the revision the reader is at, or (after the sync)
+		 * the entry gone from the outbox. */
+		r = reader_get(cfg, tenant, p->info.gen, &src, err, errlen);
+		if (r != NULL)
+			src = search_reader_refresh(r, err, errlen);
+		if (!covered && r != NULL && src == SEARCH_OK)
+			covered = marks_cover(r, p, a);
+		if (!covered) {
+			if ((rc = store_run(s, false, cfg->deadlock_retries, probe_pending, p)) !=
+			    STORE_OK)
+				return dom_from_store(rc == STORE_NOTFOUND ? STORE_ERR : rc);
+			covered = !p->pending;
+			if (covered && r != NULL && src == SEARCH_OK)
+				src = search_reader_refresh(r, err, errlen);
+		}
+		if (covered)
 			break;
 		if (timefmt_now_ms() >= deadline) {
 			snprintf(err, errlen, "The search index is behind the latest writes "
@@ -613,14 +646,17 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 		if (pause < 16)
 			pause *= 2;
 	}
-	r = reader_get(cfg, tenant, p->info.gen, &src, err, errlen);
-	if (r == NULL && src == SEARCH_MISSING && !p->info.created) {
+	if (r == NULL && p->n > 0) {
+		/* Covered by the outbox: the directory exists by now. */
+		r = reader_get(cfg, tenant, p->info.gen, &src, err, errlen);
+		if (r != NULL)
+			src = search_reader_refresh(r, err, errlen);
+	}
+	if (r == NULL && src == SEARCH_MISSING && !p->info.created && p->n == 0) {
 		/* Nothing was ever indexed for this tenant. */
 		out->hits = NULL;
 		return DOM_OK;
 	}
-	if (r != NULL)
-		src = search_reader_refresh(r, err, errlen);
 	if (src == SEARCH_OK)
 		src = search_run(r, q, a, out, err, errlen);
 	switch (src) {

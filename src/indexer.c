@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,10 +82,26 @@ struct ixr {
 	int nslots;
 	int64_t rescan_at;
 	bool look_for_builds;      /* set by each rescan */
+	/*
+	 * Applied but not yet durable: per (slot, tenant), the last seq a
+	 * commit (without fsync) covered, and the index generation it went to.
+	 * sync_pending makes those indexes durable, then deletes the entries
+	 * up to these seqs from the outboxes; until then read_batch skips them.
+	 */
+	struct pend { int slot; uint32_t tenant; uint64_t gen, seq; } *pend;
+	size_t npend, cappend;
+	int64_t synced_at;
 	struct build b;
 	indexer_progress_fn progress;
 	void *progress_arg;
 };
+
+static struct pend *pend_find(struct ixr *x, int slot, uint32_t tenant);
+static int sync_pending(struct ixr *x);
+
+/* How often applied entries are made durable and leave the outbox: the
+ * fsyncs of the index go in batches, not with every commit. */
+#define SYNC_MS 200
 
 /* ---- writers ---- */
 
@@ -762,10 +779,24 @@ read_batch(struct store_txn *t, void *arg, bool *commit)
 		while (rc == STORE_OK && b->n < b->max) {
 			const unsigned char *k = ck, *v = cv;
 			struct entry *e = &b->e[b->n];
+			const struct pend *p;
 			size_t cl;
 
 			if (ckl != INDEX_OUTBOX_KEY_LEN)
 				break; /* the epoch record sorts last */
+			p = pend_find(b->x, slot, util_get_be32(k));
+			if (p != NULL && util_get_be64(k + 4) <= p->seq) {
+				/* Applied, waiting for its sync: past it. */
+				unsigned char next[INDEX_OUTBOX_KEY_LEN];
+
+				memcpy(next, k, 4);
+				util_put_be64(next + 4, p->seq + 1);
+				if (p->seq == UINT64_MAX)
+					break;
+				rc = store_cursor_get(c, STORE_SEEK_GE, next, sizeof(next), &ck, &ckl,
+				    &cv, &cvl);
+				continue;
+			}
 			if (cvl < 3 || (cl = (size_t)v[1] << 8 | v[2]) > cvl - 3) {
 				log_err("indexer: a malformed outbox entry in slot %d: skipped", slot);
 				rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
@@ -805,41 +836,125 @@ entry_cmp(const void *pa, const void *pb)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Deletes entries [from, to) of one tenant, and records that the index of
- * gen now exists. */
-struct done_arg {
-	const struct entry *e;
-	size_t n;
-	uint32_t tenant;
-	uint64_t gen;
-};
-
-static enum store_rc
-delete_done(struct store_txn *t, void *arg, bool *commit)
+/* The pending mark of (slot, tenant), or NULL. */
+static struct pend *
+pend_find(struct ixr *x, int slot, uint32_t tenant)
 {
-	struct done_arg *d = arg;
-	struct index_info info;
-	enum dom_rc drc;
-
-	for (size_t i = 0; i < d->n; i++) {
-		unsigned char k[INDEX_OUTBOX_KEY_LEN];
-		enum store_rc rc;
-
-		util_put_be32(k, d->e[i].tenant);
-		util_put_be64(k + 4, d->e[i].seq);
-		rc = store_del(t, (enum store_db)(STORE_DB_OUTBOX + d->e[i].slot), k, sizeof(k));
-		if (rc != STORE_OK)
-			return rc;
+	for (size_t i = 0; i < x->npend; i++) {
+		if (x->pend[i].slot == slot && x->pend[i].tenant == tenant)
+			return &x->pend[i];
 	}
-	if ((drc = index_info_get(t, d->tenant, &info)) != DOM_OK)
-		return dom_to_store(drc);
-	if (info.gen == d->gen && !info.created && info.state == IX_READY) {
-		info.created = true;
-		if ((drc = index_info_put(t, d->tenant, &info)) != DOM_OK)
+	return NULL;
+}
+
+static int
+pend_set(struct ixr *x, int slot, uint32_t tenant, uint64_t gen, uint64_t seq)
+{
+	struct pend *p = pend_find(x, slot, tenant);
+
+	if (p == NULL) {
+		if (x->npend == x->cappend) {
+			size_t nc = x->cappend ? x->cappend * 2 : 64;
+			struct pend *np = realloc(x->pend, nc * sizeof(*np));
+
+			if (np == NULL)
+				return -1;
+			x->pend = np;
+			x->cappend = nc;
+		}
+		p = &x->pend[x->npend++];
+		p->slot = slot;
+		p->tenant = tenant;
+		p->seq = 0;
+	}
+	p->gen = gen;
+	if (seq > p->seq)
+		p->seq = seq;
+	return 0;
+}
+
+/* Deletes every pending range from the outboxes (after the sync), and
+ * records that the indexes they went to exist. */
+static enum store_rc
+delete_pending(struct store_txn *t, void *arg, bool *commit)
+{
+	struct ixr *x = arg;
+
+	for (size_t i = 0; i < x->npend; i++) {
+		const struct pend *p = &x->pend[i];
+		unsigned char k[INDEX_OUTBOX_KEY_LEN];
+		struct store_cursor *c;
+		const void *ck, *cv;
+		size_t ckl, cvl;
+		struct index_info info;
+		enum store_rc rc;
+		enum dom_rc drc;
+
+		util_put_be32(k, p->tenant);
+		memset(k + 4, 0, 8);
+		if ((rc = store_cursor_open(t, (enum store_db)(STORE_DB_OUTBOX + p->slot), &c)) !=
+		    STORE_OK)
+			return rc;
+		rc = store_cursor_get(c, STORE_SEEK_GE, k, sizeof(k), &ck, &ckl, &cv, &cvl);
+		while (rc == STORE_OK && ckl == INDEX_OUTBOX_KEY_LEN &&
+		    memcmp(ck, k, 4) == 0 && util_get_be64((const unsigned char *)ck + 4) <= p->seq) {
+			if ((rc = store_cursor_del(c)) != STORE_OK)
+				break;
+			rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &ck, &ckl, &cv, &cvl);
+		}
+		store_cursor_close(c);
+		if (rc != STORE_OK && rc != STORE_NOTFOUND)
+			return rc;
+		if ((drc = index_info_get(t, p->tenant, &info)) != DOM_OK)
 			return dom_to_store(drc);
+		if (info.gen == p->gen && !info.created && info.state == IX_READY) {
+			info.created = true;
+			if ((drc = index_info_put(t, p->tenant, &info)) != DOM_OK)
+				return dom_to_store(drc);
+		}
 	}
 	*commit = true;
 	return STORE_OK;
+}
+
+/*
+ * Makes the commits of the pending entries durable (each index directory
+ * they went to, once), then deletes them from the outboxes. 0 or -1 (they
+ * stay pending and are tried again).
+ */
+static int
+sync_pending(struct ixr *x)
+{
+	char dir[CONFIG_PATH_MAX + 64], err[512];
+
+	x->synced_at = timefmt_now_ms();
+	if (x->npend == 0)
+		return 0;
+	for (size_t i = 0; i < x->npend; i++) {
+		bool seen = false;
+		enum search_rc src;
+
+		for (size_t j = 0; j < i && !seen; j++)
+			seen = x->pend[j].tenant == x->pend[i].tenant &&
+			    x->pend[j].gen == x->pend[i].gen;
+		if (seen)
+			continue;
+		index_dir(x->cfg->datadir, x->pend[i].tenant, x->pend[i].gen, dir, sizeof(dir));
+		src = search_sync(dir, err, sizeof(err));
+		/* A generation a finished build removed: the new one holds the
+		 * same state (its scan came after these commits). */
+		if (src != SEARCH_OK && src != SEARCH_MISSING) {
+			log_err("indexer: %s", err);
+			return -1;
+		}
+	}
+	if (store_run_ex(x->s, true, true, x->cfg->deadlock_retries, delete_pending, x) !=
+	    STORE_OK) {
+		log_err("indexer: deleting applied outbox entries failed; trying again");
+		return -1;
+	}
+	x->npend = 0;
+	return 0;
 }
 
 struct info_arg {
@@ -908,9 +1023,9 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 	struct info_arg ia = { e[0].tenant, { 0, 0, false, 0 } };
 	struct apply ap;
 	struct tenant_apply ta;
-	struct done_arg da;
 	enum store_rc rc;
 	bool *skip, missing = false;
+	uint64_t *marks;
 
 	memset(&ap, 0, sizeof(ap));
 	ap.x = x;
@@ -931,7 +1046,8 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 		x->look_for_builds = true;
 		return 0;
 	}
-	if ((skip = mem_alloc(x->a, n * sizeof(*skip))) == NULL)
+	if ((skip = mem_alloc(x->a, n * sizeof(*skip))) == NULL ||
+	    (marks = mem_alloc(x->a, n * sizeof(*marks))) == NULL)
 		return -1;
 	if (search_writer_begin(ap.w, ap.err, sizeof(ap.err)) != SEARCH_OK)
 		goto search_failed;
@@ -948,8 +1064,10 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 			goto search_failed;
 		if (ml > 0 && util_parse_uint64(mv, ml, &mark) == -1)
 			mark = 0;
-		for (j = i; j < n && e[j].slot == e[i].slot; j++)
+		for (j = i; j < n && e[j].slot == e[i].slot; j++) {
 			skip[j] = e[j].seq <= mark;
+			marks[j] = mark;
+		}
 		i = j;
 	}
 	ta.ap = &ap;
@@ -973,7 +1091,10 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 		for (j = i; j + 1 < n && e[j + 1].slot == e[i].slot; j++)
 			;
 		slot_meta_key(mk, sizeof(mk), e[i].slot);
-		snprintf(mv, sizeof(mv), "%llu", (unsigned long long)e[j].seq);
+		/* A mark never goes down (entries below it may be read again
+		 * after a restart, before their outbox delete). */
+		snprintf(mv, sizeof(mv), "%llu", (unsigned long long)(e[j].seq > marks[j] ?
+		    e[j].seq : marks[j]));
 		if (search_writer_set_meta(ap.w, mk, mv, strlen(mv), ap.err, sizeof(ap.err)) !=
 		    SEARCH_OK)
 			goto search_failed;
@@ -981,15 +1102,11 @@ apply_tenant(struct ixr *x, const struct entry *e, size_t n)
 	}
 	if (search_writer_commit(ap.w, ap.err, sizeof(ap.err)) != SEARCH_OK)
 		goto search_failed;
-	da.e = e;
-	da.n = n;
-	da.tenant = ia.tenant;
-	da.gen = ia.info.gen;
-	if (store_run_ex(x->s, true, true, x->cfg->deadlock_retries, delete_done, &da) !=
-	    STORE_OK) {
-		log_err("indexer: tenant %u: deleting applied outbox entries failed "
-		    "(they are skipped by the marks next time)", (unsigned)ia.tenant);
-		return -1;
+	/* Visible to searches now (the marks); deleted from the outbox once
+	 * sync_pending has made the commit durable. */
+	for (size_t i = 0; i < n; i++) {
+		if (pend_set(x, e[i].slot, ia.tenant, ia.info.gen, e[i].seq) == -1)
+			return -1;
 	}
 	return 0;
 search_failed:
@@ -1363,6 +1480,14 @@ build_step(struct ixr *x, bool restart)
 		b->resume = NULL;
 		b->resume_len = 0;
 	}
+	if (b->phase == PH_DONE) {
+		char dir[CONFIG_PATH_MAX + 64];
+
+		/* Durable before it is declared ready. */
+		index_dir(x->cfg->datadir, b->tenant, b->gen, dir, sizeof(dir));
+		if (search_sync(dir, ap.err, sizeof(ap.err)) != SEARCH_OK)
+			goto search_failed;
+	}
 	memset(&fa, 0, sizeof(fa));
 	fa.tenant = b->tenant;
 	fa.gen = b->gen;
@@ -1415,6 +1540,8 @@ ixr_init(struct ixr *x, struct store *s, const struct config *cfg)
 static void
 ixr_free(struct ixr *x)
 {
+	(void)sync_pending(x);
+	free(x->pend);
 	while (x->nw > 0)
 		writer_close(x, 0);
 	build_reset(&x->b);
@@ -1465,6 +1592,8 @@ indexer_drain(struct store *s, const struct config *cfg, indexer_progress_fn pro
 		if (n == 0 && b == 0)
 			break;
 	}
+	if (sync_pending(&x) == -1)
+		rc = -1;
 	ixr_free(&x);
 	return rc;
 }
@@ -1488,6 +1617,10 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 
 	log_init("indexer", cfg->log_level);
 	(void)prctl(PR_SET_NAME, "orchidd-index", 0, 0, 0);
+	/* Writes come first: when the CPUs are all busy, indexing gives way
+	 * and catches up after (searches wait for it, bounded). */
+	if (setpriority(PRIO_PROCESS, 0, 10) == -1)
+		log_warn("indexer: setpriority: %s", strerror(errno));
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (getppid() != parent)
 		_exit(0);
@@ -1523,6 +1656,13 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 			b = build_step(&x, first);
 		x.look_for_builds = false;
 		first = false;
+		/* Durable in batches, every SYNC_MS (searches see a commit at
+		 * once through the marks; the outbox waits for the sync). */
+		if (x.npend > 0 && (x.npend >= 4096 ||
+		    timefmt_now_ms() - x.synced_at >= SYNC_MS) && sync_pending(&x) == -1) {
+			sleep_ms(ERROR_PAUSE_MS);
+			continue;
+		}
 		if (n < 0 || b < 0) {
 			sleep_ms(ERROR_PAUSE_MS);
 			continue;
@@ -1535,7 +1675,15 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 			struct pollfd p = { wake_fd, POLLIN, 0 };
 			char drain[256];
 
-			if (poll(&p, 1, idle) > 0)
+			int wait = idle;
+
+			if (x.npend > 0) {
+				int64_t left = x.synced_at + SYNC_MS - timefmt_now_ms();
+
+				if (left < wait)
+					wait = left > 0 ? (int)left : 0;
+			}
+			if (poll(&p, 1, wait) > 0)
 				while (read(wake_fd, drain, sizeof(drain)) > 0)
 					;
 		}

@@ -108,6 +108,10 @@ enum search_rc search_writer_get_meta(struct search_writer *w, const char *key,
 enum search_rc search_writer_commit(struct search_writer *w, char *err, size_t errlen);
 /* Cancels the open transaction. */
 void search_writer_cancel(struct search_writer *w);
+/* Writers commit without fsync; this makes every commit so far of the
+ * database in dir durable (fdatasync of its files, fsync of the
+ * directory). SEARCH_MISSING when dir is gone. */
+enum search_rc search_sync(const char *dir, char *err, size_t errlen);
 /* The number of documents (as of the last commit plus pending changes). */
 uint64_t search_writer_doccount(struct search_writer *w);
 

@@ -11,6 +11,9 @@
  * here is freed here.
  */
 #include <xapian.h>
+
+#include <dirent.h>
+#include <fcntl.h>
 #include <json-c/json.h>
 
 #include <sys/stat.h>
@@ -74,6 +77,7 @@ enum : Xapian::valueno {
 	SLOT_DKEY = 9,        /* relations: destination key */
 	SLOT_REF = 10,        /* the ref (16 hex digits) */
 	SLOT_UID = 11,        /* the 16-byte hash of the identity (_random) */
+	SLOT_ORDER = 12,      /* the identity as one sort key (relevance ties) */
 	SLOT_RESERVED = 16
 };
 
@@ -856,6 +860,23 @@ check_doc(const struct search_doc *d)
 		throw BadQuery{ "the search document lacks its collection or entry" };
 }
 
+void key_part(std::string &key, const std::string &v, bool desc);
+
+/* The identity as one key: collection, key, kind, then the rest of an
+ * event's or a relation's identity; an order of documents that survives a
+ * rebuild (docids do not). Read from the document's metadata values. */
+std::string
+order_key(const Xapian::Document &doc)
+{
+	static const Xapian::valueno slots[] = { SLOT_COLL, SLOT_KEY, SLOT_KIND,
+		SLOT_TYPE, SLOT_TIMESTAMP, SLOT_ORDINAL, SLOT_REL, SLOT_DCOLL, SLOT_DKEY };
+	std::string key;
+
+	for (Xapian::valueno slot : slots)
+		key_part(key, doc.get_value(slot), false);
+	return key;
+}
+
 Xapian::Document
 make_doc(const struct search_doc *d)
 {
@@ -898,6 +919,9 @@ make_doc(const struct search_doc *d)
 		doc.add_value(SLOT_DCOLL, d->dst_collection);
 		doc.add_value(SLOT_DKEY, d->dst_key);
 	}
+	/* Kept whole in one slot, so that relevance ties sort by a value
+	 * (cheap) instead of a key made from nine values per match. */
+	doc.add_value(SLOT_ORDER, order_key(doc));
 	DocBuilder b(doc);
 	b.value(d->value, d->vlen);
 	return doc;
@@ -1712,11 +1736,7 @@ public:
 	 * identity. */
 	static void identity(std::string &key, const Xapian::Document &doc)
 	{
-		static const Xapian::valueno slots[] = { SLOT_COLL, SLOT_KEY, SLOT_KIND,
-			SLOT_TYPE, SLOT_TIMESTAMP, SLOT_ORDINAL, SLOT_REL, SLOT_DCOLL, SLOT_DKEY };
-
-		for (Xapian::valueno slot : slots)
-			key_part(key, doc.get_value(slot), false);
+		key += doc.get_value(SLOT_ORDER);
 	}
 
 	/* Each clause: 0x00 and its part, or 0x01 when the document lacks the
@@ -1824,7 +1844,9 @@ set_order(Xapian::Enquire &enq, SortKeys &keys, const Xapian::Database &db,
 		}
 		keys.clauses.push_back(c);
 	}
-	if (score_first || keys.clauses.empty()) {
+	if (keys.clauses.empty()) {
+		enq.set_sort_by_relevance_then_value(SLOT_ORDER, false);
+	} else if (score_first) {
 		keys.clauses.push_back(SortClause{ SortClause::IDENTITY, 0, false, 0, NearRef() });
 		enq.set_sort_by_relevance_then_key(&keys, false);
 	} else {
@@ -2367,8 +2389,12 @@ search_writer_open(const char *dir, struct search_writer **out, char *err, size_
 {
 	try {
 		*out = nullptr;
-		*out = new search_writer{ Xapian::WritableDatabase(dir, Xapian::DB_CREATE_OR_OPEN),
-		    false };
+		/* No fsync at commit: search_sync makes commits durable in
+		 * batches (the indexer calls it before it deletes what they
+		 * cover from the outbox), so the disk's flushes stay with the
+		 * database's own log. */
+		*out = new search_writer{ Xapian::WritableDatabase(dir,
+		    Xapian::DB_CREATE_OR_OPEN | Xapian::DB_NO_SYNC), false };
 		return SEARCH_OK;
 	} catch (...) {
 		return fail(err, errlen, dir);
@@ -2596,6 +2622,43 @@ search_run(struct search_reader *r, const struct search_query *q, struct arena *
 	} catch (...) {
 		return fail(err, errlen, r->dir.c_str());
 	}
+}
+
+enum search_rc
+search_sync(const char *dir, char *err, size_t errlen)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int bad = 0;
+
+	if (d == nullptr) {
+		if (errno == ENOENT)
+			return SEARCH_MISSING;
+		set_err(err, errlen, dir, ": cannot open the directory");
+		return SEARCH_ERR;
+	}
+	/* Every table file, then the directory (the version file's rename). */
+	while ((de = readdir(d)) != nullptr) {
+		if (de->d_name[0] == '.')
+			continue;
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY | O_CLOEXEC);
+		if (fd == -1) {
+			if (errno != ENOENT)
+				bad = errno;
+			continue;
+		}
+		if (fdatasync(fd) == -1)
+			bad = errno;
+		(void)close(fd);
+	}
+	if (fsync(dirfd(d)) == -1)
+		bad = errno;
+	(void)closedir(d);
+	if (bad != 0) {
+		set_err(err, errlen, dir, (std::string(": fsync: ") + strerror(bad)).c_str());
+		return SEARCH_ERR;
+	}
+	return SEARCH_OK;
 }
 
 } // extern "C"
