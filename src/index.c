@@ -653,9 +653,12 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 			src = search_reader_refresh(r, err, errlen);
 	}
 	if (r == NULL && src == SEARCH_MISSING && !p->info.created && p->n == 0) {
-		/* Nothing was ever indexed for this tenant. */
-		out->hits = NULL;
-		return DOM_OK;
+		/* Nothing was ever indexed for this tenant: an empty answer
+		 * (with its aggregates, over nothing). */
+		src = search_run_empty(q, a, out, err, errlen);
+		if (src == SEARCH_OK)
+			return DOM_OK;
+		return src == SEARCH_BAD ? DOM_INVALID : DOM_ERR;
 	}
 	if (src == SEARCH_OK)
 		src = search_run(r, q, a, out, err, errlen);

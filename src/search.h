@@ -224,6 +224,10 @@ struct search_result {
  */
 enum search_rc search_run(struct search_reader *r, const struct search_query *q,
     struct arena *a, struct search_result *out, char *err, size_t errlen);
+/* The same over an index with no document (a tenant that never wrote):
+ * no hits, and aggregates over nothing. */
+enum search_rc search_run_empty(const struct search_query *q, struct arena *a,
+    struct search_result *out, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

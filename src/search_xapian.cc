@@ -2661,4 +2661,20 @@ search_sync(const char *dir, char *err, size_t errlen)
 	return SEARCH_OK;
 }
 
+enum search_rc
+search_run_empty(const struct search_query *q, struct arena *a, struct search_result *out,
+    char *err, size_t errlen)
+{
+	try {
+		/* An empty in-memory database: no document, no value. */
+		search_reader r{ Xapian::WritableDatabase(std::string(), Xapian::DB_BACKEND_INMEMORY),
+		    std::string() };
+
+		run_search(r.db, q, a, out);
+		return SEARCH_OK;
+	} catch (...) {
+		return fail(err, errlen, nullptr);
+	}
+}
+
 } // extern "C"

@@ -222,3 +222,21 @@ class SearchOffTest(ServerTestCase):
             self.assertEqual(st, 200, body)
             return doc["total_count"]
         self.assertEqual(wait_for(answer, 60, 0.1), 5)
+
+
+class SearchNewTenantTest(ServerTestCase):
+    server_options = {"workers": 1}
+
+    def test_tenant_that_never_wrote(self):
+        """No index yet: an empty answer, aggregates over nothing included."""
+        srv = self.server
+        key = srv.new_key("newbie")
+        st, h, body, doc = srv.request(
+            "GET", "/v0/none?" + q("*", aggregate="value.n:stats,value.t:top_values"), key=key)
+        self.assertEqual(st, 200, body)
+        self.assertEqual((doc["count"], doc["total_count"], doc["results"]), (0, 0, []))
+        kinds = [a["aggregate_kind"] for a in doc["aggregates"]]
+        self.assertEqual(kinds, ["stats", "top_values"])
+        self.assertEqual(doc["aggregates"][0]["value_count"], 0)
+        st, h, body, doc = srv.request("GET", "/v0/none?" + q("(unclosed"), key=key)
+        self.assertEqual(st, 400, body)
