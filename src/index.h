@@ -28,9 +28,13 @@ struct store;
  * Chooses this process's outbox slot and takes a new epoch for it (a short
  * write transaction). Workers pass their worker number; any other writer
  * passes INDEX_SLOT_CTL and gets a free control slot (held by a lock on
- * <datadir>/index/ctl-N.lock until the process exits). A process that
- * writes without calling it gets a control slot at its first write. 0, or
- * -1 with err.
+ * <datadir>/index/ctl-N.lock until the process exits). 0, or -1 with err.
+ * Call it before the first write transaction: a process that writes
+ * without it gets a control slot at its first write, from inside that
+ * write's transaction, which is safe only while no indexer runs (unit
+ * tests): the slot's own transaction could wait for the indexer while the
+ * indexer waits for the write, a cycle of one thread's two transactions
+ * that the deadlock detector cannot see.
  */
 #define INDEX_SLOT_CTL (-1)
 #define INDEX_CTL_FIRST 256

@@ -748,9 +748,18 @@ main(int argc, char **argv)
 		rc = run_list(s, 1);
 	else if (argc == 1 && strcmp(argv[0], "stats") == 0)
 		rc = run_list(s, 2);
-	else if (argc == 3 && strcmp(argv[0], "import") == 0)
-		rc = import_run(s, &cfg, argv[1], argv[2]);
-	else if (argc == 2 && strcmp(argv[0], "backup") == 0)
+	else if (argc == 3 && strcmp(argv[0], "import") == 0) {
+		/* Its outbox slot before any transaction: taken lazily inside a
+		 * write, the slot's own short transaction could wait on the
+		 * indexer while the indexer waits on the write (a cycle the
+		 * deadlock detector cannot see: both are this thread's). */
+		if (index_init(s, INDEX_SLOT_CTL, err, sizeof(err)) == -1) {
+			fprintf(stderr, "orchidctl: %s\n", err);
+			rc = 1;
+		} else {
+			rc = import_run(s, &cfg, argv[1], argv[2]);
+		}
+	} else if (argc == 2 && strcmp(argv[0], "backup") == 0)
 		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
 		    (fprintf(stderr, "orchidctl: %s\n", err), 1);
 	else
