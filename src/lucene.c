@@ -374,8 +374,9 @@ put_utf8(char *o, uint32_t cp)
 }
 
 /*
- * Decodes \uXXXX at s + i (s[i] is the '\'), within [.., end); a high
- * surrogate must be followed by a \u low surrogate. Sets *cp and *used.
+ * Decodes a \u escape (\u and four hex digits, e.g. \u00e9) at s + i
+ * (s[i] is the '\'), within [.., end); a high surrogate must be
+ * followed by a \u low surrogate. Sets *cp and *used.
  */
 static int
 decode_u(struct parser *p, size_t i, size_t end, uint32_t *cp, size_t *used)
@@ -406,8 +407,8 @@ decode_u(struct parser *p, size_t i, size_t end, uint32_t *cp, size_t *used)
 
 /*
  * Unescapes q[start, end) into a NUL-terminated arena string: "\c" is c,
- * "\uXXXX" a code point. With wild, the result is a wildcard pattern:
- * unescaped * and ? stay wildcards and a literal *, ? or \ gets a '\'.
+ * "\u" with four hex digits a code point. With wild, the result is a
+ * wildcard pattern: unescaped * and ? stay wildcards and a literal *, ? or \ gets a '\'.
  */
 static int
 unescape(struct parser *p, size_t start, size_t end, bool wild, char **out, size_t *outlen)

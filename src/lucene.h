@@ -62,7 +62,7 @@ struct lucene_node {
 	const char *field;
 	/*
 	 * LQ_TERM, LQ_PHRASE, LQ_EXACT, LQ_FUZZY: the text after unescaping
-	 * (\uXXXX decoded to UTF-8), NUL-terminated, not lowercased.
+	 * (\u escapes of four hex digits decoded to UTF-8), NUL-terminated, not lowercased.
 	 * LQ_PREFIX: the text before the '*'. LQ_WILDCARD: the pattern, with
 	 * unescaped '*' and '?' as wildcards and every literal '*', '?' or '\'
 	 * written as '\' followed by it.
