@@ -17,8 +17,11 @@ location. Then it measures:
                each 2xx of a sample, the time until a search returns the
                item (p50, p99): the search itself waits for the index
   PUT on/off   wrk PUT (bench/lua/put.lua, -c64) with search = 1, then
-               orchidd restarted with search = 0: the ratio
-BENCH_SECONDS (5) per wrk run. Prints a table for docs/performance.md.
+               with indexer_yield = 0, then search = 0 (orchidd restarted
+               for each): the ratios, and after each run with search on
+               the time the index took to catch up
+BENCH_SECONDS (5) per wrk run, BENCH_ROUNDS (3) rounds of PUT on/off.
+Prints a table for docs/performance.md.
 Run: script/build && python3 bench/search.py
 """
 import json
@@ -76,6 +79,55 @@ def wrk(srv, key, path, script="events_read.lua", conns=16, env=None):
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", out, re.M))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return rps, lat.get("50"), lat.get("99"), int(non2xx.group(1)) if non2xx else 0
+
+
+def caught_up(srv, key):
+    """Seconds until a search covers every write so far (each search waits
+    up to search_wait, then 503: ask again)."""
+    t0 = time.monotonic()
+    while srv.request("GET", "/v0/items?query=*&limit=0", key=key, timeout=120)[0] != 200:
+        pass
+    return time.monotonic() - t0
+
+
+def restart(srv, **settings):
+    srv.stop_orchidd()
+    srv.extra.update(settings)
+    srv._write_orchidd_conf()
+    srv.start_orchidd()
+    srv.wait_ready()
+
+
+def put_on_off(srv, key, env):
+    """wrk PUT c64 with search on (indexer_yield 1, then 0) and off, in
+    BENCH_ROUNDS rounds (3): each round's figures, the time the index took
+    to catch up after each run with search on, and the median ratios. Each
+    run starts the same way: the index caught up with every earlier write,
+    then orchidd restarted (a clean start: without it the run after a
+    catch-up met the checkpoint of the outbox's deletes, the runs after a
+    restart did not). The VM's speed drifts within minutes, hence rounds."""
+    ratios, ratios0 = [], []
+    for rnd in range(int(os.environ.get("BENCH_ROUNDS", "3"))):
+        res = {}
+        for name, settings in (("on", {"search": "1", "indexer_yield": "1"}),
+                               ("eager", {"search": "1", "indexer_yield": "0"}),
+                               ("off", {"search": "0"})):
+            if srv.extra.get("search", "1") != "0":
+                caught_up(srv, key)
+            restart(srv, **settings)
+            r = wrk(srv, key, None, "put.lua", 64, env)
+            lag = caught_up(srv, key) if name != "off" else 0.0
+            res[name] = r + (lag,)
+        on, eager, off = res["on"], res["eager"], res["off"]
+        ratios.append(on[0] / off[0])
+        ratios0.append(eager[0] / off[0])
+        print("durable PUT c64 (%s), round %d: search on %.0f req/s (p99 %s; index caught "
+              "up %.1f s after), on with indexer_yield = 0 %.0f req/s (p99 %s; caught up "
+              "%.1f s after), off %.0f req/s (p99 %s): on/off %.2f, on (yield 0)/off %.2f"
+              % (DURABILITY, rnd + 1, on[0], on[2], on[4], eager[0], eager[2], eager[4],
+                 off[0], off[2], ratios[-1], ratios0[-1]), flush=True)
+    print("median on/off %.2f, on (yield 0)/off %.2f" % (statistics.median(ratios),
+                                                       statistics.median(ratios0)))
 
 
 def write_to_hit(srv, key, seconds):
@@ -170,16 +222,7 @@ def main():
                                  "value": item(i)}) for i in range(s, s + 250)]
             srv.request("POST", "/v0", key=key, raw_body="\n".join(lines).encode(), headers=CT,
                         timeout=120)
-        on = wrk(srv, key, None, "put.lua", 64, env)
-        srv.stop_orchidd()
-        srv.extra["search"] = "0"
-        srv._write_orchidd_conf()
-        srv.start_orchidd()
-        srv.wait_ready()
-        off = wrk(srv, key, None, "put.lua", 64, env)
-        print("\ndurable PUT c64 (%s): search on %.0f req/s (p99 %s), off %.0f req/s "
-              "(p99 %s): on/off %.2f" % (DURABILITY, on[0], on[2], off[0], off[2],
-                                         on[0] / off[0]))
+        put_on_off(srv, key, env)
     finally:
         srv.stop()
 

@@ -3,9 +3,10 @@
 
 4 workers, durability sync, 10,000 items preloaded (bench/search.py's
 documents under keys k0..k9999), then wrk PUT (bench/lua/put.lua, -c64,
-BENCH_SECONDS) with search = 1, orchidd restarted with search = 0, the same
-again; prints both and the ratio. bench/search.py measures the same with
-110,000 documents in the index.
+BENCH_SECONDS) with search = 1, then orchidd restarted with indexer_yield =
+0 and the same again, then with search = 0; prints the three, the ratios
+and how long the index took to catch up (bench/search.py put_on_off). bench/search.py measures the same
+with 110,000 documents in the index.
 Run: script/build && python3 bench/search_put.py
 """
 import json
@@ -29,16 +30,7 @@ def main():
                                  "value": B.item(i)}) for i in range(s, s + 250)]
             srv.request("POST", "/v0", key=key, raw_body="\n".join(lines).encode(),
                         headers=B.CT, timeout=120)
-        env = {"ORCHID_COLLECTION": "items", "ORCHID_NKEYS": "10000"}
-        on = B.wrk(srv, key, None, "put.lua", 64, env)
-        srv.stop_orchidd()
-        srv.extra["search"] = "0"
-        srv._write_orchidd_conf()
-        srv.start_orchidd()
-        srv.wait_ready()
-        off = B.wrk(srv, key, None, "put.lua", 64, env)
-        print("durable PUT c64: search on %.0f req/s (p99 %s), off %.0f req/s (p99 %s): "
-              "on/off %.2f" % (on[0], on[2], off[0], off[2], on[0] / off[0]))
+        B.put_on_off(srv, key, {"ORCHID_COLLECTION": "items", "ORCHID_NKEYS": "10000"})
     finally:
         srv.stop()
 

@@ -52,6 +52,7 @@ static const struct setting settings[] = {
 	{ "search_max_expansion", K_INT, OFF(search_max_expansion), 0, 1, 100000 },
 	{ "search_open_indexes", K_INT, OFF(search_open_indexes), 0, 1, 4096 },
 	{ "indexer_batch", K_INT, OFF(indexer_batch), 0, 1, 100000 },
+	{ "indexer_yield", K_INT, OFF(indexer_yield), 0, 0, 1 },
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
 	{ "rate_limit", K_INT, OFF(rate_limit), 0, 0, 1000000 },
 	{ "rate_burst", K_INT, OFF(rate_burst), 0, 0, 10000000 },
@@ -88,6 +89,7 @@ config_defaults(struct config *c)
 	c->search_max_expansion = 1024;
 	c->search_open_indexes = 64;
 	c->indexer_batch = 1000;
+	c->indexer_yield = 1;
 	c->deadlock_retries = 20;
 	c->failchk_timeout = 2;
 	c->worker_start_timeout = 10;

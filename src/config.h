@@ -47,6 +47,8 @@ struct config {
 	int search_max_expansion;   /* terms one wildcard/prefix/fuzzy clause expands to */
 	int search_open_indexes;    /* tenant indexes a worker keeps open (LRU) */
 	int indexer_batch;          /* outbox entries per index commit */
+	int indexer_yield;          /* 1: a write flood no search waits for is
+	                             * indexed after it (docs/storage.md) */
 	int deadlock_retries;
 	int rate_limit;              /* requests per second per tenant; 0: off */
 	int rate_burst;              /* bucket size; 0: rate_limit */

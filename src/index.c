@@ -48,13 +48,20 @@ static struct {
 	uint64_t next;     /* the next seq */
 	int lock_fd;       /* a control slot's lock */
 	int wake_fd;       /* to the indexer, or -1 */
+	int urgent_fd;     /* to the indexer: a search waits; or -1 */
 	uint64_t store;    /* store_serial of the store it was taken in */
-} me = { false, false, -1, 0, -1, -1, 0 };
+} me = { false, false, -1, 0, -1, -1, -1, 0 };
 
 void
 index_set_wake_fd(int fd)
 {
 	me.wake_fd = fd;
+}
+
+void
+index_set_urgent_fd(int fd)
+{
+	me.urgent_fd = fd;
 }
 
 void
@@ -635,6 +642,10 @@ index_search(struct store *s, const struct config *cfg, uint32_t tenant,
 		}
 		if (covered)
 			break;
+		/* While it waits: an indexer yielding to a write flood
+		 * (indexer_yield) indexes at full speed. */
+		if (me.urgent_fd != -1)
+			(void)!write(me.urgent_fd, "s", 1);
 		if (timefmt_now_ms() >= deadline) {
 			snprintf(err, errlen, "The search index is behind the latest writes "
 			    "(more than %d ms); retry later.", cfg->search_wait);

@@ -60,6 +60,10 @@ enum dom_rc index_note(struct dom *d, enum index_op op, const char *coll,
 /* A non-blocking pipe to the indexer: each note writes a byte to it (a
  * full pipe is fine: the indexer is awake anyway). -1: none. */
 void index_set_wake_fd(int fd);
+/* A non-blocking pipe to the indexer: a search that has to wait for the
+ * index writes a byte to it, which makes a yielding indexer (a write flood,
+ * indexer_yield) index at full speed again. -1: none. */
+void index_set_urgent_fd(int fd);
 
 /*
  * The state of a tenant's index (meta.db "ix" | T): its generation (the

@@ -38,6 +38,14 @@
                                  * wakes it at once; orchidctl's do not) */
 #define RESCAN_MS 1000          /* new outboxes and rebuild requests */
 #define ERROR_PAUSE_MS 1000
+/* Yielding to a write flood (indexer_yield): after reading FLOOD_BATCH
+ * entries or more (or a full batch, if smaller) while writes went on, it
+ * stops indexing and looks every FLOOD_CHECK_MS whether they still do (a
+ * byte on the wake pipe) or a search waits. */
+#define FLOOD_BATCH 200
+#define FLOOD_CHECK_MS 200
+#define URGENT_MS 250           /* full speed after a search's byte (a
+                                 * waiting search writes one every <= 16 ms) */
 
 static volatile sig_atomic_t ix_stop;
 
@@ -1122,9 +1130,26 @@ search_failed:
 	return -1;
 }
 
-/* One round over the outboxes. Returns the entries handled, or -1. */
+/* Reads what is in a non-blocking pipe; returns the bytes read. */
+static size_t
+drain(int fd)
+{
+	char buf[4096];
+	size_t total = 0;
+	ssize_t r;
+
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)r;
+	return total;
+}
+
+/* One round over the outboxes. Returns the entries handled, or -1; or
+ * ROUND_FLOOD, with nothing applied, when flood_fd is not -1 and
+ * FLOOD_BATCH entries (or a full batch) were read while writes went on (a
+ * byte on flood_fd, the wake pipe: see "Yielding to a write flood"). */
+#define ROUND_FLOOD (-2)
 static long
-outbox_round(struct ixr *x)
+outbox_round(struct ixr *x, int flood_fd)
 {
 	struct batch b;
 	enum store_rc rc;
@@ -1142,6 +1167,8 @@ outbox_round(struct ixr *x)
 		return -1;
 	if (b.n == 0)
 		return 0;
+	if (flood_fd != -1 && (b.n >= FLOOD_BATCH || b.n == b.max) && drain(flood_fd) > 0)
+		return ROUND_FLOOD;
 	qsort(b.e, b.n, sizeof(*b.e), entry_cmp);
 	for (size_t i = 0; i < b.n;) {
 		size_t j = i;
@@ -1581,7 +1608,7 @@ indexer_drain(struct store *s, const struct config *cfg, indexer_progress_fn pro
 	x.progress_arg = arg;
 	rescan(&x);
 	for (;;) {
-		long n = outbox_round(&x);
+		long n = outbox_round(&x, -1);
 		int b = build_step(&x, first);
 
 		first = false;
@@ -1605,9 +1632,35 @@ on_term(int sig)
 	ix_stop = 1;
 }
 
-void
-indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
+/*
+ * Yielding to a write flood. Indexing a change costs more CPU than the
+ * write that made it (docs/performance.md), so an indexer that tries to
+ * keep pace with writes coming faster than it can index takes the CPU the
+ * writes need, and falls behind all the same. With indexer_yield, after a
+ * round that read FLOOD_BATCH entries while writes went on (bytes on the
+ * wake pipe), and with no search waiting, it stops indexing until the writes
+ * stop (no byte on the wake pipe for FLOOD_CHECK_MS) or a search waits (a
+ * byte on the urgent pipe, which a waiting search writes every few ms):
+ * then it indexes at full speed, so the search is answered as soon as the
+ * index has caught up, within search_wait, or gets its 503 as before. No
+ * search sees less than every write acknowledged before it began.
+ */
+struct flood {
+	int64_t urgent_until;   /* a search waits: no yielding until then */
+	int64_t since;          /* yielding since, or 0 */
+};
+
+/* Whether the next round may yield to a flood. */
+static bool
+may_yield(const struct flood *f, const struct config *cfg, int64_t now)
 {
+	return cfg->indexer_yield && now >= f->urgent_until;
+}
+
+void
+indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd, int urgent_fd)
+{
+	struct flood fl = { 0, 0 };
 	struct store *s = NULL;
 	struct sigaction sa;
 	struct ixr x;
@@ -1649,7 +1702,44 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 
 		if (timefmt_now_ms() - x.rescan_at >= RESCAN_MS)
 			rescan(&x);
-		n = outbox_round(&x);
+		if (drain(urgent_fd) > 0)
+			fl.urgent_until = timefmt_now_ms() + URGENT_MS;
+		if (fl.since != 0) {
+			struct pollfd p = { urgent_fd, POLLIN, 0 };
+			int64_t now;
+
+			if (x.npend > 0 && sync_pending(&x) == -1) {
+				sleep_ms(ERROR_PAUSE_MS);
+				continue;
+			}
+			/* A build (orchidctl reindex, a missing index) is not
+			 * put off: it was asked for. */
+			if (x.look_for_builds) {
+				x.look_for_builds = false;
+				(void)build_step(&x, false);
+			}
+			if (!x.b.active)
+				(void)poll(&p, 1, FLOOD_CHECK_MS);
+			now = timefmt_now_ms();
+			if (drain(urgent_fd) > 0)
+				fl.urgent_until = now + URGENT_MS;
+			if (now < fl.urgent_until || x.b.active || drain(wake_fd) == 0) {
+				log_debug("indexer: indexing again after %lld ms (%s)",
+				    (long long)(now - fl.since), now < fl.urgent_until ?
+				    "a search waits" : x.b.active ? "an index build" :
+				    "the writes stopped");
+				fl.since = 0;
+			}
+			continue;
+		}
+		(void)drain(wake_fd);
+		n = outbox_round(&x, may_yield(&fl, cfg, timefmt_now_ms()) ? wake_fd : -1);
+		if (n == ROUND_FLOOD) {
+			fl.since = timefmt_now_ms();
+			log_debug("indexer: writes come faster than they can be indexed: "
+			    "indexing waits until they stop or a search waits (indexer_yield)");
+			continue;
+		}
 		/* A build goes one chunk at a time between outbox rounds, so
 		 * other tenants' searches never wait for a whole build. */
 		if (x.b.active || x.look_for_builds)
@@ -1673,8 +1763,6 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 		}
 		{
 			struct pollfd p = { wake_fd, POLLIN, 0 };
-			char drain[256];
-
 			int wait = idle;
 
 			if (x.npend > 0) {
@@ -1684,8 +1772,7 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
 					wait = left > 0 ? (int)left : 0;
 			}
 			if (poll(&p, 1, wait) > 0)
-				while (read(wake_fd, drain, sizeof(drain)) > 0)
-					;
+				(void)drain(wake_fd);
 		}
 		if (idle < IDLE_MAX_MS)
 			idle *= 2;

@@ -23,8 +23,10 @@ struct store;
 /* The indexer process under the master: opens its own store, writes one
  * byte to ready_fd, runs until SIGTERM; never returns. A byte on wake_fd
  * (non-blocking) says a worker noted a change: it looks at once instead of
- * at its next idle poll. */
-void indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd)
+ * at its next idle poll. A byte on urgent_fd says a search waits for the
+ * index: no yielding to a write flood for a moment. */
+void indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd,
+    int urgent_fd)
     __attribute__((noreturn));
 
 /*

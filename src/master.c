@@ -58,6 +58,7 @@ struct master {
 	struct config *cfg;
 	int listen_fd;
 	int wake[2];        /* workers -> indexer: "the outbox has news" */
+	int urgent[2];      /* workers -> indexer: "a search waits" */
 	int lock_fd;
 	int sig_pipe[2];
 	pid_t maint_pid;
@@ -415,10 +416,13 @@ start_worker(struct master *m, int i)
 		if (i == IX_SLOT) {
 			(void)close(m->listen_fd);
 			(void)close(m->wake[1]);
-			indexer_main(m->cfg, ready[1], parent, m->wake[0]);
+			(void)close(m->urgent[1]);
+			indexer_main(m->cfg, ready[1], parent, m->wake[0], m->urgent[0]);
 		}
 		(void)close(m->wake[0]);
+		(void)close(m->urgent[0]);
 		index_set_wake_fd(m->wake[1]);
+		index_set_urgent_fd(m->urgent[1]);
 		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
@@ -762,11 +766,15 @@ master_run(struct config *cfg)
 		fatal("cannot lock %s/orchidd.lock: another orchidd (or one of its "
 		      "processes) is still running", cfg->datadir);
 	m.listen_fd = make_socket(cfg);
-	/* One pipe for the life of the master: a worker that notes a change
-	 * writes a byte (never blocking), which wakes the indexer at once. */
+	/* Two pipes for the life of the master: a worker that notes a change
+	 * writes a byte to the first (never blocking), which wakes the indexer
+	 * at once; a search that waits for the index, to the second. */
 	if (pipe2(m.wake, O_CLOEXEC) == -1 ||
 	    fcntl(m.wake[0], F_SETFL, O_NONBLOCK) == -1 ||
-	    fcntl(m.wake[1], F_SETFL, O_NONBLOCK) == -1)
+	    fcntl(m.wake[1], F_SETFL, O_NONBLOCK) == -1 ||
+	    pipe2(m.urgent, O_CLOEXEC) == -1 ||
+	    fcntl(m.urgent[0], F_SETFL, O_NONBLOCK) == -1 ||
+	    fcntl(m.urgent[1], F_SETFL, O_NONBLOCK) == -1)
 		fatal("pipe: %s", strerror(errno));
 	drop_privileges(&m);
 	install_signals(&m);

@@ -56,6 +56,9 @@ START_TEST(test_defaults)
 	    "max_name_length: got %d, want 1024", c.max_name_length);
 	ck_assert_msg(c.max_hops == 3 && c.max_traversal == 10000, "max_hops, "
 	    "max_traversal: got %d, %d, want 3, 10000", c.max_hops, c.max_traversal);
+	ck_assert_msg(c.search == 1 && c.indexer_batch == 1000 && c.indexer_yield == 1,
+	    "search, indexer_batch, indexer_yield: got %d, %d, %d, want 1, 1000, 1",
+	    c.search, c.indexer_batch, c.indexer_yield);
 	ck_assert_msg(c.deadlock_retries == 20, "deadlock_retries: got %d, want 20",
 	    c.deadlock_retries);
 	ck_assert_msg(c.failchk_timeout == 2, "failchk_timeout: got %d, want 2",
@@ -111,6 +114,12 @@ field_text(const struct config *c, const char *key, char *out, size_t size)
 		snprintf(out, size, "%d", c->max_hops);
 	else if (strcmp(key, "max_traversal") == 0)
 		snprintf(out, size, "%d", c->max_traversal);
+	else if (strcmp(key, "search") == 0)
+		snprintf(out, size, "%d", c->search);
+	else if (strcmp(key, "indexer_batch") == 0)
+		snprintf(out, size, "%d", c->indexer_batch);
+	else if (strcmp(key, "indexer_yield") == 0)
+		snprintf(out, size, "%d", c->indexer_yield);
 	else if (strcmp(key, "deadlock_retries") == 0)
 		snprintf(out, size, "%d", c->deadlock_retries);
 	else if (strcmp(key, "failchk_timeout") == 0)
@@ -211,6 +220,15 @@ static const struct set_case set_limits[] = {
 	{ "max_hops", "10", "10" },
 	{ "max_hops", "0", NULL },
 	{ "max_hops", "11", NULL },
+	{ "search", "0", "0" },
+	{ "search", "2", NULL },
+	{ "indexer_batch", "1", "1" },
+	{ "indexer_batch", "100000", "100000" },
+	{ "indexer_batch", "0", NULL },
+	{ "indexer_yield", "0", "0" },
+	{ "indexer_yield", "1", "1" },
+	{ "indexer_yield", "2", NULL },
+	{ "indexer_yield", "-1", NULL },
 	{ "max_traversal", "1", "1" },
 	{ "max_traversal", "10000000", "10000000" },
 	{ "max_traversal", "0", NULL },

@@ -240,3 +240,117 @@ class SearchNewTenantTest(ServerTestCase):
         self.assertEqual(doc["aggregates"][0]["value_count"], 0)
         st, h, body, doc = srv.request("GET", "/v0/none?" + q("(unclosed"), key=key)
         self.assertEqual(st, 400, body)
+
+
+class SearchFloodTest(ServerTestCase):
+    """indexer_yield (docs/storage.md "Yielding to a write flood"): while
+    bulk writes come faster than a batch, with no search waiting, the
+    indexer stops indexing; a search made meanwhile still finds every write
+    acknowledged before it (its waiting makes the indexer go on at full
+    speed), and once the writes stop the index catches up by itself.
+    indexer_yield = 0 never yields (the control)."""
+    server_options = {"workers": 2, "extra": {
+        "indexer_batch": "20", "search_wait": "15000", "log_level": "debug"}}
+    YIELD = "writes come faster than they can be indexed"
+
+    def log(self):
+        with open(self.server.orchidd_log, errors="replace") as f:
+            return f.read()
+
+    def flood(self, key, coll, stop, counter):
+        """Bulk requests of 50 items, one after another, until stop is set."""
+        n = 0
+        while not stop.is_set() and n < 40000:
+            lines = "\n".join('{"kind":"item","path":{"collection":"%s","key":"f%d"},'
+                              '"value":{"n":%d,"w":"flood"}}' % (coll, n + i, n + i)
+                              for i in range(50))
+            st, h, body, doc = self.server.request(
+                "POST", "/v0", key=key, raw_body=lines.encode(),
+                headers={"Content-Type": "application/json"}, timeout=60)
+            self.assertEqual(st, 200, body)
+            self.assertEqual(doc["success_count"], 50, body)
+            n += 50
+            counter[0] = n
+
+    def run_flood(self, key, coll, during):
+        import threading
+        stop, counter, errors = threading.Event(), [0], []
+
+        def writer():
+            try:
+                self.flood(key, coll, stop, counter)
+            except Exception as e:  # noqa: BLE001 (reported below)
+                errors.append(e)
+        th = threading.Thread(target=writer, daemon=True)
+        th.start()
+        try:
+            during()
+        finally:
+            stop.set()
+            th.join(120)
+        self.assertEqual(errors, [])
+        return counter[0]
+
+    def yielded(self, start):
+        return wait_for(lambda: self.YIELD in self.log()[start:], 60, 0.05)
+
+    def test_yield_then_catch_up(self):
+        """A flood no search waits for: indexed once it stops."""
+        srv = self.server
+        key = srv.new_key("flood1")
+        start = len(self.log())
+        total = self.run_flood(key, "fa", lambda: self.assertTrue(
+            self.yielded(start), "the indexer never yielded to the flood"))
+        self.assertTrue(wait_for(lambda: "(the writes stopped)" in self.log()[start:], 30, 0.05),
+                        self.log()[start:][-2000:])
+        st, h, body, doc = srv.request("GET", "/v0/fa?query=w:flood&limit=0", key=key,
+                                       timeout=60)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(doc["total_count"], total)
+
+    def test_search_during_flood(self):
+        """A search made while the indexer yields finds a write acknowledged
+        just before it: its waiting makes the indexer index again. Without
+        that it would wait for the flood to end, and the flood goes on until
+        this search has its answer (or search_wait, 15 s, has passed)."""
+        srv = self.server
+        key = srv.new_key("flood2")
+        start = len(self.log())
+
+        def during():
+            self.assertTrue(self.yielded(start), "the indexer never yielded to the flood")
+            st = srv.request("PUT", "/v0/marker/m1", key=key, body={"w": "needle"})[0]
+            self.assertEqual(st, 201)
+            st, h, body, doc = srv.request("GET", "/v0/marker?query=w:needle", key=key,
+                                           timeout=60)
+            self.assertEqual(st, 200, body)
+            self.assertEqual([r["path"]["key"] for r in doc["results"]], ["m1"])
+            self.assertIn("(a search waits)", self.log()[start:])
+        total = self.run_flood(key, "fb", during)
+        st, h, body, doc = srv.request("GET", "/v0/fb?query=w:flood&limit=0", key=key,
+                                       timeout=60)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(doc["total_count"], total)
+
+    def test_no_yield_when_off(self):
+        srv = self.server
+        srv.stop_orchidd()
+        srv.extra["indexer_yield"] = "0"
+        srv._write_orchidd_conf()
+        srv.start_orchidd()
+        srv.wait_ready()
+        try:
+            key = srv.new_key("noyield")
+            start = len(self.log())
+            total = self.run_flood(key, "fo", lambda: time.sleep(3))
+            st, h, body, doc = srv.request("GET", "/v0/fo?query=w:flood&limit=0", key=key,
+                                           timeout=60)
+            self.assertEqual(st, 200, body)
+            self.assertEqual(doc["total_count"], total)
+            self.assertNotIn(self.YIELD, self.log()[start:])
+        finally:
+            srv.stop_orchidd()
+            del srv.extra["indexer_yield"]
+            srv._write_orchidd_conf()
+            srv.start_orchidd()
+            srv.wait_ready()
