@@ -16,10 +16,10 @@ location. Then it measures:
   write to hit PUTs paced at BENCH_WRITE_RATE (1000/s) by 8 threads; after
                each 2xx of a sample, the time until a search returns the
                item (p50, p99): the search itself waits for the index
-  PUT on/off   wrk PUT (bench/lua/put.lua, -c64) with search = 1, then
-               with indexer_yield = 0, then search = 0 (orchidd restarted
-               for each): the ratios, and after each run with search on
-               the time the index took to catch up
+  PUT on/off   wrk PUT (bench/lua/put.lua, -c64) with search = 0, then
+               search = 1, then indexer_yield = 0 (orchidd restarted for
+               each), BENCH_ROUNDS times: the ratios, and after each run
+               with search on the time the index took to catch up
 BENCH_SECONDS (5) per wrk run, BENCH_ROUNDS (3) rounds of PUT on/off.
 Prints a table for docs/performance.md.
 Run: script/build && python3 bench/search.py
@@ -99,33 +99,37 @@ def restart(srv, **settings):
 
 
 def put_on_off(srv, key, env):
-    """wrk PUT c64 with search on (indexer_yield 1, then 0) and off, in
-    BENCH_ROUNDS rounds (3): each round's figures, the time the index took
-    to catch up after each run with search on, and the median ratios. Each
-    run starts the same way: the index caught up with every earlier write,
-    then orchidd restarted (a clean start: without it the run after a
-    catch-up met the checkpoint of the outbox's deletes, the runs after a
-    restart did not). The VM's speed drifts within minutes, hence rounds."""
+    """wrk PUT c64 with search off, on (indexer_yield 1), on (indexer_yield
+    0), in BENCH_ROUNDS rounds (3): each round's figures, the time the index
+    took to catch up after each run with search on, and the median ratios.
+    Each run starts the same way: orchidd restarted with the index caught up
+    with every earlier write. (A start with search on after one with it off
+    rebuilds the index: that build is waited for, then orchidd restarted
+    again. The VM's speed drifts within minutes, hence rounds.)"""
     ratios, ratios0 = [], []
     for rnd in range(int(os.environ.get("BENCH_ROUNDS", "3"))):
         res = {}
-        for name, settings in (("on", {"search": "1", "indexer_yield": "1"}),
-                               ("eager", {"search": "1", "indexer_yield": "0"}),
-                               ("off", {"search": "0"})):
-            if srv.extra.get("search", "1") != "0":
+        for name, settings in (("off", {"search": "0"}),
+                               ("on", {"search": "1", "indexer_yield": "1"}),
+                               ("eager", {"search": "1", "indexer_yield": "0"})):
+            was_off = srv.extra.get("search", "1") == "0"
+            if not was_off:
                 caught_up(srv, key)
             restart(srv, **settings)
+            if name != "off" and was_off:
+                caught_up(srv, key)
+                restart(srv)
             r = wrk(srv, key, None, "put.lua", 64, env)
             lag = caught_up(srv, key) if name != "off" else 0.0
             res[name] = r + (lag,)
         on, eager, off = res["on"], res["eager"], res["off"]
         ratios.append(on[0] / off[0])
         ratios0.append(eager[0] / off[0])
-        print("durable PUT c64 (%s), round %d: search on %.0f req/s (p99 %s; index caught "
-              "up %.1f s after), on with indexer_yield = 0 %.0f req/s (p99 %s; caught up "
-              "%.1f s after), off %.0f req/s (p99 %s): on/off %.2f, on (yield 0)/off %.2f"
-              % (DURABILITY, rnd + 1, on[0], on[2], on[4], eager[0], eager[2], eager[4],
-                 off[0], off[2], ratios[-1], ratios0[-1]), flush=True)
+        print("durable PUT c64 (%s), round %d: search off %.0f req/s (p99 %s), on %.0f req/s "
+              "(p99 %s; index caught up %.1f s after), on with indexer_yield = 0 %.0f req/s "
+              "(p99 %s; caught up %.1f s after): on/off %.2f, on (yield 0)/off %.2f"
+              % (DURABILITY, rnd + 1, off[0], off[2], on[0], on[2], on[4], eager[0],
+                 eager[2], eager[4], ratios[-1], ratios0[-1]), flush=True)
     print("median on/off %.2f, on (yield 0)/off %.2f" % (statistics.median(ratios),
                                                        statistics.median(ratios0)))
 

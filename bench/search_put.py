@@ -30,6 +30,9 @@ def main():
                                  "value": B.item(i)}) for i in range(s, s + 250)]
             srv.request("POST", "/v0", key=key, raw_body="\n".join(lines).encode(),
                         headers=B.CT, timeout=120)
+        more = int(os.environ.get("ORCHID_ITEMS", "0"))
+        for s in range(0, more, 250):
+            B.bulk(srv, key, "items", s, min(250, more - s))
         B.put_on_off(srv, key, {"ORCHID_COLLECTION": "items", "ORCHID_NKEYS": "10000"})
     finally:
         srv.stop()
