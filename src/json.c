@@ -465,8 +465,17 @@ json_emit_string(struct buf *b, const char *s, size_t len)
 				char esc[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
 
 				buf_add(b, esc, sizeof(esc));
-			} else {
+			} else if (c < 0x80) {
 				buf_addc(b, (char)c);
+			} else {
+				size_t n = util_utf8_char(s + i, len - i);
+
+				if (n == 0) {
+					buf_add(b, "\\ufffd", 6);
+				} else {
+					buf_add(b, s + i, n);
+					i += n - 1;
+				}
 			}
 		}
 	}

@@ -59,7 +59,10 @@ void json_release(struct json_object *o);
  */
 const char *json_canonical(struct json_object *o, size_t *len);
 
-/* Appends s (len bytes, UTF-8) to b as a JSON string literal with quotes. */
+/* Appends s (len bytes, UTF-8) to b as a JSON string literal with quotes.
+ * A byte that does not belong to a well-formed UTF-8 character (an echo of
+ * a client's bytes, a text cut mid-character) becomes U+FFFD, so the output
+ * is always valid UTF-8 JSON. */
 int json_emit_string(struct buf *b, const char *s, size_t len);
 
 #endif

@@ -125,43 +125,52 @@ util_get_be32(const unsigned char *p)
 	    ((uint32_t)p[2] << 8) | p[3];
 }
 
+size_t
+util_utf8_char(const char *s, size_t avail)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned c;
+	size_t n;
+	uint32_t cp, min;
+
+	if (avail == 0)
+		return 0;
+	c = p[0];
+	if (c < 0x80)
+		return 1;
+	else if ((c & 0xe0) == 0xc0)
+		n = 1, cp = c & 0x1f, min = 0x80;
+	else if ((c & 0xf0) == 0xe0)
+		n = 2, cp = c & 0x0f, min = 0x800;
+	else if ((c & 0xf8) == 0xf0)
+		n = 3, cp = c & 0x07, min = 0x10000;
+	else
+		return 0;
+	if (avail <= n)
+		return 0;
+	for (size_t i = 1; i <= n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 bool
 util_utf8_valid(const char *s, size_t len)
 {
-	const unsigned char *p = (const unsigned char *)s, *end;
+	size_t i = 0;
 
-	if (len == 0)
-		return true; /* s may be NULL then */
-	end = p + len;
-	while (p < end) {
-		unsigned c = *p;
-		size_t n;
-		uint32_t cp, min;
+	while (i < len) {
+		size_t n = util_utf8_char(s + i, len - i);
 
-		if (c < 0x80) {
-			p++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1, cp = c & 0x1f, min = 0x80;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2, cp = c & 0x0f, min = 0x800;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3, cp = c & 0x07, min = 0x10000;
-		} else {
+		if (n == 0)
 			return false;
-		}
-		if ((size_t)(end - p) <= n)
-			return false;
-		for (size_t i = 1; i <= n; i++) {
-			if ((p[i] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (p[i] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return false;
-		p += n + 1;
+		i += n;
 	}
-	return true;
+	return true; /* s may be NULL when len is 0 */
 }
 
 void

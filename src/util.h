@@ -38,6 +38,9 @@ uint32_t util_get_be32(const unsigned char *p);
 
 /* True when s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool util_utf8_valid(const char *s, size_t len);
+/* The length (1..4) of the well-formed UTF-8 character at s, of the avail
+ * bytes there; 0 when they do not start with one. */
+size_t util_utf8_char(const char *s, size_t avail);
 
 /* Cuts a NUL-terminated string that snprintf truncated inside a UTF-8
  * sequence back to its last whole character (messages go into JSON). */

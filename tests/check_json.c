@@ -17,6 +17,7 @@
 #include "buf.h"
 /* JSONC_CFLAGS puts json-c's own json.h first on the include path. */
 #include "../src/json.h"
+#include "util.h"
 
 #define NCASES(a)	((int)(sizeof(a) / sizeof((a)[0])))
 #define DEPTH		64
@@ -390,6 +391,14 @@ static const struct emit_case emit_cases[] = {
 	EMIT("\xc3\xa9", "\"\xc3\xa9\""),
 	EMIT("\xe2\x80\xa8\xf0\x9f\x98\x80", "\"\xe2\x80\xa8\xf0\x9f\x98\x80\""),
 	EMIT("<\'&>", "\"<\'&>\""),
+	/* Bytes that are not well-formed UTF-8 become U+FFFD, one each. */
+	EMIT("\xff", "\"\\ufffd\""),
+	EMIT("a\xc3", "\"a\\ufffd\""),
+	EMIT("\xc3\x28", "\"\\ufffd(\""),
+	EMIT("\xc0\xaf", "\"\\ufffd\\ufffd\""),
+	EMIT("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""),
+	EMIT("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""),
+	EMIT("\x80\xc3\xa9\xe2\x82", "\"\\ufffd\xc3\xa9\\ufffd\\ufffd\""),
 };
 
 START_TEST(test_emit)
@@ -489,6 +498,41 @@ START_TEST(test_emit_round_trip)
 }
 END_TEST
 
+/*
+ * Any bytes at all (an echo of a client's header, a message cut
+ * mid-character) come out as a JSON string in valid UTF-8 that
+ * json_parse_object accepts.
+ */
+START_TEST(test_emit_any_bytes)
+{
+	uint64_t state = 0xb17e5;
+	char s[64];
+
+	for (int i = 0; i < 5000; i++) {
+		size_t len = next_rand(&state) % sizeof(s);
+		struct json_object *o = NULL;
+		const char *why = NULL;
+		struct buf b;
+		enum json_rc rc;
+
+		for (size_t j = 0; j < len; j++)
+			s[j] = (char)(next_rand(&state) & 0xff);
+		buf_init(&b, 0);
+		buf_adds(&b, "{\"k\":");
+		json_emit_string(&b, s, len);
+		buf_addc(&b, '}');
+		ck_assert_msg(util_utf8_valid(b.b_data, b.b_len),
+		    "json_emit_string(%s): got invalid UTF-8, want valid", show(s, len));
+		rc = json_parse_object(b.b_data, b.b_len, 2, &o, &why);
+		if (rc != JSON_OK)
+			ck_abort_msg("json_parse_object(%s): got %s (%s), want JSON_OK",
+			    show(b.b_data, b.b_len), rc_name(rc), why);
+		json_release(o);
+		buf_free(&b);
+	}
+}
+END_TEST
+
 /* A buffer at its cap: -1, and the failure sticks. */
 START_TEST(test_emit_cap)
 {
@@ -522,6 +566,7 @@ json_suite(void)
 	tcase_add_test(core, test_release_null);
 	tcase_add_loop_test(core, test_emit, 0, NCASES(emit_cases));
 	tcase_add_test(core, test_emit_round_trip);
+	tcase_add_test(core, test_emit_any_bytes);
 	suite_add_tcase(s, core);
 
 	tcase_add_loop_test(limits, test_parse_limits, 0, NCASES(parse_limits));

@@ -161,6 +161,14 @@ CASES = [
          status=400, code="item_ref_malformed"),
     dict(name="If-Match 65 hex digits", method="PUT", path=CANARY, body=GOOD,
          headers={"If-Match": '"%s"' % ("a" * 65)}, status=400, code="item_ref_malformed"),
+    # Echoed in details.ref: the body must stay valid UTF-8 (check_case
+    # decodes it), whatever bytes the header had and wherever the echo's
+    # 200-byte cut falls.
+    dict(name="If-Match with bytes 0xff 0xfe", method="PUT", path=CANARY, body=GOOD,
+         headers={"If-Match": b'"\xff\xfe"'}, status=400, code="item_ref_malformed"),
+    dict(name="If-Match cut mid-character", method="PUT", path=CANARY, body=GOOD,
+         headers={"If-Match": ('"' + "\u00e9" * 150).encode()}, status=400,
+         code="item_ref_malformed"),
     dict(name="If-Match trailing comma", method="PUT", path=CANARY, body=GOOD,
          headers={"If-Match": '"abcd",'}, status=400, code="item_ref_malformed"),
     dict(name="If-Match two tags without comma", method="DELETE", path=CANARY,

@@ -12,7 +12,9 @@
  * valid); the method matches its name; path and query parts split the URI at
  * its first '?'; an accepted path holds valid segments (fuzz_check_path) and
  * an accepted query NUL-free values; CONTENT_LENGTH gives 0, 400 or 413 and a
- * length within [0, max_body] on 0. Build (see run.sh):
+ * length within [0, max_body] on 0; the 400 bodies that echo the client's
+ * bytes (a bad path or query, a malformed If-Match) are JSON objects in
+ * valid UTF-8. Build (see run.sh):
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *     tests/fuzz/fuzz_request.c src/reqparse.c src/route.c src/query.c \
  *     src/http.c src/auth.c src/ids.c src/json.c src/config.c src/log.c \
@@ -24,12 +26,17 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "auth.h"
+#include "buf.h"
 #include "config.h"
 #include "fuzz.h"
 #include "http.h"
+#include "json.h"
 #include "mem.h"
 #include "reqparse.h"
+#include "util.h"
 
 #define MAX_PARAMS 64
 
@@ -194,6 +201,59 @@ check_headers(const struct request *req, const struct table *t,
 		require(len > cfg->max_body);
 }
 
+/* A 4xx body is one JSON object in valid UTF-8, whatever client bytes its
+ * message or details echo. */
+static void
+require_error_body(const struct response *r)
+{
+	struct json_tokener *tok;
+	struct json_object *o;
+
+	require(r->status >= 400 && r->status < 500 && !r->body.b_failed);
+	require(util_utf8_valid(r->body.b_data, r->body.b_len));
+	tok = json_tokener_new();
+	require(tok != NULL);
+	o = json_tokener_parse_ex(tok, r->body.b_data, (int)r->body.b_len);
+	require(o != NULL && json_object_is_type(o, json_type_object) &&
+	    json_tokener_get_parse_end(tok) == r->body.b_len);
+	json_object_put(o);
+	json_tokener_free(tok);
+}
+
+/* The error bodies that echo what the client sent: the reasons of a bad
+ * path or query, and a malformed If-Match as handler_cond echoes it (cut at
+ * 200 bytes, wherever that falls). */
+static void
+check_error_bodies(const struct request *req, const struct parse_result *pr)
+{
+	struct response r;
+	struct etag_list l;
+
+	http_response_init(&r);
+	if (pr->path_why != NULL) {
+		http_error_bad_request(&r, pr->path_why);
+		require_error_body(&r);
+	}
+	if (pr->query_bad) {
+		http_error_bad_request(&r, pr->query_why);
+		require_error_body(&r);
+	}
+	if (req->if_match != NULL && http_parse_etags(req->if_match, &l) != 0) {
+		struct buf d;
+
+		buf_init(&d, 0);
+		buf_adds(&d, "{\"ref\":");
+		json_emit_string(&d, req->if_match, strnlen(req->if_match, 200));
+		buf_addc(&d, '}');
+		require(!d.b_failed);
+		http_error(&r, 400, "item_ref_malformed", "The provided Item Ref is malformed.",
+		    d.b_data);
+		require_error_body(&r);
+		buf_free(&d);
+	}
+	http_response_free(&r);
+}
+
 /* Checks one input; always returns 0, as libFuzzer wants. */
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -215,6 +275,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_req_id(&req, get_param(&t, "REQUEST_ID"));
 	check_request(&req, &pr, &cfg);
 	check_headers(&req, &t, &cfg);
+	check_error_bodies(&req, &pr);
 	mem_free(a);
 	return 0;
 }
