@@ -3,7 +3,9 @@
  */
 #include "dispatch.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth.h"
 #include "config.h"
@@ -23,11 +25,46 @@ unauthorized(struct response *resp)
 	http_header(resp, "WWW-Authenticate", "Basic realm=\"orchid\"");
 }
 
+/*
+ * The media types a web page may send to another site without a CORS
+ * preflight (an HTML form, or fetch with no custom header): a write that
+ * carries one of them is refused, so that a page on another site cannot
+ * make a browser holding Basic credentials for Orchid write with them.
+ * Every Orchid client sends application/json (or a patch or export-stream
+ * type). The type before any ';', case-insensitive.
+ */
+static const char *
+cross_site_type(const char *ct)
+{
+	static const char *const types[] = {
+		"application/x-www-form-urlencoded", "multipart/form-data", "text/plain",
+	};
+
+	if (ct == NULL)
+		return NULL;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+		size_t n = strlen(types[i]);
+		const char *e = ct + n;
+
+		if (strncasecmp(ct, types[i], n) != 0)
+			continue;
+		while (*e == ' ' || *e == '\t')
+			e++;
+		if (*e == '\0' || *e == ';')
+			return types[i];
+	}
+	return NULL;
+}
+
 /* Answers what needs no handler; returns true when resp is complete. */
 static bool
-answer_early(const struct parse_result *pr, const struct route_match *m,
-    struct response *resp)
+answer_early(const struct request *req, const struct parse_result *pr,
+    const struct route_match *m, struct response *resp)
 {
+	const char *xs;
+
 	if (pr->path_rc == ROUTE_BAD) {
 		http_error_bad_request(resp, pr->path_why);
 		return true;
@@ -45,6 +82,16 @@ answer_early(const struct parse_result *pr, const struct route_match *m,
 		http_error(resp, 405, "api_bad_request",
 		    "The method is not allowed for the requested resource.", NULL);
 		http_header(resp, "Allow", "%s", m->allow);
+		return true;
+	}
+	if ((req->method == M_PUT || req->method == M_POST || req->method == M_PATCH) &&
+	    (xs = cross_site_type(req->content_type)) != NULL) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "A write with Content-Type %s is refused (a web page "
+		    "on another site could send one); send JSON with Content-Type: "
+		    "application/json.", xs);
+		http_error(resp, 415, "api_bad_request", msg, NULL);
 		return true;
 	}
 	return false;
@@ -109,7 +156,7 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 	http_response_reset(resp);
 	rc = authenticate(&c, &ok);
 	if (rc == STORE_OK && ok && within_rate(a->req, resp) &&
-	    !answer_early(a->pr, a->m, resp)) {
+	    !answer_early(a->req, a->pr, a->m, resp)) {
 		if (a->m->own) {
 			/* Only authenticated here; the handler runs after. */
 			a->go = true;

@@ -149,6 +149,28 @@ CASES = [
          status=401, code="security_unauthorized"),
     dict(name="empty user name", method="GET", path=CANARY, key="",
          status=401, code="security_unauthorized"),
+    # --- content types a page on another site may send without a preflight ---
+    dict(name="PUT text/plain", method="PUT", path=CANARY, body=GOOD,
+         headers={"Content-Type": "text/plain"}, status=415, code="api_bad_request"),
+    dict(name="PUT form-urlencoded (curl -d's default)", method="PUT", path=CANARY, body=GOOD,
+         headers={"Content-Type": "application/x-www-form-urlencoded"}, status=415,
+         code="api_bad_request"),
+    dict(name="PUT Text/Plain with charset", method="PUT", path=CANARY, body=GOOD,
+         headers={"Content-Type": " Text/Plain ; charset=utf-8"}, status=415,
+         code="api_bad_request"),
+    dict(name="POST item text/plain", method="POST", path="/v0/canary", body=GOOD,
+         headers={"Content-Type": "text/plain;charset=UTF-8"}, status=415,
+         code="api_bad_request"),
+    dict(name="POST event multipart", method="POST", path=CANARY + "/events/ev", body=GOOD,
+         headers={"Content-Type": "multipart/form-data; boundary=x"}, status=415,
+         code="api_bad_request"),
+    dict(name="PATCH text/plain", method="PATCH", path=CANARY,
+         body=b'[{"op":"add","path":"/x","value":1}]',
+         headers={"Content-Type": "text/plain"}, status=415, code="api_bad_request"),
+    dict(name="PUT relation form-urlencoded", method="PUT",
+         path=CANARY + "/relation/r/canary/item", body=b"{}",
+         headers={"Content-Type": "application/x-www-form-urlencoded"}, status=415,
+         code="api_bad_request"),
     # --- conditional headers ------------------------------------------------
     dict(name='If-Match "badetag"', method="PUT", path=CANARY, body=GOOD,
          headers={"If-Match": '"badetag"'}, status=400, code="item_ref_malformed"),
@@ -386,6 +408,36 @@ class BadInputTest(ServerTestCase):
             self.assertEqual(h.get("www-authenticate"), 'Basic realm="orchid"', ctx)
 
     # ---- connection-level --------------------------------------------------
+    def test_cross_site_types_write_nothing(self):
+        """A 415 for a form or text/plain write leaves no event, relation or
+        item behind; the same body as JSON, or with no Content-Type, works."""
+        srv = self.server
+        for ctype in ("text/plain", "application/x-www-form-urlencoded"):
+            st = srv.request("POST", "/v0/xs/k1/events/ev", key=self.key, raw_body=b'{"a":1}',
+                             headers={"Content-Type": ctype})[0]
+            self.assertEqual(st, 415)
+            st = srv.request("POST", "/v0/xs", key=self.key, raw_body=b'{"a":1}',
+                             headers={"Content-Type": ctype})[0]
+            self.assertEqual(st, 415)
+        st, h, body, doc = srv.request("GET", "/v0/xs", key=self.key)
+        self.assertEqual((st, doc and doc.get("count")), (200, 0), body)
+        st = srv.request("PUT", "/v0/xs/k1", key=self.key, raw_body=b'{"a":1}',
+                         headers={"Content-Type": None})[0]
+        self.assertEqual(st, 201)
+        st = srv.request("POST", "/v0/xs/k1/events/ev", key=self.key, raw_body=b'{"a":1}',
+                         headers={"Content-Type": "text/plain"})[0]
+        self.assertEqual(st, 415)
+        st, h, body, doc = srv.request("GET", "/v0/xs/k1/events/ev", key=self.key)
+        self.assertEqual((st, doc.get("count")), (200, 0), body)
+        st = srv.request("PUT", "/v0/xs/k1/relation/r/xs/k1", key=self.key, raw_body=b"{}",
+                         headers={"Content-Type": "multipart/form-data; boundary=b"})[0]
+        self.assertEqual(st, 415)
+        st = srv.request("GET", "/v0/xs/k1/relation/r/xs/k1", key=self.key)[0]
+        self.assertEqual(st, 404)
+        st = srv.request("POST", "/v0/xs/k1/events/ev", key=self.key, raw_body=b'{"a":1}',
+                         headers={"Content-Type": "application/json; charset=utf-8"})[0]
+        self.assertEqual(st, 201)
+
     def test_content_length_larger_than_the_body(self):
         """The client promises more bytes than it sends and half-closes:
         nginx gives up on the request ("client prematurely closed
