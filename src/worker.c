@@ -6,6 +6,7 @@
 #include "worker.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -23,6 +24,10 @@
 #include "reqparse.h"
 #include "store.h"
 #include "timefmt.h"
+
+/* A request or response past this size has its memory given back to the
+ * system once it is answered (see handle). */
+#define RELEASE_BYTES ((size_t)1 << 20)
 
 static volatile sig_atomic_t worker_stop;
 
@@ -236,6 +241,7 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 {
 	struct request req;
 	struct parse_result pr;
+	bool big;
 	int rc = 0;
 
 	memset(&req, 0, sizeof(req));
@@ -259,8 +265,18 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	} else {
 		write_response(fr, &req, resp);
 	}
+	big = resp->body.b_cap > RELEASE_BYTES || resp->headers.b_cap > RELEASE_BYTES ||
+	    req.body_len > RELEASE_BYTES;
 	http_response_reset(resp);
 	mem_reset(a);
+	if (big) {
+		/* A large answer's (or request's) memory goes back to the system
+		 * instead of staying with this worker for the rest of its life:
+		 * the response buffers, and the heap pages glibc would keep. */
+		buf_free(&resp->body);
+		buf_free(&resp->headers);
+		(void)malloc_trim(0);
+	}
 	return rc;
 }
 
