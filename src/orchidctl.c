@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -693,6 +695,39 @@ export_cmd(struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * orchidctl runs as the user who owns the data directory (orchidd's user).
+ * Run as another, root above all (the easy mistake), the log files, region
+ * files and databases it creates would be that user's, and orchidd, running
+ * as its own user, could not open them: the service would stop. A missing
+ * directory is the command's to report. Returns 0, or 77 (EX_NOPERM) after
+ * saying which user to run as.
+ */
+static int
+check_owner(const struct config *cfg)
+{
+	struct stat st;
+	struct passwd *pw;
+	const char *name;
+	uid_t me = geteuid();
+
+	if (stat(cfg->datadir, &st) == -1 || st.st_uid == me)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	name = pw != NULL ? pw->pw_name : NULL;
+	if (name != NULL)
+		fprintf(stderr, "orchidctl: %s belongs to user %s, and this is uid %u: run "
+		    "orchidctl as %s (sudo -u %s orchidctl ...), or the files it creates "
+		    "there could not be opened by orchidd\n", cfg->datadir, name,
+		    (unsigned)me, name, name);
+	else
+		fprintf(stderr, "orchidctl: %s belongs to uid %u, and this is uid %u: run "
+		    "orchidctl as uid %u, or the files it creates there could not be "
+		    "opened by orchidd\n", cfg->datadir, (unsigned)st.st_uid, (unsigned)me,
+		    (unsigned)st.st_uid);
+	return 77;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -725,6 +760,9 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	if ((rc = check_owner(&cfg)) != 0)
+		return rc;
+	rc = 2;
 	if (strcmp(argv[0], "export") == 0)
 		return export_cmd(&cfg, argc, argv);
 	if (config_check(&cfg, err, sizeof(err)) == -1) {
