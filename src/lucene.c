@@ -1237,38 +1237,14 @@ parse_query(struct parser *p, const char *field, int depth, struct lucene_node *
 static size_t
 first_bad_byte(const char *s, size_t len)
 {
-	const unsigned char *u = (const unsigned char *)s;
 	size_t i = 0;
 
 	while (i < len) {
-		unsigned c = u[i];
-		size_t n;
-		uint32_t cp, min;
+		size_t n = s[i] == '\0' ? 0 : util_utf8_char(s + i, len - i);
 
-		if (c == 0)
+		if (n == 0)
 			return i;
-		if (c < 0x80) {
-			i++;
-			continue;
-		}
-		if ((c & 0xe0) == 0xc0)
-			n = 1, cp = c & 0x1f, min = 0x80;
-		else if ((c & 0xf0) == 0xe0)
-			n = 2, cp = c & 0x0f, min = 0x800;
-		else if ((c & 0xf8) == 0xf0)
-			n = 3, cp = c & 0x07, min = 0x10000;
-		else
-			return i;
-		if (len - i <= n)
-			return i;
-		for (size_t k = 1; k <= n; k++) {
-			if ((u[i + k] & 0xc0) != 0x80)
-				return i;
-			cp = cp << 6 | (u[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return i;
-		i += n + 1;
+		i += n;
 	}
 	return len;
 }
