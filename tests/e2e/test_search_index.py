@@ -257,38 +257,41 @@ class SearchFloodTest(ServerTestCase):
         with open(self.server.orchidd_log, errors="replace") as f:
             return f.read()
 
-    def flood(self, key, coll, stop, counter):
-        """Bulk requests of 25 items, 40 ms apart (at most 625 items/s: writes
-        that keep coming, never 200 ms apart, yet slow enough for the indexer
-        at full speed to overtake them, ASan build included), until stop is
-        set."""
+    def flood(self, key, coll, stop, counter, slow):
+        """Bulk requests of 50 items, one after another, until stop is set;
+        once slow is set, 25 items every 40 ms (at most 625 items/s: writes
+        that keep coming, never 200 ms apart, yet slow enough for the
+        indexer at full speed to overtake them, ASan build included)."""
         n = 0
         while not stop.is_set() and n < 40000:
+            size = 25 if slow.is_set() else 50
             lines = "\n".join('{"kind":"item","path":{"collection":"%s","key":"f%d"},'
                               '"value":{"n":%d,"w":"flood"}}' % (coll, n + i, n + i)
-                              for i in range(25))
+                              for i in range(size))
             st, h, body, doc = self.server.request(
                 "POST", "/v0", key=key, raw_body=lines.encode(),
                 headers={"Content-Type": "application/json"}, timeout=60)
             self.assertEqual(st, 200, body)
-            self.assertEqual(doc["success_count"], 25, body)
-            n += 25
+            self.assertEqual(doc["success_count"], size, body)
+            n += size
             counter[0] = n
-            stop.wait(0.04)
+            if slow.is_set():
+                stop.wait(0.04)
 
     def run_flood(self, key, coll, during):
+        """Runs during(slow) while a flood writes; returns the items written."""
         import threading
-        stop, counter, errors = threading.Event(), [0], []
+        stop, slow, counter, errors = threading.Event(), threading.Event(), [0], []
 
         def writer():
             try:
-                self.flood(key, coll, stop, counter)
+                self.flood(key, coll, stop, counter, slow)
             except Exception as e:  # noqa: BLE001 (reported below)
                 errors.append(e)
         th = threading.Thread(target=writer, daemon=True)
         th.start()
         try:
-            during()
+            during(slow)
         finally:
             stop.set()
             th.join(120)
@@ -303,7 +306,7 @@ class SearchFloodTest(ServerTestCase):
         srv = self.server
         key = srv.new_key("flood1")
         start = len(self.log())
-        total = self.run_flood(key, "fa", lambda: self.assertTrue(
+        total = self.run_flood(key, "fa", lambda slow: self.assertTrue(
             self.yielded(start), "the indexer never yielded to the flood"))
         self.assertTrue(wait_for(lambda: "(the writes stopped)" in self.log()[start:], 30, 0.05),
                         self.log()[start:][-2000:])
@@ -321,8 +324,9 @@ class SearchFloodTest(ServerTestCase):
         key = srv.new_key("flood2")
         start = len(self.log())
 
-        def during():
+        def during(slow):
             self.assertTrue(self.yielded(start), "the indexer never yielded to the flood")
+            slow.set()
             st = srv.request("PUT", "/v0/marker/m1", key=key, body={"w": "needle"})[0]
             self.assertEqual(st, 201)
             st, h, body, doc = srv.request("GET", "/v0/marker?query=w:needle", key=key,
@@ -346,7 +350,7 @@ class SearchFloodTest(ServerTestCase):
         try:
             key = srv.new_key("noyield")
             start = len(self.log())
-            total = self.run_flood(key, "fo", lambda: time.sleep(3))
+            total = self.run_flood(key, "fo", lambda slow: time.sleep(3))
             st, h, body, doc = srv.request("GET", "/v0/fo?query=w:flood&limit=0", key=key,
                                            timeout=60)
             self.assertEqual(st, 200, body)
