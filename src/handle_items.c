@@ -468,11 +468,3 @@ handle_ping(struct ctx *c)
 	(void)c;
 	return STORE_OK;
 }
-
-enum store_rc
-handle_unsupported(struct ctx *c)
-{
-	http_error(c->resp, 501, "api_unsupported",
-	    "This operation is not available in this version of Orchid.", NULL);
-	return STORE_OK;
-}

@@ -44,8 +44,6 @@ enum store_rc handle_collection_list(struct ctx *c);
 enum store_rc handle_collection_delete(struct ctx *c);
 enum store_rc handle_collections(struct ctx *c);
 enum store_rc handle_ping(struct ctx *c);
-/* A known resource of a later release: 501 api_unsupported. */
-enum store_rc handle_unsupported(struct ctx *c);
 
 /* Search (handle_search.c). */
 

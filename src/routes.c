@@ -145,6 +145,7 @@ routes_match(const struct request *req, struct route_match *m)
 {
 	const char *shape = NULL;
 	size_t used = 0;
+	int n;
 
 	memset(m, 0, sizeof(*m));
 	if (match_param(req, m))
@@ -164,12 +165,9 @@ routes_match(const struct request *req, struct route_match *m)
 			m->own = r->own;
 			return;
 		}
-		if (r->fn != handle_unsupported) {
-			int n = snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s",
-			    used ? ", " : "", method_name(r->method));
-
-			if (n > 0 && (size_t)n < sizeof(m->allow) - used)
-				used += (size_t)n;
-		}
+		n = snprintf(m->allow + used, sizeof(m->allow) - used, "%s%s",
+		    used ? ", " : "", method_name(r->method));
+		if (n > 0 && (size_t)n < sizeof(m->allow) - used)
+			used += (size_t)n;
 	}
 }
