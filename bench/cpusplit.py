@@ -2,15 +2,18 @@
 """How the CPU was split during one wrk run, for script/bench.
 
     cpusplit.py snap FILE                 # before and after the run
-    cpusplit.py diff BEFORE AFTER WRK_CPU_SECONDS ORCHIDD_PID HELLO_PID NGINX_PID
+    cpusplit.py diff BEFORE AFTER WRK_CPU_SECONDS ORCHIDD_PID HELLO_PID NGINX_PID [PEER_PID]
 
-Prints one line "wrk W nginx N orchidd O hello H kthreads K irq Q other X
-idle I iowait D steal S", each the percentage of all CPUs over the window
-between the two snapshots (the sum is 100):
+Prints one line "wrk W nginx N orchidd O hello H peer P kthreads K irq Q
+other X idle I iowait D steal S", each the percentage of all CPUs over the
+window between the two snapshots (the sum is 100), then "sys: nginx N
+orchidd O hello H peer P", the part of each group's share spent in the
+kernel on its behalf (system calls, page faults):
 - wrk: CPU seconds measured by the caller (bash's "time" around wrk; wrk is
   gone by the second snapshot);
-- nginx, orchidd, hello: the process trees under the given pids (master and
-  workers);
+- nginx, orchidd, hello, peer: the process trees under the given pids
+  (master and workers; peer is the other database script/bench compares
+  with, e.g. etcd, 0 when none);
 - kthreads: kernel threads (children of kthreadd: block I/O, ext4 journal,
   ksoftirqd);
 - irq: interrupt and softirq time that the kernel accounts apart from any
@@ -45,7 +48,8 @@ def read_procs():
         # starttime 22 (with the pid, the identity of a process: kernel
         # threads change their comm as they switch work queues).
         procs[int(name)] = (int(fields[19]), int(fields[1]),
-                            int(fields[11]) + int(fields[12]), comm)
+                            int(fields[11]) + int(fields[12]), comm,
+                            int(fields[12]))
     return procs
 
 
@@ -72,7 +76,7 @@ def tree(procs, root):
     return out
 
 
-def diff(a_path, b_path, wrk_secs, orchidd, hello, nginx):
+def diff(a_path, b_path, wrk_secs, orchidd, hello, nginx, peer=0):
     with open(a_path) as f:
         a = json.load(f)
     with open(b_path) as f:
@@ -88,19 +92,21 @@ def diff(a_path, b_path, wrk_secs, orchidd, hello, nginx):
     irq = d[5] + d[6]
     busy = total - idle - iowait - steal - irq
 
-    def ticks(pids):
+    def ticks(pids, field=2):
         t = 0
         for pid in pids:
-            after = pb[pid][2]
-            before = pa[pid][2] if pid in pa and pa[pid][0] == pb[pid][0] else 0
+            after = pb[pid][field]
+            before = pa[pid][field] if pid in pa and pa[pid][0] == pb[pid][0] else 0
             t += max(0, after - before)
         return t
 
-    groups, mine = {}, set()
-    for name, root in (("nginx", nginx), ("orchidd", orchidd), ("hello", hello)):
+    groups, sys_ticks, mine = {}, {}, set()
+    for name, root in (("nginx", nginx), ("orchidd", orchidd), ("hello", hello),
+                       ("peer", peer)):
         pids = tree(pb, root) if root > 0 else set()
         mine |= pids
         groups[name] = ticks(pids)
+        sys_ticks[name] = ticks(pids, 4)
     kthreads = set(p for p, v in pb.items() if v[1] == 2 or p == 2)
     groups["kthreads"] = ticks(kthreads)
     groups["wrk"] = wrk_secs * TICK
@@ -115,20 +121,24 @@ def diff(a_path, b_path, wrk_secs, orchidd, hello, nginx):
             by_comm[pb[pid][3]] = by_comm.get(pb[pid][3], 0) + t
     top = sorted(by_comm.items(), key=lambda kv: -kv[1])[:3]
     top_s = ";".join("%s:%.0f" % (c.replace(" ", "_"), pct(t)) for c, t in top if pct(t) >= 1)
-    print("wrk %.0f nginx %.0f orchidd %.0f hello %.0f kthreads %.0f irq %.0f "
-          "other %.0f idle %.0f iowait %.0f steal %.0f"
+    print("wrk %.0f nginx %.1f orchidd %.1f hello %.1f peer %.1f kthreads %.1f irq %.1f "
+          "other %.0f idle %.0f iowait %.0f steal %.0f sys: nginx %.1f orchidd %.1f "
+          "hello %.1f peer %.1f"
           % (pct(groups["wrk"]), pct(groups["nginx"]), pct(groups["orchidd"]),
-             pct(groups["hello"]), pct(groups["kthreads"]), pct(irq), pct(other),
-             pct(idle), pct(iowait), pct(steal))
+             pct(groups["hello"]), pct(groups["peer"]), pct(groups["kthreads"]),
+             pct(irq), pct(other), pct(idle), pct(iowait), pct(steal),
+             pct(sys_ticks["nginx"]), pct(sys_ticks["orchidd"]),
+             pct(sys_ticks["hello"]), pct(sys_ticks["peer"]))
           + (" others %s" % top_s if top_s else ""))
 
 
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "snap":
         snap(sys.argv[2])
-    elif len(sys.argv) == 8 and sys.argv[1] == "diff":
+    elif len(sys.argv) in (8, 9) and sys.argv[1] == "diff":
         diff(sys.argv[2], sys.argv[3], float(sys.argv[4]),
-             int(sys.argv[5] or 0), int(sys.argv[6] or 0), int(sys.argv[7] or 0))
+             int(sys.argv[5] or 0), int(sys.argv[6] or 0), int(sys.argv[7] or 0),
+             int(sys.argv[8] or 0) if len(sys.argv) == 9 else 0)
     else:
         sys.stderr.write(__doc__)
         return 2

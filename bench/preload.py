@@ -2,10 +2,13 @@
 """Preload items for script/bench: PUT /v0/COLLECTION/k0 .. k<N-1>.
 
     preload.py URL KEY COLLECTION N [CONCURRENCY]
+    preload.py --etcd URL N [CONCURRENCY]
 
 URL is http://127.0.0.1:PORT. Each of CONCURRENCY threads keeps one
 keep-alive connection to nginx and PUTs its share of the keys; every answer
 must be 201. Prints the count and the rate; exits 1 on any other status.
+With --etcd the same values go to the keys COLLECTION/k0 .. of the etcd peer
+(etcd 3.4's JSON gateway, POST /v3/kv/put; every answer must be 200).
 Python 3 standard library only.
 """
 
@@ -18,14 +21,25 @@ import urllib.parse
 
 
 def main():
-    if len(sys.argv) not in (5, 6):
+    etcd = len(sys.argv) > 1 and sys.argv[1] == "--etcd"
+    if etcd and len(sys.argv) in (4, 5):
+        url, key, collection, n = sys.argv[2], "", "bench", int(sys.argv[3])
+        conc = int(sys.argv[4]) if len(sys.argv) == 5 else 16
+    elif not etcd and len(sys.argv) in (5, 6):
+        url, key, collection, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+        conc = int(sys.argv[5]) if len(sys.argv) == 6 else 16
+    else:
         sys.stderr.write(__doc__)
         return 2
-    url, key, collection, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-    conc = int(sys.argv[5]) if len(sys.argv) == 6 else 16
     u = urllib.parse.urlsplit(url)
     auth = "Basic " + base64.b64encode((key + ":").encode()).decode()
     headers = {"Authorization": auth, "Content-Type": "application/json"}
+    if etcd:
+        headers = {"Content-Type": "application/json"}
+    want = 200 if etcd else 201
+
+    def b64(text):
+        return base64.b64encode(text.encode()).decode()
     failures = []
     lock = threading.Lock()
 
@@ -38,9 +52,13 @@ def main():
                     '"active":true,"score":%d.5,'
                     '"note":"the quick brown fox jumps over the lazy dog"}'
                     % (i, i * 7919 % 1000000007, i % 10000))
+            method, path = "PUT", "/v0/%s/k%d" % (collection, i)
+            if etcd:
+                method, path = "POST", "/v3/kv/put"
+                body = '{"key":"%s","value":"%s"}' % (b64("%s/k%d" % (collection, i)), b64(body))
             for attempt in range(2):
                 try:
-                    conn.request("PUT", "/v0/%s/k%d" % (collection, i), body, headers)
+                    conn.request(method, path, body, headers)
                     resp = conn.getresponse()
                     data = resp.read()
                     break
@@ -50,7 +68,7 @@ def main():
                     conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
                     if attempt == 1:
                         raise
-            if resp.status != 201:
+            if resp.status != want:
                 with lock:
                     failures.append((i, resp.status, data[:200]))
                     if len(failures) > 10:

@@ -4,6 +4,7 @@
 #include "fcgi.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -91,11 +92,28 @@ fcgi_write(struct fcgi_req *r, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * libfcgi closes a connection the careful way: shutdown(SHUT_WR), then it
+ * reads and drops whatever nginx still sends until nginx closes its end
+ * (or 2 s pass). That keeps a close with unread input from resetting the
+ * connection before nginx has read the answer (a 413 answered before the
+ * body was read), but it holds the worker until nginx gets round to the
+ * close, which under load is most of a request's time. nginx sends a
+ * request whole and ends its input with an empty FCGI_STDIN record
+ * (fastcgi_request_buffering on), then sends nothing more: once that
+ * record is read, nothing can be left unread, and the worker closes at
+ * once (FCGX_Detach: no shutdown, no draining). When the body was not
+ * read to its end, the next character is body, not the end, and the
+ * careful close stays.
+ */
 void
 fcgi_finish(struct fcgi_req *r)
 {
-	if (r->accepted)
+	if (r->accepted) {
+		if (FCGX_GetChar(r->req.in) == EOF && FCGX_GetError(r->req.in) == 0)
+			(void)FCGX_Detach(&r->req);
 		FCGX_Finish_r(&r->req);
+	}
 	r->accepted = 0;
 }
 

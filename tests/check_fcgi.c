@@ -8,6 +8,12 @@
  * FCGI_END_REQUEST nor the empty FCGI_STDOUT, and ends with a record
  * header that is not FastCGI (version 0) before the connection closes.
  * The records are parsed here independently of libfcgi.
+ *
+ * How fcgi_finish closes: at once when the request's input was read to its
+ * end (the empty FCGI_STDIN record), the careful way (shutdown, then read
+ * until the peer closes) when input is left unread. Told apart without
+ * timing: after the client has read the answer to its end, a write of its
+ * own fails (EPIPE) only if the server's socket is closed.
  */
 #include <check.h>
 #include <errno.h>
@@ -15,8 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fcgi.h"
@@ -200,6 +208,90 @@ static const struct end_case end_limits[] = {
 	{ 8191, false }, { 8192, false }, { 8193, false }, { 65535, false }, { 65536, false },
 	{ 8191, true }, { 8192, true }, { 8193, true }, { 65535, true }, { 65536, true },
 };
+/* What nginx sends for a request with a body of len bytes (none: len 0):
+ * BEGIN_REQUEST, PARAMS, STDIN with the body, the empty STDIN; the
+ * connection stays open, as nginx leaves it until the answer is in. */
+static void
+send_body_request(int fd, const char *body, size_t len)
+{
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char params[] = {
+		14, 4, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
+		'P', 'O', 'S', 'T',
+	};
+	unsigned char b[512];
+	size_t n = 0;
+
+	put_record(b, &n, 1, begin, sizeof(begin));
+	put_record(b, &n, T_PARAMS, params, sizeof(params));
+	put_record(b, &n, T_PARAMS, NULL, 0);
+	if (len > 0)
+		put_record(b, &n, T_STDIN, body, len);
+	put_record(b, &n, T_STDIN, NULL, 0);
+	ck_assert_msg(write(fd, b, n) == (ssize_t)n, "sending the request: %s",
+	    strerror(errno));
+}
+
+struct close_case {
+	const char *body;   /* request body ("" for none) */
+	size_t read;        /* bytes of it the handler reads */
+	bool closed;        /* want: the server closed at once */
+};
+
+static const struct close_case close_cases[] = {
+	{ "", 0, true },            /* GET: nothing but the end of input */
+	{ "{\"a\":1}", 7, true },   /* the whole body read */
+	{ "{\"a\":1}", 0, false },  /* answered before reading the body */
+	{ "{\"a\":1}", 3, false },  /* part of the body read */
+};
+
+START_TEST(test_close)
+{
+	const struct close_case *tc = &close_cases[_i];
+	struct pair p;
+	unsigned char *resp;
+	size_t len;
+	ssize_t w;
+	int status, err;
+	pid_t pid;
+
+	pair_open(&p);
+	send_body_request(p.client, tc->body, strlen(tc->body));
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct fcgi_req *r = fcgi_req_new(p.listen_fd);
+		char buf[16];
+
+		if (r == NULL || fcgi_accept(r) != 0 ||
+		    fcgi_read(r, buf, tc->read) != tc->read || fcgi_write(r, "ok", 2) != 0)
+			_exit(2);
+		fcgi_finish(r);
+		_exit(0);
+	}
+	(void)signal(SIGPIPE, SIG_IGN);
+	resp = read_all(p.client, &len);
+	w = write(p.client, "more", 4);
+	err = errno;
+	(void)close(p.client);
+	p.client = -1;
+	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "body \"%s\", %zu read: the server side failed "
+	    "(status %d)", tc->body, tc->read, status);
+	ck_assert_msg(len > 0, "body \"%s\", %zu read: got no answer", tc->body, tc->read);
+	if (tc->closed)
+		ck_assert_msg(w == -1 && (err == EPIPE || err == ECONNRESET), "body \"%s\", "
+		    "%zu read: a write after the answer got %zd (errno %d), want EPIPE: the "
+		    "server should have closed at once", tc->body, tc->read, w, err);
+	else
+		ck_assert_msg(w == 4, "body \"%s\", %zu read: a write after the answer got "
+		    "%zd (errno %d), want 4: the server should drain unread input before "
+		    "it closes", tc->body, tc->read, w, err);
+	free(resp);
+	pair_close(&p);
+}
+END_TEST
+
 static const struct end_case end_errors[] = {
 	{ 0, true }, { 100, true }, { 20000, true }, { 70000, true },
 };
@@ -284,6 +376,7 @@ fcgi_suite(void)
 	TCase *core = tcase_create("core");
 	TCase *limits = tcase_create("limits");
 	TCase *errors = tcase_create("errors");
+	TCase *closing = tcase_create("close");
 
 	tcase_add_loop_test(core, test_end_core, 0, NCASES(end_core));
 	suite_add_tcase(s, core);
@@ -291,6 +384,8 @@ fcgi_suite(void)
 	suite_add_tcase(s, limits);
 	tcase_add_loop_test(errors, test_end_errors, 0, NCASES(end_errors));
 	suite_add_tcase(s, errors);
+	tcase_add_loop_test(closing, test_close, 0, NCASES(close_cases));
+	suite_add_tcase(s, closing);
 	return s;
 }
 
