@@ -77,5 +77,7 @@ int config_check(const struct config *c, char *err, size_t errlen);
 
 /* The durability name ("sync", "write", "none"). */
 const char *config_durability_name(enum durability d);
+/* 8 workers per online CPU, 8 to 64: the default of "workers". */
+int config_default_workers(void);
 
 #endif

@@ -25,6 +25,8 @@
 START_TEST(test_defaults)
 {
 	struct config c;
+	long ncpu;
+	int want_workers;
 
 	memset(&c, 0xa5, sizeof(c));
 	config_defaults(&c);
@@ -37,7 +39,10 @@ START_TEST(test_defaults)
 	ck_assert_msg(c.socket_group[0] == '\0' && c.user[0] == '\0' &&
 	    c.path[0] == '\0', "socket_group/user/path: got \"%s\"/\"%s\"/\"%s\","
 	    " want empty", c.socket_group, c.user, c.path);
-	ck_assert_msg(c.workers == 4, "workers: got %d, want 4", c.workers);
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	want_workers = ncpu >= 8 ? 64 : ncpu <= 1 ? 8 : (int)ncpu * 8;
+	ck_assert_msg(c.workers == want_workers, "workers on %ld CPUs: got %d, want %d "
+	    "(8 per CPU, 8 to 64)", ncpu, c.workers, want_workers);
 	ck_assert_msg(c.max_requests == 0, "max_requests: got %ld, want 0",
 	    c.max_requests);
 	ck_assert_msg(c.durability == DURABILITY_SYNC,
@@ -390,8 +395,8 @@ struct load_case {
 };
 
 static const struct load_case load_core[] = {
-	{ "", 0, "workers", "4", "durability", "sync" },
-	{ "# only a comment\n\n   \n\t\n", 0, "workers", "4", NULL, NULL },
+	{ "", 0, "max_requests", "0", "durability", "sync" },
+	{ "# only a comment\n\n   \n\t\n", 0, "max_requests", "0", NULL, NULL },
 	{ "workers = 8\n", 0, "workers", "8", NULL, NULL },
 	{ "workers=8\nmax_body=64k\n", 0, "workers", "8", "max_body", "65536" },
 	{ "  workers   =   8  \n", 0, "workers", "8", NULL, NULL },
