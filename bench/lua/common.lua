@@ -46,6 +46,16 @@ function M.seed()
    for _ = 1, 10 do math.random() end
 end
 
+-- A JSON object of 196-201 bytes (depending on the digits of the counters)
+-- that differs on every call: the value of put.lua and event_post.lua.
+function M.value(n)
+   return string.format(
+      '{"name":"bench item","owner":"orchid-bench","thread":%d,"seq":%d,' ..
+      '"rand":%d,"tags":["alpha","beta","gamma"],"active":true,' ..
+      '"score":%d.5,"note":"the quick brown fox jumps over the lazy dog"}',
+      thread_id or 0, n, math.random(0, 999999999), math.random(0, 9999))
+end
+
 function M.path()
    return "/v0/" .. M.collection .. "/k" .. math.random(0, M.nkeys - 1)
 end

@@ -19,10 +19,5 @@ end
 
 function request()
    n = n + 1
-   local body = string.format(
-      '{"kind":"bench event","source":"orchid-bench","thread":%d,"seq":%d,' ..
-      '"rand":%d,"tags":["alpha","beta","gamma"],"ok":true,' ..
-      '"value":%d.5,"note":"the quick brown fox jumps over the lazy dog"}',
-      thread_id or 0, n, math.random(0, 999999999), math.random(0, 9999))
-   return wrk.format("POST", c.path() .. "/events/bench", headers, body)
+   return wrk.format("POST", c.path() .. "/events/bench", headers, c.value(n))
 end
