@@ -98,7 +98,8 @@ fcgi_write(struct fcgi_req *r, const void *p, size_t len)
  * (or 2 s pass). That keeps a close with unread input from resetting the
  * connection before nginx has read the answer (a 413 answered before the
  * body was read), but it holds the worker until nginx gets round to the
- * close, which under load is most of a request's time. nginx sends a
+ * close (a turn of nginx's event loop, longer when the CPUs are busy), and
+ * costs three system calls. nginx sends a
  * request whole and ends its input with an empty FCGI_STDIN record
  * (fastcgi_request_buffering on), then sends nothing more: once that
  * record is read, nothing can be left unread, and the worker closes at
