@@ -57,6 +57,7 @@ static const struct setting settings[] = {
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
 	{ "rate_limit", K_INT, OFF(rate_limit), 0, 0, 1000000 },
 	{ "rate_burst", K_INT, OFF(rate_burst), 0, 0, 10000000 },
+	{ "metrics", K_INT, OFF(metrics), 0, 0, 1 },
 	{ "failchk_timeout", K_INT, OFF(failchk_timeout), 0, 1, 600 },
 	{ "worker_start_timeout", K_INT, OFF(worker_start_timeout), 0, 1, 600 },
 	{ "shutdown_timeout", K_INT, OFF(shutdown_timeout), 0, 1, 3600 },
@@ -106,6 +107,7 @@ config_defaults(struct config *c)
 	c->max_hops = 3;
 	c->max_traversal = 10000;
 	c->search = 1;
+	c->metrics = 1;
 	c->search_wait = 5000;
 	c->search_max_expansion = 1024;
 	c->search_open_indexes = 64;

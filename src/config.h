@@ -52,6 +52,7 @@ struct config {
 	int deadlock_retries;
 	int rate_limit;              /* requests per second per tenant; 0: off */
 	int rate_burst;              /* bucket size; 0: rate_limit */
+	int metrics;                /* 1: count requests and answer GET /metrics */
 	int failchk_timeout;        /* seconds */
 	int worker_start_timeout;   /* seconds */
 	int shutdown_timeout;       /* seconds before stragglers get SIGKILL */

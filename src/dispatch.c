@@ -185,6 +185,7 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 	enum store_rc rc;
 
 	routes_match(req, &m);
+	req->route = (int)m.id;
 	rc = store_run(s, m.write && !m.own, req->cfg->deadlock_retries, attempt, &a);
 	if (rc == STORE_OK && a.go) {
 		struct ctx c = { req, resp, NULL, s };

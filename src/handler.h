@@ -30,6 +30,9 @@ struct ctx {
 
 typedef enum store_rc (*handler_fn)(struct ctx *c);
 
+/* GET /metrics (handle_metrics.c): c->txn is NULL; no tenant. */
+enum store_rc handle_metrics(struct ctx *c);
+
 /* Items, refs and collections (handle_items.c). */
 enum store_rc handle_item_get(struct ctx *c);
 enum store_rc handle_item_put(struct ctx *c);

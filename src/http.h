@@ -16,6 +16,7 @@
 
 struct arena;
 struct config;
+struct metrics;
 
 enum http_method { M_GET, M_HEAD, M_PUT, M_POST, M_PATCH, M_DELETE, M_OTHER };
 
@@ -41,6 +42,8 @@ struct request {
 	uint32_t tenant;            /* set by auth */
 	int64_t now_ms;             /* fixed at the start of the request */
 	struct ratelimit *limiter;  /* shared per-tenant buckets, or NULL */
+	struct metrics *metrics;    /* shared counters; NULL: metrics = 0 */
+	int route;                  /* enum route_id, set by dispatch; 0: none */
 };
 
 /*

@@ -35,6 +35,7 @@
 #include "indexer.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "ratelimit.h"
 #include "reclaim.h"
 #include "store.h"
@@ -69,6 +70,7 @@ struct master {
 	bool need_failchk;
 	bool need_recovery;
 	struct ratelimit *limiter;
+	struct metrics *metrics;
 };
 
 static volatile sig_atomic_t got_term, got_hup, got_chld;
@@ -423,9 +425,10 @@ start_worker(struct master *m, int i)
 		(void)close(m->urgent[0]);
 		index_set_wake_fd(m->wake[1]);
 		index_set_urgent_fd(m->urgent[1]);
-		worker_main(m->cfg, m->limiter, m->listen_fd, ready[1], parent, i);
+		worker_main(m->cfg, m->limiter, m->metrics, m->listen_fd, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
+	metrics_event(m->metrics, MEV_WORKER_START);
 	s->pid = pid;
 	s->ready_fd = ready[0];
 	s->started = now_s();
@@ -506,6 +509,7 @@ recover_or_die(struct master *m)
 
 	if (store_recover(m->cfg, err, sizeof(err)) == -1)
 		fatal("recovery failed: %s", err);
+	metrics_event(m->metrics, MEV_RECOVERY);
 	/* A format-1 environment is converted here, before any worker (or the
 	 * maintainer) joins; after a kill it resumes at the next start. */
 	if (upgrade_run(m->cfg, err, sizeof(err)) == -1)
@@ -574,6 +578,7 @@ note_worker_exit(struct master *m, struct slot *s, int status)
 		s->disabled = true;
 		return;
 	}
+	metrics_event(m->metrics, MEV_WORKER_FAILURE);
 	if (WIFSIGNALED(status))
 		log_warn("worker died from signal %d", WTERMSIG(status));
 	else
@@ -782,6 +787,9 @@ master_run(struct config *cfg)
 	m.limiter = ratelimit_new();
 	if (m.limiter == NULL)
 		fatal("cannot map the rate-limit table");
+	m.metrics = metrics_new();
+	if (m.metrics == NULL)
+		fatal("cannot map the metrics table");
 	recover_or_die(&m);
 	start_children(&m);
 	log_info("ready: %d workers on %s, durability %s", cfg->workers, cfg->socket,

@@ -16,44 +16,45 @@ struct route {
 	handler_fn fn;
 	bool write;
 	bool own;      /* the handler runs its own transactions (routes.h) */
+	enum route_id id;
 };
 
 /* Rows of one pattern stay together, methods in the order Allow lists them. */
 static const struct route routes[] = {
-	{ "", M_GET, handle_collections, false, false },
-	{ "", M_HEAD, handle_ping, false, false },
-	{ "", M_POST, handle_bulk, true, true },
-	{ "*", M_GET, handle_collection_list, false, false },
-	{ "*", M_HEAD, handle_collection_list, false, false },
-	{ "*", M_POST, handle_item_post, true, false },
-	{ "*", M_DELETE, handle_collection_delete, true, false },
-	{ "*/*", M_GET, handle_item_get, false, false },
-	{ "*/*", M_HEAD, handle_item_get, false, false },
-	{ "*/*", M_PUT, handle_item_put, true, false },
-	{ "*/*", M_PATCH, handle_item_patch, true, false },
-	{ "*/*", M_DELETE, handle_item_delete, true, false },
-	{ "*/*/refs", M_GET, handle_item_refs, false, false },
-	{ "*/*/refs", M_HEAD, handle_item_refs, false, false },
-	{ "*/*/refs/*", M_GET, handle_item_ref, false, false },
-	{ "*/*/refs/*", M_HEAD, handle_item_ref, false, false },
-	{ "*/*/events/*", M_GET, handle_event_list, false, false },
-	{ "*/*/events/*", M_HEAD, handle_event_list, false, false },
-	{ "*/*/events/*", M_POST, handle_event_create, true, false },
-	{ "*/*/events/*", M_PUT, handle_event_create, true, false },  /* legacy create */
-	{ "*/*/events/*/*", M_GET, handle_event_list, false, false },
-	{ "*/*/events/*/*", M_HEAD, handle_event_list, false, false },
-	{ "*/*/events/*/*", M_POST, handle_event_create, true, false },
-	{ "*/*/events/*/*/*", M_GET, handle_event_get, false, false },
-	{ "*/*/events/*/*/*", M_HEAD, handle_event_get, false, false },
-	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true, false },
-	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true, false },
-	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true, false },
-	{ "*/*/relation/*/*/*", M_GET, handle_relation_get, false, false },
-	{ "*/*/relation/*/*/*", M_HEAD, handle_relation_get, false, false },
-	{ "*/*/relation/*/*/*", M_PUT, handle_relation_put, true, false },
-	{ "*/*/relation/*/*/*", M_DELETE, handle_relation_delete, true, false },
-	{ "*/*/relations/**", M_GET, handle_relation_traverse, false, false },
-	{ "*/*/relations/**", M_HEAD, handle_relation_traverse, false, false },
+	{ "", M_GET, handle_collections, false, false, RID_ROOT },
+	{ "", M_HEAD, handle_ping, false, false, RID_ROOT },
+	{ "", M_POST, handle_bulk, true, true, RID_ROOT },
+	{ "*", M_GET, handle_collection_list, false, false, RID_COLLECTION },
+	{ "*", M_HEAD, handle_collection_list, false, false, RID_COLLECTION },
+	{ "*", M_POST, handle_item_post, true, false, RID_COLLECTION },
+	{ "*", M_DELETE, handle_collection_delete, true, false, RID_COLLECTION },
+	{ "*/*", M_GET, handle_item_get, false, false, RID_ITEM },
+	{ "*/*", M_HEAD, handle_item_get, false, false, RID_ITEM },
+	{ "*/*", M_PUT, handle_item_put, true, false, RID_ITEM },
+	{ "*/*", M_PATCH, handle_item_patch, true, false, RID_ITEM },
+	{ "*/*", M_DELETE, handle_item_delete, true, false, RID_ITEM },
+	{ "*/*/refs", M_GET, handle_item_refs, false, false, RID_REFS },
+	{ "*/*/refs", M_HEAD, handle_item_refs, false, false, RID_REFS },
+	{ "*/*/refs/*", M_GET, handle_item_ref, false, false, RID_REF },
+	{ "*/*/refs/*", M_HEAD, handle_item_ref, false, false, RID_REF },
+	{ "*/*/events/*", M_GET, handle_event_list, false, false, RID_EVENTS },
+	{ "*/*/events/*", M_HEAD, handle_event_list, false, false, RID_EVENTS },
+	{ "*/*/events/*", M_POST, handle_event_create, true, false, RID_EVENTS },
+	{ "*/*/events/*", M_PUT, handle_event_create, true, false, RID_EVENTS },  /* legacy create */
+	{ "*/*/events/*/*", M_GET, handle_event_list, false, false, RID_EVENTS_TS },
+	{ "*/*/events/*/*", M_HEAD, handle_event_list, false, false, RID_EVENTS_TS },
+	{ "*/*/events/*/*", M_POST, handle_event_create, true, false, RID_EVENTS_TS },
+	{ "*/*/events/*/*/*", M_GET, handle_event_get, false, false, RID_EVENT },
+	{ "*/*/events/*/*/*", M_HEAD, handle_event_get, false, false, RID_EVENT },
+	{ "*/*/events/*/*/*", M_PUT, handle_event_replace, true, false, RID_EVENT },
+	{ "*/*/events/*/*/*", M_PATCH, handle_event_patch, true, false, RID_EVENT },
+	{ "*/*/events/*/*/*", M_DELETE, handle_event_delete, true, false, RID_EVENT },
+	{ "*/*/relation/*/*/*", M_GET, handle_relation_get, false, false, RID_RELATION },
+	{ "*/*/relation/*/*/*", M_HEAD, handle_relation_get, false, false, RID_RELATION },
+	{ "*/*/relation/*/*/*", M_PUT, handle_relation_put, true, false, RID_RELATION },
+	{ "*/*/relation/*/*/*", M_DELETE, handle_relation_delete, true, false, RID_RELATION },
+	{ "*/*/relations/**", M_GET, handle_relation_traverse, false, false, RID_RELATIONS },
+	{ "*/*/relations/**", M_HEAD, handle_relation_traverse, false, false, RID_RELATIONS },
 };
 
 /*
@@ -71,13 +72,14 @@ struct param_route {
 	handler_fn fn;
 	bool write;
 	bool own;
+	enum route_id id;
 };
 
 static const struct param_route param_routes[] = {
-	{ "", M_GET, "query", handle_search, false, true },
-	{ "", M_HEAD, "query", handle_search, false, true },
-	{ "*", M_GET, "query", handle_search, false, true },
-	{ "*", M_HEAD, "query", handle_search, false, true },
+	{ "", M_GET, "query", handle_search, false, true, RID_SEARCH_ROOT },
+	{ "", M_HEAD, "query", handle_search, false, true, RID_SEARCH_ROOT },
+	{ "*", M_GET, "query", handle_search, false, true, RID_SEARCH_COLLECTION },
+	{ "*", M_HEAD, "query", handle_search, false, true, RID_SEARCH_COLLECTION },
 };
 
 static const char *
@@ -135,6 +137,7 @@ match_param(const struct request *req, struct route_match *m)
 		m->fn = r->fn;
 		m->write = r->write;
 		m->own = r->own;
+		m->id = r->id;
 		return true;
 	}
 	return false;
@@ -159,6 +162,7 @@ routes_match(const struct request *req, struct route_match *m)
 			continue;
 		shape = r->pattern;
 		m->found = true;
+		m->id = r->id;
 		if (r->method == req->method || r->method == ANY_METHOD) {
 			m->fn = r->fn;
 			m->write = r->write;
@@ -170,4 +174,27 @@ routes_match(const struct request *req, struct route_match *m)
 		if (n > 0 && (size_t)n < sizeof(m->allow) - used)
 			used += (size_t)n;
 	}
+}
+
+const char *
+routes_label(enum route_id id)
+{
+	static const char *const labels[RID_COUNT] = {
+		[RID_NONE] = "other",
+		[RID_ROOT] = "/v0",
+		[RID_COLLECTION] = "/v0/{collection}",
+		[RID_ITEM] = "/v0/{collection}/{key}",
+		[RID_REFS] = "/v0/{collection}/{key}/refs",
+		[RID_REF] = "/v0/{collection}/{key}/refs/{ref}",
+		[RID_EVENTS] = "/v0/{collection}/{key}/events/{type}",
+		[RID_EVENTS_TS] = "/v0/{collection}/{key}/events/{type}/{timestamp}",
+		[RID_EVENT] = "/v0/{collection}/{key}/events/{type}/{timestamp}/{ordinal}",
+		[RID_RELATION] = "/v0/{collection}/{key}/relation/{kind}/{collection2}/{key2}",
+		[RID_RELATIONS] = "/v0/{collection}/{key}/relations/{kind}...",
+		[RID_SEARCH_ROOT] = "/v0?query",
+		[RID_SEARCH_COLLECTION] = "/v0/{collection}?query",
+		[RID_METRICS] = "/metrics",
+	};
+
+	return (unsigned)id < RID_COUNT ? labels[id] : labels[RID_NONE];
 }

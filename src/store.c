@@ -37,6 +37,9 @@ struct store {
 
 #define OUTBOX_FILE "outbox.db"
 
+/* Deadlock retries of this process (store_retry_count). */
+static uint64_t store_retries;
+
 /* The handle of db: one of the fixed databases or an open outbox; NULL for
  * an outbox this process has not opened (a programming error, logged). */
 static DB *
@@ -650,6 +653,92 @@ store_stats(struct store *s, struct buf *out)
 	return out->b_failed ? -1 : 0;
 }
 
+/* Adds the size of dir/name to *bytes when it is a regular file. */
+static void
+add_size(const char *dir, const char *name, uint64_t *bytes)
+{
+	char path[CONFIG_PATH_MAX + 300];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		*bytes += (uint64_t)st.st_size;
+}
+
+int
+store_metrics(struct store *s, struct store_metrics *m)
+{
+	DB_LOCK_STAT *ls = NULL;
+	DB_LOG_STAT *lg = NULL;
+	DB_TXN_STAT *ts = NULL;
+	DB_MPOOL_STAT *ms = NULL;
+	const char *dir = s->cfg->datadir;
+	struct dirent *e;
+	DIR *d;
+	int rc = 0, n = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (s->env->txn_stat(s->env, &ts, 0) == 0) {
+		m->begins = ts->st_nbegins;
+		m->commits = ts->st_ncommits;
+		m->aborts = ts->st_naborts;
+		m->active = ts->st_nactive;
+		m->checkpoint_time = (int64_t)ts->st_time_ckp;
+		free(ts);
+	} else {
+		rc = -1;
+	}
+	if (s->env->log_stat(s->env, &lg, 0) == 0) {
+		m->log_flushes = lg->st_scount;
+		m->log_bytes = (uint64_t)lg->st_w_mbytes * 1048576u + lg->st_w_bytes;
+		free(lg);
+	} else {
+		rc = -1;
+	}
+	if (s->env->memp_stat(s->env, &ms, NULL, 0) == 0) {
+		m->cache_hits = ms->st_cache_hit;
+		m->cache_misses = ms->st_cache_miss;
+		m->cache_bytes = (uint64_t)ms->st_gbytes * 1073741824u + ms->st_bytes;
+		m->cache_dirty_pages = ms->st_page_dirty;
+		free(ms);
+	} else {
+		rc = -1;
+	}
+	if (s->env->lock_stat(s->env, &ls, 0) == 0) {
+		m->lock_requests = ls->st_nrequests;
+		m->lock_waits = ls->st_lock_wait;
+		m->deadlocks = ls->st_ndeadlocks;
+		m->locks = ls->st_nlocks;
+		free(ls);
+	} else {
+		rc = -1;
+	}
+	for (int i = 0; i < STORE_DB_COUNT; i++) {
+		m->files[n].name = db_files[i];
+		add_size(dir, db_files[i], &m->files[n++].bytes);
+	}
+	m->files[n].name = OUTBOX_FILE;
+	add_size(dir, OUTBOX_FILE, &m->files[n++].bytes);
+	m->files[n].name = "log";
+	if ((d = opendir(dir)) != NULL) {
+		while ((e = readdir(d)) != NULL) {
+			if (strncmp(e->d_name, "log.", 4) == 0)
+				add_size(dir, e->d_name, &m->files[n].bytes);
+		}
+		(void)closedir(d);
+	}
+	m->nfiles = n + 1;
+	if (rc == -1)
+		log_warn("metrics: a Berkeley DB statistics call failed");
+	return rc;
+}
+
+uint64_t
+store_retry_count(void)
+{
+	return store_retries;
+}
+
 enum store_rc
 store_begin(struct store *s, bool write, struct store_txn **out)
 {
@@ -726,6 +815,7 @@ store_run_ex(struct store *s, bool write, bool nosync, int retries, store_txn_fn
 		}
 		if (rc != STORE_RETRY || attempt >= retries)
 			return rc;
+		store_retries++;
 		/* Back off a little so the winner of the deadlock can finish. */
 		struct timespec ts = { 0, (long)(attempt + 1) * 200000L };
 		(void)nanosleep(&ts, NULL);

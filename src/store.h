@@ -119,6 +119,28 @@ int store_verify(const struct config *cfg, struct buf *out);
 /* Appends human-readable statistics (locks, log, cache, transactions). */
 int store_stats(struct store *s, struct buf *out);
 
+/* The environment's figures for GET /metrics. Counters run from the last
+ * recovery (Berkeley DB keeps them in its regions, which recovery makes
+ * anew); sizes are of the files now. */
+struct store_metrics {
+	uint64_t begins, commits, aborts, active;  /* transactions */
+	uint64_t log_flushes, log_bytes;           /* fsyncs of the log; written */
+	int64_t checkpoint_time;                   /* Unix time of the last; 0: none */
+	uint64_t cache_hits, cache_misses, cache_bytes, cache_dirty_pages;
+	uint64_t lock_requests, lock_waits, deadlocks, locks;
+	int nfiles;
+	struct {
+		const char *name;                  /* "items.db", ..., "log" (every log file) */
+		uint64_t bytes;
+	} files[STORE_DB_COUNT + 2];
+};
+
+/* Fills m; returns 0, or -1 when a statistics call failed (logged). */
+int store_metrics(struct store *s, struct store_metrics *m);
+
+/* Deadlock retries made by store_run and store_run_ex in this process. */
+uint64_t store_retry_count(void);
+
 /* The store of a transaction, and the config a store was opened with. */
 struct store *store_txn_store(struct store_txn *t);
 const struct config *store_config(const struct store *s);

@@ -125,6 +125,27 @@ tenants_ensure(struct store_txn *t, struct arena *a, const char *name,
 }
 
 enum store_rc
+tenants_name(struct store_txn *t, struct arena *a, uint32_t id, const char **name)
+{
+	unsigned char idb[4];
+	void *v;
+	size_t vl;
+	char *n;
+	enum store_rc rc;
+
+	util_put_be32(idb, id);
+	rc = store_get(t, STORE_DB_TENANTS, idb, 4, false, a, &v, &vl);
+	if (rc != STORE_OK)
+		return rc;
+	if ((n = mem_alloc(a, vl + 1)) == NULL)
+		return STORE_ERR;
+	memcpy(n, v, vl);
+	n[vl] = '\0';
+	*name = n;
+	return STORE_OK;
+}
+
+enum store_rc
 tenants_add_key(struct store_txn *t, uint32_t tenant, const char *key, int64_t now_ms)
 {
 	unsigned char d[AUTH_DIGEST_LEN], v[12];

@@ -43,6 +43,10 @@ enum store_rc tenants_revoke(struct store_txn *t, const char *key_or_id, int *fo
 
 /* Appends one line per tenant / per key (id, tenant, created) to out. */
 enum store_rc tenants_list(struct store_txn *t, struct buf *out);
+/* The name of tenant id, NUL-terminated in the arena: STORE_OK with *name,
+ * or STORE_NOTFOUND. */
+enum store_rc tenants_name(struct store_txn *t, struct arena *a, uint32_t id,
+    const char **name);
 enum store_rc tenants_list_keys(struct store_txn *t, struct arena *a, struct buf *out);
 
 /* True when name is an acceptable tenant name (1..64 of [A-Za-z0-9._-]). */

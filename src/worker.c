@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -21,7 +22,9 @@
 #include "fcgi.h"
 #include "log.h"
 #include "mem.h"
+#include "metrics.h"
 #include "reqparse.h"
+#include "routes.h"
 #include "store.h"
 #include "timefmt.h"
 
@@ -233,14 +236,84 @@ write_stream(struct fcgi_req *fr, const struct config *cfg, const struct request
 	}
 }
 
+_Static_assert(RID_COUNT <= METRICS_ROUTES, "metrics.h: METRICS_ROUTES too small");
+_Static_assert(M_OTHER < METRICS_METHODS, "metrics.h: METRICS_METHODS too small");
+
+/* What one worker needs for every request. */
+struct worker_ctx {
+	struct store *s;
+	const struct config *cfg;
+	struct ratelimit *rl;
+	struct metrics *metrics;   /* NULL: metrics = 0 */
+	int slot;                  /* the worker's number */
+	uint64_t retries_seen;     /* store_retry_count() at the last count */
+};
+
+static uint64_t
+mono_us(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* GET or HEAD /metrics (handle_metrics.c); 404 when metrics are off. */
+static bool
+is_metrics(const struct request *req)
+{
+	return req->metrics != NULL && req->path_raw != NULL && req->path_raw_len == 8 &&
+	    memcmp(req->path_raw, "/metrics", 8) == 0;
+}
+
+static int
+answer_metrics(struct store *s, struct request *req, struct response *resp)
+{
+	struct ctx c = { req, resp, NULL, s };
+	enum store_rc rc;
+
+	req->route = RID_METRICS;
+	if (req->method != M_GET && req->method != M_HEAD) {
+		http_error(resp, 405, "api_bad_request",
+		    "The method is not allowed for the requested resource.", NULL);
+		http_header(resp, "Allow", "GET, HEAD");
+		return 0;
+	}
+	rc = handle_metrics(&c);
+	if (rc == STORE_OK)
+		return 0;
+	log_err("GET /metrics: the environment's statistics could not be read");
+	http_response_reset(resp);
+	http_error_internal(resp);
+	return rc == STORE_PANIC ? -1 : 0;
+}
+
+/* Counts the answered request (metrics.h). */
+static void
+count(struct worker_ctx *w, const struct request *req, const struct response *resp,
+    uint64_t start_us)
+{
+	uint64_t stored = 0, retries = store_retry_count();
+
+	if ((req->method == M_PUT || req->method == M_POST || req->method == M_PATCH) &&
+	    resp->status >= 200 && resp->status < 300)
+		stored = req->body_len;
+	metrics_request(w->metrics, w->slot, req->route, (int)req->method, resp->status,
+	    mono_us() - start_us, req->tenant, stored);
+	metrics_retries(w->metrics, w->slot, retries - w->retries_seen);
+	w->retries_seen = retries;
+}
+
 /* Handles one accepted request; returns -1 when the worker must exit. The
  * response is released (a stream it holds too) before the arena. */
 static int
-handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
-    struct ratelimit *rl, struct arena *a, struct response *resp)
+handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct response *resp)
 {
+	struct store *s = w->s;
+	const struct config *cfg = w->cfg;
 	struct request req;
 	struct parse_result pr;
+	uint64_t start_us = w->metrics != NULL ? mono_us() : 0;
 	bool big;
 	int rc = 0;
 
@@ -248,11 +321,14 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	memset(&pr, 0, sizeof(pr));
 	req.arena = a;
 	req.cfg = cfg;
-	req.limiter = rl;
+	req.limiter = w->rl;
+	req.metrics = w->metrics;
 	req.now_ms = timefmt_now_ms();
 	http_response_reset(resp);
 	reqparse_fill(&req, &pr, get_param, fr);
-	if (pr.path_rc == ROUTE_NOT_API) {
+	if (pr.path_rc == ROUTE_NOT_API && is_metrics(&req)) {
+		rc = answer_metrics(s, &req, resp);
+	} else if (pr.path_rc == ROUTE_NOT_API) {
 		http_error(resp, 404, "api_bad_request",
 		    "The requested resource does not exist.", NULL);
 	} else if (read_body(fr, &req, &pr, resp) == 0) {
@@ -265,6 +341,8 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 	} else {
 		write_response(fr, &req, resp);
 	}
+	if (w->metrics != NULL)
+		count(w, &req, resp, start_us);
 	big = resp->body.b_cap > RELEASE_BYTES || resp->headers.b_cap > RELEASE_BYTES ||
 	    req.body_len > RELEASE_BYTES;
 	http_response_reset(resp);
@@ -281,7 +359,7 @@ handle(struct fcgi_req *fr, struct store *s, const struct config *cfg,
 }
 
 static void
-serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int listen_fd)
+serve(struct worker_ctx *w, int listen_fd)
 {
 	struct fcgi_req *fr = fcgi_req_new(listen_fd);
 	struct arena *a = mem_new();
@@ -297,7 +375,7 @@ serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int liste
 	/* A list page stops at max_response, but its first entry (a single
 	 * value, at most max_body) always goes in whole, with room for the
 	 * wrapper: a body past this cap is a fault (500), never cut short. */
-	resp.body.b_max = (size_t)cfg->max_response + (size_t)cfg->max_body + ((size_t)1 << 20);
+	resp.body.b_max = (size_t)w->cfg->max_response + (size_t)w->cfg->max_body + ((size_t)1 << 20);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
@@ -310,14 +388,14 @@ serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int liste
 		}
 		/* A stop request waits until the answer is out. */
 		(void)sigprocmask(SIG_BLOCK, &term, &old);
-		if (handle(fr, s, cfg, rl, a, &resp) == -1) {
+		if (handle(fr, w, a, &resp) == -1) {
 			fcgi_finish(fr);
 			log_err("store panic: exiting for recovery");
 			exit(WORKER_EXIT_PANIC);
 		}
 		fcgi_finish(fr);
 		(void)sigprocmask(SIG_SETMASK, &old, NULL);
-		if (cfg->max_requests > 0 && ++served >= cfg->max_requests)
+		if (w->cfg->max_requests > 0 && ++served >= w->cfg->max_requests)
 			break;
 	}
 	http_response_free(&resp);
@@ -326,9 +404,10 @@ serve(const struct config *cfg, struct store *s, struct ratelimit *rl, int liste
 }
 
 void
-worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
-    int ready_fd, int parent, int slot)
+worker_main(const struct config *cfg, struct ratelimit *rl, struct metrics *metrics,
+    int listen_fd, int ready_fd, int parent, int slot)
 {
+	struct worker_ctx w;
 	struct store *s = NULL;
 	char err[512];
 
@@ -353,7 +432,14 @@ worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
 	if (write(ready_fd, "R", 1) != 1)
 		log_warn("cannot report ready: %s", strerror(errno));
 	(void)close(ready_fd);
-	serve(cfg, s, rl, listen_fd);
+	memset(&w, 0, sizeof(w));
+	w.s = s;
+	w.cfg = cfg;
+	w.rl = rl;
+	w.metrics = cfg->metrics ? metrics : NULL;
+	w.slot = slot;
+	w.retries_seen = store_retry_count();
+	serve(&w, listen_fd);
 	bool panicked = store_panicked(s);
 
 	store_close(s);

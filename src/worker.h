@@ -16,9 +16,10 @@ struct config;
 /* Runs the worker; never returns. ready_fd gets one byte once the store is
  * open; parent is the master's pid (to notice an early death); slot is its
  * number (its search outbox slot, index.h). */
+struct metrics;
 struct ratelimit;
-void worker_main(const struct config *cfg, struct ratelimit *rl, int listen_fd,
-    int ready_fd, int parent, int slot)
+void worker_main(const struct config *cfg, struct ratelimit *rl, struct metrics *metrics,
+    int listen_fd, int ready_fd, int parent, int slot)
     __attribute__((noreturn));
 
 #endif

@@ -176,6 +176,74 @@ START_TEST(test_param_routes)
 }
 END_TEST
 
+/* The route id (metrics' route label): by path shape, whatever the method
+ * (a 405 too), a search apart, none for an unknown shape. */
+struct id_case {
+	enum http_method m;
+	const char *path;
+	const char *query;
+	enum route_id id;
+	const char *label;
+};
+
+static const struct id_case id_cases[] = {
+	{ M_GET, "/v0", "", RID_ROOT, "/v0" },
+	{ M_POST, "/v0", "", RID_ROOT, "/v0" },
+	{ M_GET, "/v0", "query=a", RID_SEARCH_ROOT, "/v0?query" },
+	{ M_GET, "/v0/c", "query=a", RID_SEARCH_COLLECTION, "/v0/{collection}?query" },
+	{ M_GET, "/v0/c", "", RID_COLLECTION, "/v0/{collection}" },
+	{ M_PUT, "/v0/c", "", RID_COLLECTION, "/v0/{collection}" },   /* 405 */
+	{ M_PUT, "/v0/c/k", "", RID_ITEM, "/v0/{collection}/{key}" },
+	{ M_GET, "/v0/c/k/refs", "", RID_REFS, "/v0/{collection}/{key}/refs" },
+	{ M_GET, "/v0/c/k/refs/r", "", RID_REF, "/v0/{collection}/{key}/refs/{ref}" },
+	{ M_POST, "/v0/c/k/events/t", "", RID_EVENTS, "/v0/{collection}/{key}/events/{type}" },
+	{ M_GET, "/v0/c/k/events/t/1", "", RID_EVENTS_TS,
+	    "/v0/{collection}/{key}/events/{type}/{timestamp}" },
+	{ M_DELETE, "/v0/c/k/events/t/1/2", "", RID_EVENT,
+	    "/v0/{collection}/{key}/events/{type}/{timestamp}/{ordinal}" },
+	{ M_PUT, "/v0/c/k/relation/a/c2/k2", "", RID_RELATION,
+	    "/v0/{collection}/{key}/relation/{kind}/{collection2}/{key2}" },
+	{ M_GET, "/v0/c/k/relations/a/b", "", RID_RELATIONS,
+	    "/v0/{collection}/{key}/relations/{kind}..." },
+	{ M_GET, "/v0/c/k/relation/kind", "", RID_NONE, "other" },
+};
+
+START_TEST(test_route_ids)
+{
+	const struct id_case *tc = &id_cases[_i];
+	struct arena *a = mem_new();
+	struct request req;
+	struct route_match m;
+	const char *why = NULL;
+
+	ck_assert_ptr_nonnull(a);
+	memset(&req, 0, sizeof(req));
+	req.method = tc->m;
+	ck_assert(route_split(a, tc->path, strlen(tc->path), 1024, &req.path, &why) ==
+	    ROUTE_OK);
+	ck_assert(query_parse(a, tc->query, strlen(tc->query), &req.query, &why) == 0);
+	routes_match(&req, &m);
+	ck_assert_msg(m.id == tc->id, "%d %s?%s: id %d, want %d", tc->m, tc->path, tc->query,
+	    m.id, tc->id);
+	ck_assert_str_eq(routes_label(m.id), tc->label);
+	mem_free(a);
+}
+END_TEST
+
+/* Every id has a distinct label; out of range is "other". */
+START_TEST(test_route_labels)
+{
+	for (int i = 0; i < RID_COUNT; i++) {
+		ck_assert_ptr_nonnull(routes_label((enum route_id)i));
+		for (int j = 0; j < i; j++)
+			ck_assert_str_ne(routes_label((enum route_id)i),
+			    routes_label((enum route_id)j));
+	}
+	ck_assert_str_eq(routes_label(RID_COUNT), "other");
+	ck_assert_str_eq(routes_label((enum route_id)-1), "other");
+}
+END_TEST
+
 int
 main(void)
 {
@@ -186,6 +254,8 @@ main(void)
 
 	tcase_add_loop_test(tc, test_routes, 0, NCASES(cases));
 	tcase_add_loop_test(tc, test_param_routes, 0, NCASES(param_cases));
+	tcase_add_loop_test(tc, test_route_ids, 0, NCASES(id_cases));
+	tcase_add_test(tc, test_route_labels);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
