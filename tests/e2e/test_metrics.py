@@ -4,6 +4,7 @@ Counters are checked by their change across requests this test makes, so the
 other tests of a class's server cannot disturb them."""
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -90,6 +91,28 @@ class MetricsTest(ServerTestCase):
         self.assertGreater(value(samples, "orchid_db_file_bytes", file="items.db"), 0)
         self.assertGreater(value(samples, "orchid_db_file_bytes", file="log"), 0)
         self.assertGreaterEqual(value(samples, "orchid_db_checkpoint_age_seconds"), 0)
+
+    def test_documented_metrics_exist(self):
+        """Every orchid_* name docs/operations.md mentions (its table and
+        its alert rules) is in a scrape, and every family of a scrape is
+        documented."""
+        doc_path = os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                                "operations.md")
+        with open(doc_path) as f:
+            doc = f.read()
+        self.server.request("GET", "/v0", key=self.key)
+        _, types = self.scrape()
+
+        def family(name):
+            for suffix in ("_bucket", "_sum", "_count", "_total"):
+                if name.endswith(suffix) and name[:-len(suffix)] in types:
+                    return name[:-len(suffix)]
+            return name
+
+        mentioned = {family(n) for n in re.findall(r"\borchid_[a-z_]+", doc)
+                     if not n.endswith("_")}
+        self.assertEqual(sorted(mentioned - set(types)), [], "documented, not exposed")
+        self.assertEqual(sorted(set(types) - mentioned), [], "exposed, not documented")
 
     def test_requests_latency_and_tenant_counters(self):
         before, _ = self.scrape()
