@@ -67,8 +67,11 @@ cleanup() {
     fi
     if [ -n "${PKG_KEEP:-}" ]; then
         echo "package: kept $work"
+    elif grep -qF " $work/" /proc/self/mountinfo; then
+        # Never rm -rf across a mount (the root's /dev is the machine's).
+        echo "package: something is still mounted under $work; not removing it" >&2
     else
-        rm -rf "$work"
+        rm -rf --one-file-system "$work"
     fi
 }
 trap cleanup EXIT
@@ -199,15 +202,25 @@ minroot_etc "$root"
 cp "$deb" "$root/tmp/"
 cp "$here/inroot.sh" "$root/tmp/inroot.sh"
 rc=0
+# A mount namespace of its own, so the mounts vanish with it, made private
+# so that they do not show outside. Inside a chroot (CI runs this in the
+# fresh root) "/" is no mount point and unshare cannot change its
+# propagation: there the namespace is the chroot's own (fresh-root made it
+# private) and the mounts are also undone by hand.
+prop=private
+mountpoint -q / || prop=unchanged
 # shellcheck disable=SC2016 # the inner shell's own variables
-unshare --mount --pid --fork --kill-child --propagation private -- bash -c '
+unshare --mount --pid --fork --kill-child --propagation "$prop" -- bash -c '
     set -e
     root="$1"; debfile="$2"; shift 2
     mount --rbind /dev "$root/dev"
     mount --make-rslave "$root/dev"
     mount -t proc proc "$root/proc"
     mount -t sysfs -o ro sysfs "$root/sys"
-    exec chroot "$root" /usr/bin/env -i "$@" /bin/bash /tmp/inroot.sh "$debfile"
+    rc=0
+    chroot "$root" /usr/bin/env -i "$@" /bin/bash /tmp/inroot.sh "$debfile" || rc=$?
+    umount -R "$root/sys" "$root/proc" "$root/dev"
+    exit "$rc"
 ' package "$root" "/tmp/${deb##*/}" HOME=/root PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     DEBIAN_FRONTEND=noninteractive >"$work/inroot.log" 2>&1 || rc=$?
 cat "$work/inroot.log"
