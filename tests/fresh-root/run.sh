@@ -60,74 +60,20 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- the mirror: the machine's own Debian 12 sources ---------------------
-mirror="${FRESH_MIRROR:-}"
-if [ -z "$mirror" ]; then
-    mirror="$work/sources.list"
-    # One-line format from sources.list and *.list; deb822 stanzas from
-    # *.sources; only "deb" entries of bookworm suites (no third-party repos).
-    python3 - "$mirror" <<'PY'
-import glob, sys
-out = []
-for path in ["/etc/apt/sources.list"] + sorted(glob.glob("/etc/apt/sources.list.d/*.list")):
-    try:
-        lines = open(path).read().splitlines()
-    except OSError:
-        continue
-    for line in lines:
-        line = line.split("#", 1)[0].strip()
-        words = line.split()
-        if len(words) >= 3 and words[0] == "deb" and words[-2 if words[1].startswith("[") else 2].startswith("bookworm"):
-            out.append(line)
-for path in sorted(glob.glob("/etc/apt/sources.list.d/*.sources")):
-    stanza = {}
-    text = open(path).read() + "\n\n"
-    for line in text.splitlines():
-        if line.startswith("#"):
-            continue
-        if not line.strip():
-            if stanza and "deb" in stanza.get("Types", "").split() \
-                    and stanza.get("Enabled", "yes") != "no":
-                for uri in stanza.get("URIs", "").split():
-                    for suite in stanza.get("Suites", "").split():
-                        if suite.startswith("bookworm"):
-                            out.append("deb %s %s %s" % (uri, suite,
-                                       stanza.get("Components", "main")))
-            stanza = {}
-            continue
-        if ":" in line and not line[0].isspace():
-            k, v = line.split(":", 1)
-            stanza[k.strip()] = v.strip()
-with open(sys.argv[1], "w") as f:
-    f.write("\n".join(dict.fromkeys(out)) + "\n")
-if not out:
-    sys.exit("fresh-root: no Debian 12 (bookworm) apt source on this machine; set FRESH_MIRROR")
-PY
+# ---- the mirror and the root (tests/fresh-root/minroot.sh) ----------------
+# shellcheck source=tests/fresh-root/minroot.sh
+. "$here/minroot.sh"
+mirror="$(minroot_sources "$work/sources.list")"
+if [ -z "${FRESH_MIRROR:-}" ]; then
     echo "fresh-root: mirror from this machine's apt sources:"
     sed 's/^/  /' "$mirror"
 fi
 
-aptopts=()
-while IFS= read -r opt; do
-    aptopts+=(--aptopt="$opt")
-done < <(apt-config dump 2>/dev/null | grep -E '^Acquire::[a-z]+::Proxy' || true)
-
-# ---- the root ------------------------------------------------------------
 echo "fresh-root: building a minimal Debian 12 root in $root"
 start=$SECONDS
-# shellcheck disable=SC2016 # $1 is mmdebstrap's, in the hook
-mmdebstrap --variant=minbase --mode=root --quiet "${aptopts[@]}" \
-    --customize-hook='printf "#!/bin/sh\nexit 101\n" > "$1/usr/sbin/policy-rc.d"; chmod 755 "$1/usr/sbin/policy-rc.d"' \
-    bookworm "$root" "$mirror"
+minroot_build "$root" "$mirror"
 echo "fresh-root: root built in $((SECONDS - start)) s"
-
-cp /etc/resolv.conf "$root/etc/resolv.conf" 2>/dev/null || true
-cp /etc/hosts "$root/etc/hosts" 2>/dev/null || true
-mkdir -p "$root/usr/local/share/ca-certificates" "$root/etc/ssl/certs"
-cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/" 2>/dev/null || true
-if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
-    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
-fi
+minroot_etc "$root"
 
 # The environment of a newcomer's login shell, plus the CA-file variables
 # that name the bundle copied above.

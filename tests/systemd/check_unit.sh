@@ -22,10 +22,11 @@ status=0
 
 # verify: it exits non-zero for a missing binary too, so judge by its output.
 # Offline-only noise is dropped: the binary and the man page are installed by
-# "make install", and there is no systemd manager in a container.
+# the Debian package (or "make install" with --prefix=/usr), and there is no
+# systemd manager in a container.
 out="$(systemd-analyze verify "$unit" 2>&1 || true)"
 errors="$(printf '%s\n' "$out" | grep -v -E \
-    -e 'Command /usr/local/sbin/orchidd(ctl)? is not executable' \
+    -e 'Command /usr/sbin/orchidd(ctl)? is not executable' \
     -e "Command 'man [^']*' failed" \
     -e 'System has not been booted with systemd' \
     -e 'Failed to connect to bus' \
