@@ -236,7 +236,7 @@ restore(const struct config *cfg, const char *dir)
 
 	if (lock_alone(cfg, "restore") == -1)
 		return 1;
-	if (store_restore(cfg, dir, err, sizeof(err)) == -1) {
+	if (store_restore(cfg, dir, NULL, NULL, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
 		return 1;
 	}
@@ -295,7 +295,7 @@ verify(const struct config *cfg)
 		return 1;
 	}
 	buf_init(&out, 0);
-	rc = store_verify(cfg, &out);
+	rc = store_verify(cfg, &out, NULL, NULL);
 	if (rc == 0)
 		rc = audit(cfg, &out);
 	fputs(out.b_data ? out.b_data : "", stdout);
@@ -798,7 +798,7 @@ main(int argc, char **argv)
 			rc = import_run(s, &cfg, argv[1], argv[2]);
 		}
 	} else if (argc == 2 && strcmp(argv[0], "backup") == 0)
-		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
+		rc = store_backup(s, argv[1], NULL, NULL, err, sizeof(err)) == 0 ? 0 :
 		    (fprintf(stderr, "orchidctl: %s\n", err), 1);
 	else
 		fprintf(stderr, "orchidctl: unknown command\n");
