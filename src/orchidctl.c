@@ -853,16 +853,21 @@ export_progress(const struct export_totals *t, int64_t items, bool history,
 {
 	double mb = (double)t->bytes / 1e6, rate = secs > 0 ? (double)t->items / secs : 0;
 	int64_t records = t->items + t->events + t->relations;
+	/* Not a terminal (ORCHIDCTL_PROGRESS=1): a line each time. */
+	bool tty = isatty(STDERR_FILENO) == 1;
 
-	fprintf(stderr, "\rexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
-	    (long long)records, mb, secs > 0 ? (double)records / secs : 0.0,
-	    secs > 0 ? mb / secs : 0.0);
+	fprintf(stderr, "%sexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
+	    tty ? "\r" : "", (long long)records, mb,
+	    secs > 0 ? (double)records / secs : 0.0, secs > 0 ? mb / secs : 0.0);
 	if (!history && !last && rate > 0 && items > t->items) {
 		long left = (long)((double)(items - t->items) / rate);
 
 		fprintf(stderr, ", ETA %ld:%02ld", left / 60, left % 60);
 	}
-	fprintf(stderr, last ? " in %.1f s\n" : "   ", secs);
+	if (last)
+		fprintf(stderr, " in %.1f s\n", secs);
+	else
+		fputs(tty ? "   " : "\n", stderr);
 }
 
 /* Writes the export; 0, or -1 after saying why on stderr. */
@@ -874,7 +879,7 @@ export_write(struct store *s, const struct config *cfg, const struct export_star
 		cfg->export_batch, EXPORT_BATCH_BYTES };
 	struct export *x = export_new(&spec);
 	struct export_totals tot;
-	bool tty = progress_wanted(), done = false;
+	bool show = progress_wanted(), done = false;
 	double start = mono_s(), shown = start;
 	int rc = 0;
 
@@ -895,16 +900,16 @@ export_write(struct store *s, const struct config *cfg, const struct export_star
 		} else if (len > 0 && fwrite(data, 1, len, out) != len) {
 			fprintf(stderr, "orchidctl: export failed: cannot write the output\n");
 			rc = -1;
-		} else if (tty && mono_s() - shown >= 0.5) {
+		} else if (show && mono_s() - shown >= 0.5) {
 			shown = mono_s();
 			export_totals(x, &tot);
 			export_progress(&tot, st->items, st->args->history, shown - start, false);
 		}
 	}
 	export_totals(x, &tot);
-	if (tty && rc == 0)
+	if (show && rc == 0)
 		export_progress(&tot, st->items, st->args->history, mono_s() - start, true);
-	else if (tty)
+	else if (show && isatty(STDERR_FILENO) == 1)
 		fputc('\n', stderr);
 	export_free(x);
 	return rc;

@@ -307,6 +307,14 @@ class OrchidctlProgressTest(unittest.TestCase):
                 self.assertRegex(proc.stderr.decode(), r"(?m)^%s" % PROGRESS_LINE[what])
                 self.assertNotIn(b"\r", proc.stderr)
 
+    def test_export_follows_it_too(self):
+        proc = ctl("-d", self.data, "export", "t1", env={"ORCHIDCTL_PROGRESS": "1"})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stderr.decode(), r"^export: 0 records, [0-9.]+ MB, .* in "
+                                               r"[0-9.]+ s\n$")
+        proc = ctl("-d", self.data, "export", "t1")
+        self.assertEqual((proc.returncode, proc.stderr), (0, b""))
+
     def test_quiet_into_a_pipe(self):
         for env in (None, {"ORCHIDCTL_PROGRESS": "0"}):
             for what, args in self.steps():
