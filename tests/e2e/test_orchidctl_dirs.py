@@ -9,8 +9,8 @@ makes a new environment in a new or empty directory and refuses any other
 (73), as restore does for its target. Format 1 is still accepted (and
 upgraded). -h/--help prints the usage on stdout; backup, restore and verify
 show a progress line on a terminal or with ORCHIDCTL_PROGRESS=1, and none
-otherwise. orchidctl also works against a running server under load (the
-check reads meta.db while orchidd writes it)."""
+otherwise. The check also holds beside a running server under load (it
+reads meta.db while orchidd writes it)."""
 
 import os
 import pty
@@ -338,16 +338,21 @@ class OrchidctlProgressTest(unittest.TestCase):
 
 class OrchidctlLiveTest(ServerTestCase):
     """The check reads meta.db outside the environment while orchidd writes
-    it (collection ids and index state live there): under a write load
-    that creates collections all the time, orchidctl never refuses."""
+    it: every new collection takes its id from a counter there, and with a
+    checkpoint every second its pages go back to disk all the time. Under
+    that load the check must always find the environment and its format:
+    `init` runs the check and nothing else (it refuses, 73, naming the
+    format), so every answer is the check's."""
 
-    server_options = {"workers": 3}
+    server_options = {"workers": 3, "extra": {"checkpoint_interval": 1}}
 
-    def test_commands_beside_a_busy_server(self):
+    def test_the_check_beside_a_busy_server(self):
         srv = self.server
         key = srv.new_key("live")
         stop = threading.Event()
         errors = []
+        want = ("orchidctl: %s already holds an Orchid environment (data format 2): "
+                "init needs a new or empty directory\n" % srv.datadir).encode()
 
         def writer(t):
             n = 0
@@ -361,17 +366,16 @@ class OrchidctlLiveTest(ServerTestCase):
         for t in threads:
             t.start()
         try:
-            for i in range(40):
-                for args in (("stats",), ("tenant", "list")):
-                    proc = srv.orchidctl(*args, check=False)
-                    self.assertEqual(proc.returncode, 0, (i, args, proc.stderr))
+            for i in range(500):
+                proc = srv.orchidctl("init", check=False)
+                self.assertEqual((proc.returncode, proc.stderr), (73, want), i)
         finally:
             stop.set()
             for t in threads:
                 t.join()
         self.assertEqual(errors, [])
-        self.assertTrue(re.search(rb"collections.db: \d+ records",
-                                  srv.orchidctl("stats").stdout))
+        proc = srv.orchidctl("stats")
+        self.assertTrue(re.search(rb"collections.db: \d+ records", proc.stdout))
 
 
 if __name__ == "__main__":
