@@ -117,7 +117,8 @@ enum store_probe {
 
 /*
  * Tells what dir holds. For STORE_PROBE_ENV and STORE_PROBE_FORMAT, format
- * (len bytes) receives meta.db's "format" ("" when a new environment's
+ * (len > 0 bytes; cut to fit, bytes that are not printable ASCII as '?')
+ * receives meta.db's "format" ("" when a new environment's
  * creation was cut short before it was written: recovery completes it).
  * Reads meta.db through a read-only handle outside any environment, so it
  * joins nothing, takes no lock and writes no file: safe while orchidd runs
