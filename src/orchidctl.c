@@ -2,16 +2,21 @@
  * orchidctl: administration. Joins the same environment as orchidd (it is
  * just another process of it): tenants, keys, statistics, backups and
  * imports. When no orchidd runs it takes the lock file itself and recovers
- * first.
+ * first. Every command but init and restore first checks, without creating
+ * or changing anything (store_probe), that the data directory holds an
+ * Orchid environment of a format it reads: a mistyped -d must not become a
+ * new, empty environment.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -33,33 +38,73 @@
 #include "upgrade.h"
 #include "util.h"
 
+/*
+ * The exit statuses: sysexits.h's where one fits (EX_DATAERR 65 for an
+ * unknown data format, EX_NOINPUT 66 for no environment, EX_CANTCREAT 73
+ * for an init or restore target that is not new or empty, EX_IOERR 74,
+ * EX_TEMPFAIL 75, EX_NOPERM 77, EX_CONFIG 78), and these two; all listed by
+ * usage and in orchidctl(8).
+ */
+#define CTL_FAIL 1        /* the command failed */
+#define CTL_USAGE 2       /* a usage error (2, as for most commands) */
+
+static const char usage_text[] =
+    "usage: orchidctl [-c FILE] [-d DATADIR] COMMAND [ARGS]\n"
+    "       orchidctl -h | --help\n"
+    "commands:\n"
+    "  init                make a new environment in DATADIR (a new or empty\n"
+    "                      directory); orchidd also makes one at its first start\n"
+    "  key create TENANT   make a new API key (printed once) for TENANT\n"
+    "  key list            list keys: id, tenant id, created\n"
+    "  key revoke KEY|ID   revoke a key at once\n"
+    "  tenant list         list tenants: id, name\n"
+    "  stats               environment statistics\n"
+    "  backup DIR          hot backup into the new directory DIR\n"
+    "  restore DIR         restore the backup DIR into DATADIR (a new or empty\n"
+    "                      directory); orchidd stopped\n"
+    "  verify              check every database file, then that every record belongs\n"
+    "                      to a collection and the item counts are right; orchidd\n"
+    "                      stopped (or on a backup copy)\n"
+    "  import TENANT FILE  apply an export stream (FILE, or - for standard input)\n"
+    "                      to the tenant, as POST /v0 would; prints a summary,\n"
+    "                      exits 1 when an operation failed or the export's end\n"
+    "                      line is wrong (warns when it has none)\n"
+    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
+    "                      write a tenant's data (one collection, or all) as an\n"
+    "                      export stream to stdout or FILE, ended by its end line\n"
+    "  reindex [TENANT]    rebuild the search index of TENANT (name or id), or of\n"
+    "                      every tenant, from the data, printing progress; with\n"
+    "                      orchidd running its indexer does it (searches answer\n"
+    "                      503 until it is ready), else orchidctl does it itself\n"
+    "Every command but init and restore needs an Orchid environment in DATADIR.\n"
+    "exit status:\n"
+    "  0   done\n"
+    "  1   the command failed\n"
+    "  2   usage error\n"
+    "  65  DATADIR holds a data format this orchidctl does not know (a newer one)\n"
+    "  66  DATADIR (or restore's DIR) is missing, not a directory, or holds no\n"
+    "      Orchid environment\n"
+    "  73  init or restore: DATADIR is not a new or empty directory\n"
+    "  74  DATADIR could not be read\n"
+    "  75  the environment did not answer in time (try again)\n"
+    "  77  run as another user than the owner of DATADIR\n"
+    "  78  bad configuration\n"
+    "environment:\n"
+    "  ORCHIDCTL_PROGRESS=1 (or 0) shows (or hides) the progress line of backup,\n"
+    "  restore, verify and export; by default it shows when stderr is a terminal\n";
+
+/* Prints the usage to f and exits with status. */
+static void __attribute__((noreturn))
+usage_exit(FILE *f, int status)
+{
+	fputs(usage_text, f);
+	exit(status);
+}
+
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr,
-	    "usage: orchidctl [-c FILE] [-d DATADIR] COMMAND\n"
-	    "  key create TENANT   make a new API key (printed once) for TENANT\n"
-	    "  key list            list keys: id, tenant id, created\n"
-	    "  key revoke KEY|ID   revoke a key at once\n"
-	    "  tenant list         list tenants: id, name\n"
-	    "  stats               environment statistics\n"
-	    "  backup DIR          hot backup into the new directory DIR\n"
-	    "  import TENANT FILE  apply an export stream (FILE, or - for standard input)\n"
-	    "                      to the tenant, as POST /v0 would; prints a summary,\n"
-	    "                      exits 1 when an operation failed or the export's end\n"
-	    "                      line is wrong (warns when it has none)\n"
-	    "  export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]\n"
-	    "                      write a tenant's data (one collection, or all) as an\n"
-	    "                      export stream to stdout or FILE, ended by its end line\n"
-	    "  reindex [TENANT]    rebuild the search index of TENANT (name or id), or of\n"
-	    "                      every tenant, from the data, printing progress; with\n"
-	    "                      orchidd running its indexer does it (searches answer\n"
-	    "                      503 until it is ready), else orchidctl does it itself\n"
-	    "  restore DIR         restore a backup into the (new) data directory; orchidd stopped\n"
-	    "  verify              check every database file, then that every record belongs\n"
-	    "                      to a collection and the item counts are right; orchidd\n"
-	    "                      stopped (or on a backup copy)\n");
-	exit(2);
+	usage_exit(stderr, CTL_USAGE);
 }
 
 static void
@@ -69,10 +114,89 @@ on_alarm(int sig)
 	static const char msg[] = "orchidctl: the environment did not answer; "
 	    "is orchidd recovering? try again\n";
 	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	_exit(75);
+	_exit(EX_TEMPFAIL);
 }
 
-/* Opens the store, recovering first when no orchidd holds the lock. */
+/*
+ * Checks that the data directory holds an Orchid environment of a format
+ * this build reads (or upgrades), before anything is opened, locked or
+ * created there. Returns 0, or the exit status after one line on stderr.
+ */
+static int
+require_env(const struct config *cfg)
+{
+	char format[32], err[1024] = "";
+	const char *dir = cfg->datadir;
+
+	switch (store_probe(dir, format, sizeof(format), err, sizeof(err))) {
+	case STORE_PROBE_ENV:
+		return 0;
+	case STORE_PROBE_MISSING:
+		fprintf(stderr, "orchidctl: %s does not exist: expected an Orchid data "
+		    "directory (check -d or datadir; orchidctl init makes a new one)\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_NOTDIR:
+		fprintf(stderr, "orchidctl: %s is not a directory: expected an Orchid data "
+		    "directory\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_EMPTY:
+		fprintf(stderr, "orchidctl: %s is empty: expected an Orchid environment "
+		    "(orchidd makes one at its first start, or orchidctl init)\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_FOREIGN:
+		fprintf(stderr, "orchidctl: %s holds no Orchid environment (no meta.db of "
+		    "Orchid's): expected an Orchid data directory; nothing was changed\n",
+		    dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_FORMAT:
+		fprintf(stderr, "orchidctl: %s holds data format %s; this orchidctl reads "
+		    "format %s and upgrades format %s: use the release that wrote it\n",
+		    dir, format, STORE_FORMAT_VERSION, STORE_FORMAT_OLD);
+		return EX_DATAERR;
+	case STORE_PROBE_ERR:
+		break;
+	}
+	fprintf(stderr, "orchidctl: cannot tell what %s holds: %s\n", dir, err);
+	return EX_IOERR;
+}
+
+/*
+ * Checks that dir may receive a new environment (init, restore): missing
+ * or empty. Returns 0, or the exit status after one line on stderr naming
+ * what (the command) refused it.
+ */
+static int
+require_new(const char *dir, const char *what)
+{
+	char format[32], err[1024] = "";
+
+	switch (store_probe(dir, format, sizeof(format), err, sizeof(err))) {
+	case STORE_PROBE_MISSING:
+	case STORE_PROBE_EMPTY:
+		return 0;
+	case STORE_PROBE_ENV:
+	case STORE_PROBE_FORMAT:
+		fprintf(stderr, "orchidctl: %s already holds an Orchid environment (data "
+		    "format %s): %s needs a new or empty directory\n", dir,
+		    format[0] ? format : "unset", what);
+		return EX_CANTCREAT;
+	case STORE_PROBE_NOTDIR:
+		fprintf(stderr, "orchidctl: %s is not a directory: %s needs a new or empty "
+		    "directory\n", dir, what);
+		return EX_CANTCREAT;
+	case STORE_PROBE_FOREIGN:
+		fprintf(stderr, "orchidctl: %s is not empty: %s needs a new or empty "
+		    "directory; nothing was changed\n", dir, what);
+		return EX_CANTCREAT;
+	case STORE_PROBE_ERR:
+		break;
+	}
+	fprintf(stderr, "orchidctl: cannot tell what %s holds: %s\n", dir, err);
+	return EX_IOERR;
+}
+
+/* Opens the store, recovering first when no orchidd holds the lock; exits
+ * on failure. The caller checked the directory (require_env). */
 static struct store *
 open_store(const struct config *cfg)
 {
@@ -83,7 +207,7 @@ open_store(const struct config *cfg)
 	if (lock != -1 && (store_recover(cfg, err, sizeof(err)) == -1 ||
 	    upgrade_run(cfg, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		exit(1);
+		exit(CTL_FAIL);
 	}
 	/* Joining an environment after a crash can hang on a dead process's
 	 * mutex; never wait forever. */
@@ -91,10 +215,117 @@ open_store(const struct config *cfg)
 	alarm(15);
 	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		exit(1);
+		exit(CTL_FAIL);
 	}
 	alarm(0);
 	return s;
+}
+
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Whether to show a progress line: ORCHIDCTL_PROGRESS=1 always (tests see
+ * the lines without a terminal), =0 never, else when standard error is a
+ * terminal.
+ */
+static bool
+progress_wanted(void)
+{
+	const char *v = getenv("ORCHIDCTL_PROGRESS");
+
+	if (v != NULL && strcmp(v, "1") == 0)
+		return true;
+	if (v != NULL && strcmp(v, "0") == 0)
+		return false;
+	return isatty(STDERR_FILENO) == 1;
+}
+
+/* The progress line of backup, restore and verify (store_progress_fn). */
+struct meter {
+	const char *what;        /* "backup", "restore", "verify" */
+	bool on;                 /* progress_wanted */
+	bool tty;                /* redraw one line; else a line each time */
+	bool drawn;              /* a line is shown and not yet ended */
+	double start, shown;
+	struct store_progress last;  /* its file pointer is not kept */
+};
+
+static void
+meter_start(struct meter *m, const char *what)
+{
+	memset(m, 0, sizeof(m[0]));
+	m->what = what;
+	m->on = progress_wanted();
+	m->tty = isatty(STDERR_FILENO) == 1;
+	m->start = m->shown = mono_s();
+}
+
+/* One line: bytes (of the total), files, rate, and the time left while the
+ * total still holds (a file may grow while it is copied). */
+static void
+meter_line(struct meter *m, const struct store_progress *p, double now)
+{
+	double secs = now - m->start, mb = (double)p->bytes_done / 1e6;
+	double rate = secs > 0 ? (double)p->bytes_done / secs : 0;
+
+	fprintf(stderr, "%s%s: %.1f", m->tty ? "\r" : "", m->what, mb);
+	if (p->bytes > 0 && p->bytes_done <= p->bytes)
+		fprintf(stderr, " of %.1f MB (%d%%)", (double)p->bytes / 1e6,
+		    (int)(100 * p->bytes_done / p->bytes));
+	else
+		fputs(" MB", stderr);
+	fprintf(stderr, ", %u of %u files, %.1f MB/s", p->files_done, p->files, rate / 1e6);
+	if (p->file == NULL && strcmp(m->what, "restore") == 0) {
+		fputs(", recovering", stderr);
+	} else if (p->bytes > p->bytes_done && rate > 0) {
+		long left = (long)((double)(p->bytes - p->bytes_done) / rate);
+
+		fprintf(stderr, ", ETA %ld:%02ld", left / 60, left % 60);
+	}
+	fputs(m->tty ? "   " : "\n", stderr);
+	m->drawn = m->tty;
+}
+
+static void
+meter_tell(void *arg, const struct store_progress *p)
+{
+	struct meter *m = arg;
+	double now;
+
+	m->last = *p;
+	m->last.file = NULL;
+	if (!m->on)
+		return;
+	/* Twice a second; restore's at once after the last file, since its
+	 * recovery then runs without a word. */
+	now = mono_s();
+	if (now - m->shown < 0.5 && (p->file != NULL || strcmp(m->what, "restore") != 0))
+		return;
+	m->shown = now;
+	meter_line(m, p, now);
+}
+
+/* Ends the line: the totals and time when ok, else just the line. */
+static void
+meter_end(struct meter *m, bool ok)
+{
+	double secs = mono_s() - m->start, mb = (double)m->last.bytes_done / 1e6;
+
+	if (!m->on)
+		return;
+	if (ok)
+		fprintf(stderr, "%s%s: %.1f MB, %u files in %.1f s (%.1f MB/s)%s\n",
+		    m->tty ? "\r" : "", m->what, mb, m->last.files_done, secs,
+		    secs > 0 ? mb / secs : 0.0, m->drawn ? "              " : "");
+	else if (m->drawn)
+		fputc('\n', stderr);
 }
 
 /* orchidctl's writes go through store_run, as orchidd's do: a deadlock
@@ -229,18 +460,114 @@ lock_alone(const struct config *cfg, const char *what)
 	return fd;
 }
 
+/* Checks that dir holds a backup restore can read. Returns 0, or the exit
+ * status after one line on stderr. */
+static int
+require_backup(const char *dir)
+{
+	char format[32], err[1024] = "";
+
+	switch (store_probe(dir, format, sizeof(format), err, sizeof(err))) {
+	case STORE_PROBE_ENV:
+		return 0;
+	case STORE_PROBE_MISSING:
+		fprintf(stderr, "orchidctl: %s does not exist: expected a backup made by "
+		    "orchidctl backup\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_NOTDIR:
+		fprintf(stderr, "orchidctl: %s is not a directory: expected a backup made by "
+		    "orchidctl backup\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_EMPTY:
+	case STORE_PROBE_FOREIGN:
+		fprintf(stderr, "orchidctl: %s holds no Orchid backup (no meta.db of "
+		    "Orchid's): expected a backup made by orchidctl backup\n", dir);
+		return EX_NOINPUT;
+	case STORE_PROBE_FORMAT:
+		fprintf(stderr, "orchidctl: %s holds data format %s; this orchidctl reads "
+		    "format %s and upgrades format %s: use the release that wrote it\n",
+		    dir, format, STORE_FORMAT_VERSION, STORE_FORMAT_OLD);
+		return EX_DATAERR;
+	case STORE_PROBE_ERR:
+		break;
+	}
+	fprintf(stderr, "orchidctl: cannot tell what %s holds: %s\n", dir, err);
+	return EX_IOERR;
+}
+
+/* restore DIR: the backup DIR into the new or empty data directory. */
 static int
 restore(const struct config *cfg, const char *dir)
 {
+	struct meter m;
 	char err[1024];
+	int rc;
 
+	if ((rc = require_new(cfg->datadir, "restore")) != 0 ||
+	    (rc = require_backup(dir)) != 0)
+		return rc;
 	if (lock_alone(cfg, "restore") == -1)
-		return 1;
-	if (store_restore(cfg, dir, err, sizeof(err)) == -1) {
+		return CTL_FAIL;
+	meter_start(&m, "restore");
+	rc = store_restore(cfg, dir, meter_tell, &m, err, sizeof(err));
+	meter_end(&m, rc == 0);
+	if (rc == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		return 1;
+		return CTL_FAIL;
 	}
 	printf("restored %s into %s\n", dir, cfg->datadir);
+	return 0;
+}
+
+/*
+ * init: a new environment in the new or empty data directory, as orchidd
+ * makes at its first start. Refuses any other directory, so it never
+ * touches data.
+ */
+static int
+init(const struct config *cfg)
+{
+	char err[1024];
+	int rc;
+
+	if ((rc = require_new(cfg->datadir, "init")) != 0)
+		return rc;
+	if (master_lock(cfg->datadir, 0) == -1) {
+		if (errno == EWOULDBLOCK)
+			fprintf(stderr, "orchidctl: %s/orchidd.lock is held: an orchidd is "
+			    "starting there\n", cfg->datadir);
+		else
+			fprintf(stderr, "orchidctl: cannot create %s: %s\n", cfg->datadir,
+			    strerror(errno));
+		return errno == EWOULDBLOCK ? CTL_FAIL : EX_CANTCREAT;
+	}
+	/* Again under the lock: another init may have been quicker. */
+	if ((rc = require_new(cfg->datadir, "init")) != 0)
+		return rc;
+	if (store_recover(cfg, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	printf("created an Orchid environment (data format %s) in %s\n",
+	    STORE_FORMAT_VERSION, cfg->datadir);
+	return 0;
+}
+
+/* backup DIR: a hot backup into the new directory DIR. */
+static int
+backup(struct store *s, const char *dir)
+{
+	struct meter m;
+	char err[1024];
+	int rc;
+
+	meter_start(&m, "backup");
+	rc = store_backup(s, dir, meter_tell, &m, err, sizeof(err));
+	meter_end(&m, rc == 0);
+	if (rc == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return CTL_FAIL;
+	}
 	return 0;
 }
 
@@ -283,19 +610,22 @@ audit(const struct config *cfg, struct buf *out)
 static int
 verify(const struct config *cfg)
 {
+	struct meter m;
 	struct buf out;
 	char err[1024];
 	int rc;
 
 	if (lock_alone(cfg, "verify") == -1)
-		return 1;
+		return CTL_FAIL;
 	/* A copy from a hot backup is consistent only after recovery. */
 	if (store_recover(cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		return 1;
+		return CTL_FAIL;
 	}
 	buf_init(&out, 0);
-	rc = store_verify(cfg, &out);
+	meter_start(&m, "verify");
+	rc = store_verify(cfg, &out, meter_tell, &m);
+	meter_end(&m, true);
 	if (rc == 0)
 		rc = audit(cfg, &out);
 	fputs(out.b_data ? out.b_data : "", stdout);
@@ -515,16 +845,7 @@ export_start_txn(struct store_txn *t, void *arg, bool *commit)
 	return drc == DOM_NOT_FOUND ? STORE_OK : dom_to_store(drc);
 }
 
-static double
-mono_s(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* The progress line (stderr is a terminal): records, bytes, rates, and
+/* The progress line (progress_wanted): records, bytes, rates, and
  * without history an estimate of the time left from the item count. */
 static void
 export_progress(const struct export_totals *t, int64_t items, bool history,
@@ -532,16 +853,21 @@ export_progress(const struct export_totals *t, int64_t items, bool history,
 {
 	double mb = (double)t->bytes / 1e6, rate = secs > 0 ? (double)t->items / secs : 0;
 	int64_t records = t->items + t->events + t->relations;
+	/* Not a terminal (ORCHIDCTL_PROGRESS=1): a line each time. */
+	bool tty = isatty(STDERR_FILENO) == 1;
 
-	fprintf(stderr, "\rexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
-	    (long long)records, mb, secs > 0 ? (double)records / secs : 0.0,
-	    secs > 0 ? mb / secs : 0.0);
+	fprintf(stderr, "%sexport: %lld records, %.1f MB, %.0f records/s, %.1f MB/s",
+	    tty ? "\r" : "", (long long)records, mb,
+	    secs > 0 ? (double)records / secs : 0.0, secs > 0 ? mb / secs : 0.0);
 	if (!history && !last && rate > 0 && items > t->items) {
 		long left = (long)((double)(items - t->items) / rate);
 
 		fprintf(stderr, ", ETA %ld:%02ld", left / 60, left % 60);
 	}
-	fprintf(stderr, last ? " in %.1f s\n" : "   ", secs);
+	if (last)
+		fprintf(stderr, " in %.1f s\n", secs);
+	else
+		fputs(tty ? "   " : "\n", stderr);
 }
 
 /* Writes the export; 0, or -1 after saying why on stderr. */
@@ -553,7 +879,7 @@ export_write(struct store *s, const struct config *cfg, const struct export_star
 		cfg->export_batch, EXPORT_BATCH_BYTES };
 	struct export *x = export_new(&spec);
 	struct export_totals tot;
-	bool tty = isatty(STDERR_FILENO), done = false;
+	bool show = progress_wanted(), done = false;
 	double start = mono_s(), shown = start;
 	int rc = 0;
 
@@ -574,16 +900,16 @@ export_write(struct store *s, const struct config *cfg, const struct export_star
 		} else if (len > 0 && fwrite(data, 1, len, out) != len) {
 			fprintf(stderr, "orchidctl: export failed: cannot write the output\n");
 			rc = -1;
-		} else if (tty && mono_s() - shown >= 0.5) {
+		} else if (show && mono_s() - shown >= 0.5) {
 			shown = mono_s();
 			export_totals(x, &tot);
 			export_progress(&tot, st->items, st->args->history, shown - start, false);
 		}
 	}
 	export_totals(x, &tot);
-	if (tty && rc == 0)
+	if (show && rc == 0)
 		export_progress(&tot, st->items, st->args->history, mono_s() - start, true);
-	else if (tty)
+	else if (show && isatty(STDERR_FILENO) == 1)
 		fputc('\n', stderr);
 	export_free(x);
 	return rc;
@@ -622,6 +948,39 @@ export_parse(struct config *cfg, int argc, char **argv, struct export_args *ea)
 }
 
 /*
+ * orchidctl runs as the user who owns the data directory (orchidd's user).
+ * Run as another, root above all (the easy mistake), the log files, region
+ * files and databases it creates would be that user's, and orchidd, running
+ * as its own user, could not open them: the service would stop. A missing
+ * directory is the command's to report. Returns 0, or 77 (EX_NOPERM) after
+ * saying which user to run as.
+ */
+static int
+check_owner(const struct config *cfg)
+{
+	struct stat st;
+	struct passwd *pw;
+	const char *name;
+	uid_t me = geteuid();
+
+	if (stat(cfg->datadir, &st) == -1 || st.st_uid == me)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	name = pw != NULL ? pw->pw_name : NULL;
+	if (name != NULL)
+		fprintf(stderr, "orchidctl: %s belongs to user %s, and this is uid %u: run "
+		    "orchidctl as %s (sudo -u %s orchidctl ...), or the files it creates "
+		    "there could not be opened by orchidd\n", cfg->datadir, name,
+		    (unsigned)me, name, name);
+	else
+		fprintf(stderr, "orchidctl: %s belongs to uid %u, and this is uid %u: run "
+		    "orchidctl as uid %u, or the files it creates there could not be "
+		    "opened by orchidd\n", cfg->datadir, (unsigned)st.st_uid, (unsigned)me,
+		    (unsigned)st.st_uid);
+	return EX_NOPERM;
+}
+
+/*
  * export [-d DATADIR] [--history] [-o FILE] TENANT [COLLECTION]: the export
  * stream of GET /v0?export=true (or /v0/COLLECTION?export=true) of a tenant
  * given by name or id, to stdout or FILE, with or without orchidd running.
@@ -642,8 +1001,11 @@ export_cmd(struct config *cfg, int argc, char **argv)
 		usage();
 	if (config_check(cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		return 78;
+		return EX_CONFIG;
 	}
+	/* Its own -d may name another directory than main checked. */
+	if ((rc = check_owner(cfg)) != 0 || (rc = require_env(cfg)) != 0)
+		return rc;
 	memset(&st, 0, sizeof(st));
 	st.args = &ea;
 	if ((st.a = mem_new()) == NULL)
@@ -695,63 +1057,167 @@ export_cmd(struct config *cfg, int argc, char **argv)
 	return rc;
 }
 
-/*
- * orchidctl runs as the user who owns the data directory (orchidd's user).
- * Run as another, root above all (the easy mistake), the log files, region
- * files and databases it creates would be that user's, and orchidd, running
- * as its own user, could not open them: the service would stop. A missing
- * directory is the command's to report. Returns 0, or 77 (EX_NOPERM) after
- * saying which user to run as.
- */
-static int
-check_owner(const struct config *cfg)
-{
-	struct stat st;
-	struct passwd *pw;
-	const char *name;
-	uid_t me = geteuid();
+/* ---- the command table ---------------------------------------------------- */
 
-	if (stat(cfg->datadir, &st) == -1 || st.st_uid == me)
-		return 0;
-	pw = getpwuid(st.st_uid);
-	name = pw != NULL ? pw->pw_name : NULL;
-	if (name != NULL)
-		fprintf(stderr, "orchidctl: %s belongs to user %s, and this is uid %u: run "
-		    "orchidctl as %s (sudo -u %s orchidctl ...), or the files it creates "
-		    "there could not be opened by orchidd\n", cfg->datadir, name,
-		    (unsigned)me, name, name);
-	else
-		fprintf(stderr, "orchidctl: %s belongs to uid %u, and this is uid %u: run "
-		    "orchidctl as uid %u, or the files it creates there could not be "
-		    "opened by orchidd\n", cfg->datadir, (unsigned)st.st_uid, (unsigned)me,
-		    (unsigned)st.st_uid);
-	return 77;
+/* What a command needs before it runs. */
+enum need {
+	NEED_ITSELF,  /* checks its directories itself (init, restore) */
+	NEED_ENV,     /* an environment in the data directory */
+	NEED_STORE    /* that, and the store opened (open_store) */
+};
+
+struct command {
+	const char *name;
+	const char *sub;         /* a second word ("key create"), or NULL */
+	int min, max;            /* the operands after the words */
+	enum need need;
+	/* s: the open store (NEED_STORE), else NULL; a: the operands. */
+	int (*run)(struct config *cfg, struct store *s, char **a);
+};
+
+static int
+cmd_init(struct config *cfg, struct store *s, char **a)
+{
+	return init(cfg);
+}
+
+static int
+cmd_key_create(struct config *cfg, struct store *s, char **a)
+{
+	return key_create(s, a[0]);
+}
+
+static int
+cmd_key_list(struct config *cfg, struct store *s, char **a)
+{
+	return run_list(s, 0);
+}
+
+static int
+cmd_key_revoke(struct config *cfg, struct store *s, char **a)
+{
+	return key_revoke(s, a[0]);
+}
+
+static int
+cmd_tenant_list(struct config *cfg, struct store *s, char **a)
+{
+	return run_list(s, 1);
+}
+
+static int
+cmd_stats(struct config *cfg, struct store *s, char **a)
+{
+	return run_list(s, 2);
+}
+
+static int
+cmd_backup(struct config *cfg, struct store *s, char **a)
+{
+	return backup(s, a[0]);
+}
+
+static int
+cmd_restore(struct config *cfg, struct store *s, char **a)
+{
+	return restore(cfg, a[0]);
+}
+
+static int
+cmd_verify(struct config *cfg, struct store *s, char **a)
+{
+	return verify(cfg);
+}
+
+static int
+cmd_reindex(struct config *cfg, struct store *s, char **a)
+{
+	return reindex(cfg, a[0]);
+}
+
+static int
+cmd_import(struct config *cfg, struct store *s, char **a)
+{
+	char err[1024];
+
+	/* Its outbox slot before any transaction: taken lazily inside a
+	 * write, the slot's own short transaction could wait on the
+	 * indexer while the indexer waits on the write (a cycle the
+	 * deadlock detector cannot see: both are this thread's). */
+	if (index_init(s, INDEX_SLOT_CTL, err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	return import_run(s, cfg, a[0], a[1]);
+}
+
+/* Every command but export (which reads options of its own); the usage
+ * text and orchidctl(8) list the same ones (tests/docs/check_docs.py). */
+static const struct command commands[] = {
+	{ "init", NULL, 0, 0, NEED_ITSELF, cmd_init },
+	{ "key", "create", 1, 1, NEED_STORE, cmd_key_create },
+	{ "key", "list", 0, 0, NEED_STORE, cmd_key_list },
+	{ "key", "revoke", 1, 1, NEED_STORE, cmd_key_revoke },
+	{ "tenant", "list", 0, 0, NEED_STORE, cmd_tenant_list },
+	{ "stats", NULL, 0, 0, NEED_STORE, cmd_stats },
+	{ "backup", NULL, 1, 1, NEED_STORE, cmd_backup },
+	{ "restore", NULL, 1, 1, NEED_ITSELF, cmd_restore },
+	{ "verify", NULL, 0, 0, NEED_ENV, cmd_verify },
+	{ "import", NULL, 2, 2, NEED_STORE, cmd_import },
+	{ "reindex", NULL, 0, 1, NEED_ENV, cmd_reindex },
+};
+
+/* The command argv names, with its operands at argv[*words]; NULL when
+ * none has these words and this many operands. */
+static const struct command *
+find_command(int argc, char **argv, int *words)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		const struct command *c = &commands[i];
+		int w = c->sub != NULL ? 2 : 1;
+
+		if (strcmp(argv[0], c->name) != 0 || argc < w ||
+		    (c->sub != NULL && strcmp(argv[1], c->sub) != 0))
+			continue;
+		if (argc - w < c->min || argc - w > c->max)
+			return NULL;
+		*words = w;
+		return c;
+	}
+	return NULL;
 }
 
 int
 main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const struct command *cmd;
 	struct config cfg;
-	struct store *s;
+	struct store *s = NULL;
 	char err[1024];
-	int ch, rc = 2;
+	int ch, rc, words;
 
 	config_defaults(&cfg);
 	log_init("orchidctl", LOG_LEVEL_WARN);
-	while ((ch = getopt(argc, argv, "+c:d:h")) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:d:h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			if (config_load(&cfg, optarg, err, sizeof(err)) == -1) {
 				fprintf(stderr, "orchidctl: %s\n", err);
-				return 78;
+				return EX_CONFIG;
 			}
 			break;
 		case 'd':
 			if (config_set(&cfg, "datadir", optarg, err, sizeof(err)) == -1) {
 				fprintf(stderr, "orchidctl: %s\n", err);
-				return 78;
+				return EX_CONFIG;
 			}
 			break;
+		case 'h':
+			usage_exit(stdout, 0);
 		default:
 			usage();
 		}
@@ -760,50 +1226,26 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
-	if ((rc = check_owner(&cfg)) != 0)
-		return rc;
-	rc = 2;
 	if (strcmp(argv[0], "export") == 0)
 		return export_cmd(&cfg, argc, argv);
+	if ((cmd = find_command(argc, argv, &words)) == NULL) {
+		fprintf(stderr, "orchidctl: unknown command, or wrong operands: %s\n", argv[0]);
+		usage();
+	}
 	if (config_check(&cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		return 78;
+		return EX_CONFIG;
 	}
-	if (argc == 2 && strcmp(argv[0], "restore") == 0)
-		return restore(&cfg, argv[1]);
-	if (argc == 1 && strcmp(argv[0], "verify") == 0)
-		return verify(&cfg);
-	if ((argc == 1 || argc == 2) && strcmp(argv[0], "reindex") == 0)
-		return reindex(&cfg, argc == 2 ? argv[1] : NULL);
-	s = open_store(&cfg);
-	if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "create") == 0)
-		rc = key_create(s, argv[2]);
-	else if (argc == 2 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "list") == 0)
-		rc = run_list(s, 0);
-	else if (argc == 3 && strcmp(argv[0], "key") == 0 && strcmp(argv[1], "revoke") == 0)
-		rc = key_revoke(s, argv[2]);
-	else if (argc == 2 && strcmp(argv[0], "tenant") == 0 && strcmp(argv[1], "list") == 0)
-		rc = run_list(s, 1);
-	else if (argc == 1 && strcmp(argv[0], "stats") == 0)
-		rc = run_list(s, 2);
-	else if (argc == 3 && strcmp(argv[0], "import") == 0) {
-		/* Its outbox slot before any transaction: taken lazily inside a
-		 * write, the slot's own short transaction could wait on the
-		 * indexer while the indexer waits on the write (a cycle the
-		 * deadlock detector cannot see: both are this thread's). */
-		if (index_init(s, INDEX_SLOT_CTL, err, sizeof(err)) == -1) {
-			fprintf(stderr, "orchidctl: %s\n", err);
-			rc = 1;
-		} else {
-			rc = import_run(s, &cfg, argv[1], argv[2]);
-		}
-	} else if (argc == 2 && strcmp(argv[0], "backup") == 0)
-		rc = store_backup(s, argv[1], err, sizeof(err)) == 0 ? 0 :
-		    (fprintf(stderr, "orchidctl: %s\n", err), 1);
-	else
-		fprintf(stderr, "orchidctl: unknown command\n");
+	if ((rc = check_owner(&cfg)) != 0)
+		return rc;
+	if (cmd->need != NEED_ITSELF && (rc = require_env(&cfg)) != 0)
+		return rc;
+	if (cmd->need == NEED_STORE)
+		s = open_store(&cfg);
+	/* Without operands a[0] is argv's closing NULL (reindex of all). */
+	rc = cmd->run(&cfg, s, argv + words);
 	store_close(s);
-	if (rc == 2)
+	if (rc == CTL_USAGE)
 		usage();
 	return rc;
 }

@@ -315,6 +315,135 @@ check_format(struct store *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* Berkeley DB's words about a meta.db the probe could not read: the
+ * probe's result says what matters. */
+static void
+probe_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	log_debug("probe: bdb: %s", msg);
+}
+
+/*
+ * Reads the "format" of the meta.db at path into format (len bytes; bytes
+ * that are not printable ASCII become '?'), once, through a read-only handle
+ * outside any environment: no region, lock, log or page is written. Returns
+ * 0, DB_NOTFOUND, or a Berkeley DB or system error.
+ */
+static int
+probe_read(const char *path, char *format, size_t len)
+{
+	DB *db;
+	DBT k, v;
+	int rc = db_create(&db, NULL, 0), crc;
+
+	if (rc != 0)
+		return rc;
+	db->set_errcall(db, probe_errcall);
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = "format";
+	k.size = 6;
+	v.flags = DB_DBT_MALLOC;
+	rc = db->open(db, NULL, path, NULL, DB_BTREE, DB_RDONLY, 0);
+	if (rc == 0)
+		rc = db->get(db, NULL, &k, &v, 0);
+	if (rc == 0) {
+		size_t n = v.size < len ? v.size : len - 1;
+
+		for (size_t i = 0; i < n; i++) {
+			char c = ((const char *)v.data)[i];
+
+			format[i] = c > ' ' && c < 127 ? c : '?';
+		}
+		format[n] = '\0';
+	}
+	free(v.data);
+	/* DB_NOSYNC: a read-only handle has nothing to write back. */
+	crc = db->close(db, DB_NOSYNC);
+	return rc != 0 ? rc : crc;
+}
+
+/* Whether dir holds anything but a lock file (orchidd and orchidctl take it
+ * first, so a start cut short leaves it alone). 0 or -1 (errno). */
+static int
+probe_entries(const char *dir, bool *any)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return -1;
+	*any = false;
+	while (!*any && (e = readdir(d)) != NULL) {
+		*any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    strcmp(e->d_name, "orchidd.lock") != 0;
+	}
+	(void)closedir(d);
+	return 0;
+}
+
+enum store_probe
+store_probe(const char *dir, char *format, size_t len, char *err, size_t errlen)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	struct stat sb;
+	bool any;
+	int rc;
+
+	format[0] = '\0';
+	if (stat(dir, &sb) == -1) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return STORE_PROBE_MISSING;
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return STORE_PROBE_ERR;
+	}
+	if (!S_ISDIR(sb.st_mode))
+		return STORE_PROBE_NOTDIR;
+	if ((size_t)snprintf(path, sizeof(path), "%s/meta.db", dir) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: the path is too long", dir);
+		return STORE_PROBE_ERR;
+	}
+	if (stat(path, &sb) == -1) {
+		if (errno == ENOENT && probe_entries(dir, &any) == 0)
+			return any ? STORE_PROBE_FOREIGN : STORE_PROBE_EMPTY;
+		snprintf(err, errlen, "%s: %s", errno == ENOENT ? dir : path,
+		    strerror(errno));
+		return STORE_PROBE_ERR;
+	}
+	if (!S_ISREG(sb.st_mode))
+		return STORE_PROBE_FOREIGN;
+	/* orchidd may be writing a page of meta.db back from its cache as we
+	 * read it (a torn page fails its checksum): read again a few times.
+	 * What is on disk may be older than orchidd's cache, but the format
+	 * changes only in an upgrade, from one format this build reads to the
+	 * other. */
+	for (int i = 0;; i++) {
+		rc = probe_read(path, format, len);
+		if (rc == 0 || rc == DB_NOTFOUND || rc == EINVAL || rc == ENOENT ||
+		    rc == EACCES || i == 4)
+			break;
+		struct timespec ts = { 0, 50000000L };
+		(void)nanosleep(&ts, NULL);
+	}
+	if (rc == 0)
+		return strcmp(format, STORE_FORMAT_VERSION) == 0 ||
+		    strcmp(format, STORE_FORMAT_OLD) == 0 ? STORE_PROBE_ENV :
+		    STORE_PROBE_FORMAT;
+	if (rc == DB_NOTFOUND) {
+		/* Created, but cut short before check_format wrote the format:
+		 * the next recovery writes it. */
+		format[0] = '\0';
+		return STORE_PROBE_ENV;
+	}
+	format[0] = '\0';
+	if (rc == EINVAL)
+		return STORE_PROBE_FOREIGN;     /* not a Berkeley DB B-tree */
+	snprintf(err, errlen, "reading %s: %s", path, db_strerror(rc));
+	return STORE_PROBE_ERR;
+}
+
 int
 store_recover(const struct config *cfg, char *err, size_t errlen)
 {
@@ -456,25 +585,227 @@ store_checkpoint(struct store *s, bool force)
 	return 0;
 }
 
-int
-store_backup(struct store *s, const char *dir, char *err, size_t errlen)
-{
-	/* DB_BACKUP_CREATE makes the directory; DB_BACKUP_SINGLE_DIR keeps
-	 * logs beside the databases; DB_BACKUP_FILES copies the other files
-	 * of the home (DB_CONFIG). */
-	int rc = s->env->backup(s->env, dir,
-	    DB_CREATE | DB_EXCL | DB_BACKUP_SINGLE_DIR | DB_BACKUP_FILES);
+/* A caller's progress function and what it is told. */
+struct progress {
+	store_progress_fn fn;    /* NULL: nobody listens */
+	void *arg;
+	struct store_progress p;
+	char file[256];          /* p.file points here */
+};
 
+static void
+progress_tell(struct progress *pr)
+{
+	if (pr->fn != NULL)
+		pr->fn(pr->arg, &pr->p);
+}
+
+static void
+progress_file(struct progress *pr, const char *name)
+{
+	if (name == NULL) {
+		pr->p.file = NULL;
+	} else {
+		snprintf(pr->file, sizeof(pr->file), "%s", name);
+		pr->p.file = pr->file;
+	}
+	progress_tell(pr);
+}
+
+/* Adds the files of dir that keep(name) accepts to the totals of pr. */
+static void
+progress_count(struct progress *pr, const char *dir, bool (*keep)(const char *))
+{
+	char path[CONFIG_PATH_MAX + 300];
+	struct dirent *e;
+	struct stat sb;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		if (!keep(e->d_name))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			pr->p.files++;
+			pr->p.bytes += (uint64_t)sb.st_size;
+		}
+	}
+	(void)closedir(d);
+}
+
+/* The files DB_ENV->backup copies from the home: all but the regions and
+ * DB_CONFIG (skipped with DB_BACKUP_SINGLE_DIR). */
+static bool
+backup_copies(const char *name)
+{
+	return name[0] != '.' && strncmp(name, "__db", 4) != 0 &&
+	    strcmp(name, "DB_CONFIG") != 0;
+}
+
+/*
+ * A backup in progress, reached from Berkeley DB's backup callbacks through
+ * the environment handle's app_private (the callbacks get no argument of
+ * their own). The callbacks write the files themselves, so they can count
+ * the bytes. The first failure is kept here: Berkeley DB 5.3 loses some of
+ * the callbacks' errors (a failed open of a log file, whose copy then goes
+ * on to the write callback; any failed close but the first).
+ */
+struct backup_run {
+	struct progress pr;
+	int error;
+	char failed[256];        /* the file of the first failure */
+};
+
+#define BACKUP_GIGABYTE 1073741824
+
+/* A backup target file's descriptor as the callbacks' handle: fd + 1, so
+ * that NULL is no file. */
+static void *
+fd_handle(int fd)
+{
+	return (void *)(intptr_t)(fd + 1);
+}
+
+static int
+handle_fd(void *h)
+{
+	return (int)(intptr_t)h - 1;
+}
+
+static int
+backup_fail(struct backup_run *b, const char *name, int error)
+{
+	if (b->error == 0) {
+		b->error = error;
+		snprintf(b->failed, sizeof(b->failed), "%s", name);
+	}
+	return b->error;
+}
+
+static int
+backup_open(DB_ENV *env, const char *name, const char *target, void **handle)
+{
+	struct backup_run *b = env->app_private;
+	char path[CONFIG_PATH_MAX + 300];
+	int fd;
+
+	*handle = NULL;
+	if (b->error != 0)
+		return b->error;
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", target, name) >= sizeof(path))
+		return backup_fail(b, name, ENAMETOOLONG);
+	/* O_EXCL: the directory must not hold the file (DB_EXCL's promise). */
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd == -1)
+		return backup_fail(b, name, errno);
+	*handle = fd_handle(fd);
+	progress_file(&b->pr, name);
+	return 0;
+}
+
+static int
+backup_write(DB_ENV *env, u_int32_t gigs, u_int32_t off, u_int32_t size, u_int8_t *buf,
+    void *handle)
+{
+	struct backup_run *b = env->app_private;
+	off_t at = (off_t)gigs * BACKUP_GIGABYTE + off;
+	size_t done = 0;
+
+	if (b->error != 0)
+		return b->error;
+	if (handle == NULL)
+		return backup_fail(b, b->pr.file, EBADF);
+	while (done < size) {
+		ssize_t n = pwrite(handle_fd(handle), buf + done, size - done,
+		    at + (off_t)done);
+
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return backup_fail(b, b->pr.file, n == -1 ? errno : EIO);
+		done += (size_t)n;
+	}
+	b->pr.p.bytes_done += size;
+	progress_tell(&b->pr);
+	return 0;
+}
+
+static int
+backup_close(DB_ENV *env, const char *name, void *handle)
+{
+	struct backup_run *b = env->app_private;
+	int fd = handle_fd(handle), rc = 0;
+
+	if (handle == NULL)
+		return b->error;
+	/* The copy is on disk before the backup says it is done. */
+	if (fsync(fd) != 0)
+		rc = backup_fail(b, name, errno);
+	if (close(fd) != 0 && rc == 0)
+		rc = backup_fail(b, name, errno);
+	b->pr.p.files_done++;
+	progress_tell(&b->pr);
+	return rc != 0 ? rc : b->error;
+}
+
+/* Makes the new entries of dir durable. */
+static int
+sync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
+
+	if (fd == -1)
+		return -1;
+	rc = fsync(fd);
+	if (close(fd) != 0)
+		rc = -1;
+	return rc;
+}
+
+int
+store_backup(struct store *s, const char *dir, store_progress_fn fn, void *arg,
+    char *err, size_t errlen)
+{
+	struct backup_run b;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.pr.fn = fn;
+	b.pr.arg = arg;
+	progress_count(&b.pr, s->cfg->datadir, backup_copies);
+	s->env->app_private = &b;
+	rc = s->env->set_backup_callbacks(s->env, backup_open, backup_write, backup_close);
+	/* DB_CREATE makes the directory; DB_EXCL (our open callback's
+	 * O_EXCL) refuses files already there; DB_BACKUP_SINGLE_DIR keeps logs
+	 * beside the databases; DB_BACKUP_FILES copies the other files of the
+	 * home. */
+	if (rc == 0)
+		rc = s->env->backup(s->env, dir,
+		    DB_CREATE | DB_EXCL | DB_BACKUP_SINGLE_DIR | DB_BACKUP_FILES);
+	(void)s->env->set_backup_callbacks(s->env, NULL, NULL, NULL);
+	s->env->app_private = NULL;
+	if (b.error != 0) {
+		snprintf(err, errlen, "backup to %s: %s: %s", dir, b.failed,
+		    strerror(b.error));
+		return -1;
+	}
 	if (rc != 0) {
 		snprintf(err, errlen, "backup to %s: %s", dir, db_strerror(rc));
 		return -1;
 	}
+	if (sync_dir(dir) != 0) {
+		snprintf(err, errlen, "backup to %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	progress_file(&b.pr, NULL);
 	return 0;
 }
 
-/* Copies one regular file, fsyncing the copy. */
+/* Copies one regular file, fsyncing the copy; counts its bytes in pr. */
 static int
-copy_file(const char *from, const char *to)
+copy_file(const char *from, const char *to, struct progress *pr)
 {
 	char b[65536];
 	ssize_t n = 0;
@@ -491,13 +822,25 @@ copy_file(const char *from, const char *to)
 	while (rc == 0 && (n = read(in, b, sizeof(b))) > 0) {
 		if (write(out, b, (size_t)n) != n)
 			rc = -1;
+		pr->p.bytes_done += (uint64_t)n;
+		progress_tell(pr);
 	}
 	if (n < 0 || fsync(out) != 0)
 		rc = -1;
 	if (close(out) != 0)
 		rc = -1;
 	(void)close(in);
+	pr->p.files_done++;
 	return rc;
+}
+
+/* The files of an environment: databases and logs. */
+static bool
+env_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 3 && strcmp(name + n - 3, ".db") == 0) || strncmp(name, "log.", 4) == 0;
 }
 
 /* True when dir holds any database or log file. */
@@ -510,47 +853,46 @@ has_environment(const char *dir)
 
 	if (d == NULL)
 		return false;
-	while (!found && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-
-		found = (n > 3 && strcmp(e->d_name + n - 3, ".db") == 0) ||
-		    strncmp(e->d_name, "log.", 4) == 0;
-	}
+	while (!found && (e = readdir(d)) != NULL)
+		found = env_file(e->d_name);
 	(void)closedir(d);
 	return found;
 }
 
 int
-store_restore(const struct config *cfg, const char *backup_dir, char *err,
-    size_t errlen)
+store_restore(const struct config *cfg, const char *backup_dir,
+    store_progress_fn fn, void *arg, char *err, size_t errlen)
 {
 	char from[CONFIG_PATH_MAX + 300], to[CONFIG_PATH_MAX + 300];
+	struct progress pr;
 	struct dirent *e;
 	DB_ENV *env;
 	DIR *d;
 	int rc = 0;
 
+	memset(&pr, 0, sizeof(pr));
+	pr.fn = fn;
+	pr.arg = arg;
 	if (has_environment(cfg->datadir)) {
 		snprintf(err, errlen, "%s already holds an environment: restore into a new "
 		    "data directory", cfg->datadir);
 		return -1;
 	}
+	progress_count(&pr, backup_dir, env_file);
 	d = opendir(backup_dir);
 	if (d == NULL) {
 		snprintf(err, errlen, "%s: %s", backup_dir, strerror(errno));
 		return -1;
 	}
 	while (rc == 0 && (e = readdir(d)) != NULL) {
-		size_t n = strlen(e->d_name);
-
 		/* The databases and logs; DB_CONFIG is written anew, regions and
 		 * the lock file belong to the old home. */
-		if (!((n > 3 && strcmp(e->d_name + n - 3, ".db") == 0) ||
-		    strncmp(e->d_name, "log.", 4) == 0))
+		if (!env_file(e->d_name))
 			continue;
 		snprintf(from, sizeof(from), "%s/%s", backup_dir, e->d_name);
 		snprintf(to, sizeof(to), "%s/%s", cfg->datadir, e->d_name);
-		if (copy_file(from, to) == -1) {
+		progress_file(&pr, e->d_name);
+		if (copy_file(from, to, &pr) == -1) {
 			snprintf(err, errlen, "copying %s: %s", from, strerror(errno));
 			rc = -1;
 		}
@@ -558,6 +900,8 @@ store_restore(const struct config *cfg, const char *backup_dir, char *err,
 	(void)closedir(d);
 	if (rc == -1 || write_db_config(cfg, err, errlen) == -1)
 		return -1;
+	/* Every file copied: recovery, which says nothing until it is done. */
+	progress_file(&pr, NULL);
 	/* A hot backup needs catastrophic recovery: replay every log it has. */
 	if (env_open(cfg, &env, DB_RECOVER_FATAL, err, errlen) == -1)
 		return -1;
@@ -565,33 +909,58 @@ store_restore(const struct config *cfg, const char *backup_dir, char *err,
 	return store_recover(cfg, err, errlen);
 }
 
-int
-store_verify(const struct config *cfg, struct buf *out)
+/* The database files verify checks: every fixed one, and the outboxes. */
+static bool
+verified(const char *name)
+{
+	for (int i = 0; i < STORE_DB_COUNT; i++) {
+		if (strcmp(name, db_files[i]) == 0)
+			return true;
+	}
+	return strcmp(name, OUTBOX_FILE) == 0;
+}
+
+/* Verifies one file (name in the data directory) into out; 0 when sound. */
+static int
+verify_file(const struct config *cfg, const char *name, struct progress *pr,
+    struct buf *out)
 {
 	char path[CONFIG_PATH_MAX + 32];
+	struct stat sb;
+	DB *db;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->datadir, name);
+	progress_file(pr, name);
+	rc = db_create(&db, NULL, 0);
+	if (rc == 0)
+		rc = db->verify(db, path, NULL, NULL, 0); /* frees db */
+	buf_printf(out, "%s: %s\n", name, rc == 0 ? "ok" : db_strerror(rc));
+	pr->p.files_done++;
+	if (stat(path, &sb) == 0)
+		pr->p.bytes_done += (uint64_t)sb.st_size;
+	progress_tell(pr);
+	return rc == 0 ? 0 : -1;
+}
+
+int
+store_verify(const struct config *cfg, struct buf *out, store_progress_fn fn,
+    void *arg)
+{
+	char path[CONFIG_PATH_MAX + 32];
+	struct progress pr;
 	int bad = 0;
 
-	for (int i = 0; i < STORE_DB_COUNT; i++) {
-		DB *db;
-		int rc;
-
-		snprintf(path, sizeof(path), "%s/%s", cfg->datadir, db_files[i]);
-		rc = db_create(&db, NULL, 0);
-		if (rc == 0)
-			rc = db->verify(db, path, NULL, NULL, 0); /* frees db */
-		buf_printf(out, "%s: %s\n", db_files[i], rc == 0 ? "ok" : db_strerror(rc));
-		bad += rc != 0;
-	}
+	memset(&pr, 0, sizeof(pr));
+	pr.fn = fn;
+	pr.arg = arg;
+	progress_count(&pr, cfg->datadir, verified);
+	for (int i = 0; i < STORE_DB_COUNT; i++)
+		bad += verify_file(cfg, db_files[i], &pr, out) != 0;
 	snprintf(path, sizeof(path), "%s/%s", cfg->datadir, OUTBOX_FILE);
-	if (access(path, F_OK) == 0) {
-		DB *db;
-		int rc = db_create(&db, NULL, 0);
-
-		if (rc == 0)
-			rc = db->verify(db, path, NULL, NULL, 0);
-		buf_printf(out, "%s: %s\n", OUTBOX_FILE, rc == 0 ? "ok" : db_strerror(rc));
-		bad += rc != 0;
-	}
+	if (access(path, F_OK) == 0)
+		bad += verify_file(cfg, OUTBOX_FILE, &pr, out) != 0;
+	progress_file(&pr, NULL);
 	return bad ? -1 : 0;
 }
 

@@ -99,22 +99,73 @@ int store_failchk(struct store *s);
  * longer needed. Returns 0 or -1. */
 int store_checkpoint(struct store *s, bool force);
 
-/* Hot backup of the environment into dir (created; must be empty). 0 or -1. */
-int store_backup(struct store *s, const char *dir, char *err, size_t errlen);
+/*
+ * What a directory holds, as store_probe finds it without creating or
+ * changing anything.
+ */
+enum store_probe {
+	STORE_PROBE_ENV,      /* an environment of a format this build reads */
+	STORE_PROBE_MISSING,  /* nothing at that path */
+	STORE_PROBE_NOTDIR,   /* something that is not a directory */
+	STORE_PROBE_EMPTY,    /* an empty directory (but for a lock file) */
+	STORE_PROBE_FOREIGN,  /* a directory of other files: no meta.db, or
+	                       * a meta.db that is not a Berkeley DB B-tree */
+	STORE_PROBE_FORMAT,   /* an environment of a data format this build
+	                       * neither reads nor upgrades (a newer release's) */
+	STORE_PROBE_ERR       /* it could not be read; err says why */
+};
+
+/*
+ * Tells what dir holds. For STORE_PROBE_ENV and STORE_PROBE_FORMAT, format
+ * (len > 0 bytes; cut to fit, bytes that are not printable ASCII as '?')
+ * receives meta.db's "format" ("" when a new environment's
+ * creation was cut short before it was written: recovery completes it).
+ * Reads meta.db through a read-only handle outside any environment, so it
+ * joins nothing, takes no lock and writes no file: safe while orchidd runs
+ * (a page caught while orchidd writes it is read again).
+ */
+enum store_probe store_probe(const char *dir, char *format, size_t len, char *err,
+    size_t errlen);
+
+/*
+ * The progress of a long copy or check (backup, restore, verify), passed to
+ * a store_progress_fn as it goes (often: the caller limits what it shows).
+ * Borrowed for the call.
+ */
+struct store_progress {
+	const char *file;        /* the file in hand; NULL after the last one
+	                          * (restore: recovery runs then) */
+	unsigned files_done;     /* files finished */
+	unsigned files;          /* files in all, counted at the start */
+	uint64_t bytes_done;     /* bytes copied or checked */
+	uint64_t bytes;          /* their sum at the start; files that grow
+	                          * meanwhile can take bytes_done past it */
+};
+typedef void (*store_progress_fn)(void *arg, const struct store_progress *p);
+
+/*
+ * Hot backup of the environment into dir (created; must be empty). fn
+ * (NULL: none) follows the bytes written. 0 or -1 with err.
+ */
+int store_backup(struct store *s, const char *dir, store_progress_fn fn, void *arg,
+    char *err, size_t errlen);
 
 /*
  * Restores a hot backup: copies the files of backup_dir into the (new or
  * empty) data directory of cfg and runs catastrophic recovery there. Only
- * with the lock file held. Returns 0, or -1 with err.
+ * with the lock file held. fn (NULL: none) follows the bytes copied.
+ * Returns 0, or -1 with err.
  */
-int store_restore(const struct config *cfg, const char *backup_dir, char *err,
-    size_t errlen);
+int store_restore(const struct config *cfg, const char *backup_dir,
+    store_progress_fn fn, void *arg, char *err, size_t errlen);
 
 /*
  * Verifies every database file of a quiescent environment (nobody else may
- * use it). Appends one line per file to out. Returns 0 when all are sound.
+ * use it). Appends one line per file to out; fn (NULL: none) is told of
+ * each file before and after its check. Returns 0 when all are sound.
  */
-int store_verify(const struct config *cfg, struct buf *out);
+int store_verify(const struct config *cfg, struct buf *out, store_progress_fn fn,
+    void *arg);
 
 /* Appends human-readable statistics (locks, log, cache, transactions). */
 int store_stats(struct store *s, struct buf *out);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -812,14 +813,221 @@ START_TEST(test_backup)
 
 	put1(STORE_DB_ITEMS, "k", 1, "v", 1);
 	snprintf(dir, sizeof(dir), "%s/backup", tmpdir);
-	ck_assert_msg(store_backup(st, dir, err, sizeof(err)) == 0,
+	ck_assert_msg(store_backup(st, dir, NULL, NULL, err, sizeof(err)) == 0,
 	    "store_backup(%s): got -1 (%s), want 0", dir, err);
 	snprintf(file, sizeof(file), "%s/items.db", dir);
 	ck_assert_msg(access(file, R_OK) == 0, "backup: got no %s, want it", file);
 	/* A second backup into the same, now non-empty, directory is refused. */
 	err[0] = '\0';
-	ck_assert_msg(store_backup(st, dir, err, sizeof(err)) == -1 &&
+	ck_assert_msg(store_backup(st, dir, NULL, NULL, err, sizeof(err)) == -1 &&
 	    err[0] != '\0', "store_backup(non-empty %s): got 0, want -1", dir);
+}
+END_TEST
+
+/* A backup's progress: the bytes and files it was told of. */
+struct seen_progress {
+	int calls, ended;
+	struct store_progress last;
+};
+
+static void
+note_progress(void *arg, const struct store_progress *p)
+{
+	struct seen_progress *sp = arg;
+
+	sp->calls++;
+	sp->ended += p->file == NULL;
+	sp->last = *p;
+	sp->last.file = NULL;
+}
+
+/* backup, restore and verify tell their progress: every file, bytes that
+ * add up, and an end. */
+START_TEST(test_progress)
+{
+	char dir[600], err[512] = "";
+	struct config rcfg;
+	struct seen_progress b = { 0 }, r = { 0 }, v = { 0 };
+	struct buf out;
+
+	put1(STORE_DB_ITEMS, "k", 1, "v", 1);
+	snprintf(dir, sizeof(dir), "%s/backup", tmpdir);
+	ck_assert_msg(store_backup(st, dir, note_progress, &b, err, sizeof(err)) == 0,
+	    "store_backup(%s): got -1 (%s), want 0", dir, err);
+	ck_assert_msg(b.calls > 0 && b.ended == 1 && b.last.files > 0 &&
+	    b.last.files_done >= b.last.files && b.last.bytes_done >= b.last.bytes &&
+	    b.last.bytes > 0, "backup progress: got %d calls, %d ends, %u of %u files, "
+	    "%" PRIu64 " of %" PRIu64 " bytes; want every file and byte, one end", b.calls,
+	    b.ended, b.last.files_done, b.last.files, b.last.bytes_done, b.last.bytes);
+	memcpy(&rcfg, &cfg, sizeof(rcfg));
+	snprintf(rcfg.datadir, sizeof(rcfg.datadir), "%s/restored", tmpdir);
+	ck_assert_msg(mkdir(rcfg.datadir, 0700) == 0, "mkdir %s: got -1, want 0",
+	    rcfg.datadir);
+	ck_assert_msg(store_restore(&rcfg, dir, note_progress, &r, err, sizeof(err)) == 0,
+	    "store_restore(%s): got -1 (%s), want 0", dir, err);
+	ck_assert_msg(r.ended == 1 && r.last.files > 0 && r.last.files_done == r.last.files &&
+	    r.last.bytes_done == r.last.bytes, "restore progress: got %d ends, %u of %u "
+	    "files, %" PRIu64 " of %" PRIu64 " bytes; want all, one end", r.ended,
+	    r.last.files_done, r.last.files, r.last.bytes_done, r.last.bytes);
+	buf_init(&out, 0);
+	ck_assert_msg(store_verify(&rcfg, &out, note_progress, &v) == 0,
+	    "store_verify(%s): got -1 (%s), want 0", rcfg.datadir, out.b_data);
+	buf_free(&out);
+	ck_assert_msg(v.ended == 1 && v.last.files == STORE_DB_COUNT + 1 &&
+	    v.last.files_done == v.last.files && v.last.bytes_done == v.last.bytes,
+	    "verify progress: got %d ends, %u of %u files, %" PRIu64 " of %" PRIu64
+	    " bytes; want %d files, all, one end", v.ended, v.last.files_done,
+	    v.last.files, v.last.bytes_done, v.last.bytes, STORE_DB_COUNT + 1);
+}
+END_TEST
+
+/* What a directory looks like: its entries with size and time, in order. */
+static void
+dir_snapshot(const char *dir, char *out, size_t len)
+{
+	struct dirent **names;
+	char path[1200];
+	struct stat sb;
+	size_t used = 0;
+	int n = scandir(dir, &names, NULL, alphasort);
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+		if (stat(path, &sb) == 0 && used < len)
+			used += (size_t)snprintf(out + used, len - used, "%s:%lld:%lld.%09ld;",
+			    names[i]->d_name, (long long)sb.st_size,
+			    (long long)sb.st_mtim.tv_sec, sb.st_mtim.tv_nsec);
+		free(names[i]);
+	}
+	if (n >= 0)
+		free(names);
+}
+
+/* How a probe case prepares its path (under tmpdir, or tmpdir itself). */
+enum probe_setup {
+	PS_MISSING, PS_FILE, PS_EMPTY, PS_LOCK_ONLY, PS_FOREIGN, PS_JUNK_META,
+	PS_ENV, PS_FORMAT, PS_NO_FORMAT
+};
+
+static const struct probe_case {
+	const char *name;
+	enum probe_setup setup;
+	const char *write;        /* the format written into the environment */
+	enum store_probe want;
+	const char *format;       /* wanted back */
+} probe_cases[] = {
+	{ "missing", PS_MISSING, NULL, STORE_PROBE_MISSING, "" },
+	{ "a file", PS_FILE, NULL, STORE_PROBE_NOTDIR, "" },
+	{ "empty", PS_EMPTY, NULL, STORE_PROBE_EMPTY, "" },
+	{ "a lock file only", PS_LOCK_ONLY, NULL, STORE_PROBE_EMPTY, "" },
+	{ "other files", PS_FOREIGN, NULL, STORE_PROBE_FOREIGN, "" },
+	{ "meta.db not a database", PS_JUNK_META, NULL, STORE_PROBE_FOREIGN, "" },
+	{ "environment (open)", PS_ENV, NULL, STORE_PROBE_ENV, STORE_FORMAT_VERSION },
+	{ "format 1", PS_FORMAT, STORE_FORMAT_OLD, STORE_PROBE_ENV, STORE_FORMAT_OLD },
+	{ "format 9", PS_FORMAT, "9", STORE_PROBE_FORMAT, "9" },
+	{ "a format with a control byte", PS_FORMAT, "10.2-beta\x01x", STORE_PROBE_FORMAT,
+	  "10.2-beta?x" },
+	{ "format unset", PS_NO_FORMAT, NULL, STORE_PROBE_ENV, "" },
+};
+
+static void
+write_file(const char *path, const char *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL && fwrite(data, 1, len, f) == len && fclose(f) == 0,
+	    "writing %s: got an error, want none", path);
+}
+
+/* Sets meta.db's format (NULL: deletes it) and checkpoints, so that the
+ * file on disk has it, as orchidd's maintainer would. */
+static void
+set_format(const char *format)
+{
+	struct store_txn *t = begin(true);
+	enum store_rc rc = format != NULL ?
+	    store_put(t, STORE_DB_META, "format", 6, format, strlen(format)) :
+	    store_del(t, STORE_DB_META, "format", 6);
+
+	ck_assert_msg(rc == STORE_OK, "setting the format: got %s, want STORE_OK",
+	    rc_name(rc));
+	commit(t);
+	ck_assert_msg(store_checkpoint(st, true) == 0, "store_checkpoint: got -1, want 0");
+}
+
+/* Makes the path of a probe case; returns it in path. */
+static void
+probe_prepare(const struct probe_case *tc, char *path, size_t len)
+{
+	char f[1200];
+
+	snprintf(path, len, "%s/probed", tmpdir);
+	switch (tc->setup) {
+	case PS_MISSING:
+		break;
+	case PS_FILE:
+		write_file(path, "x", 1);
+		break;
+	case PS_EMPTY:
+	case PS_LOCK_ONLY:
+	case PS_FOREIGN:
+	case PS_JUNK_META:
+		ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: got -1, want 0", path);
+		snprintf(f, sizeof(f), "%s/%s", path, tc->setup == PS_LOCK_ONLY ?
+		    "orchidd.lock" : tc->setup == PS_FOREIGN ? "notes.txt" : "meta.db");
+		if (tc->setup == PS_JUNK_META)
+			write_file(f, "this is not a Berkeley DB file, and it is long enough "
+			    "to be read as a meta page by the open ..................", 112);
+		else if (tc->setup != PS_EMPTY)
+			write_file(f, "", 0);
+		break;
+	case PS_ENV:
+	case PS_FORMAT:
+	case PS_NO_FORMAT:
+		/* The fixture's environment, open as under a running orchidd. */
+		snprintf(path, len, "%s", tmpdir);
+		if (tc->setup != PS_ENV)
+			set_format(tc->write);
+		break;
+	}
+}
+
+/* store_probe tells each kind of directory apart, and creates or changes
+ * nothing there. */
+START_TEST(test_probe)
+{
+	const struct probe_case *tc = &probe_cases[_i];
+	char path[1100], before[8192], after[8192], format[32] = "x", err[512] = "";
+	enum store_probe got;
+
+	probe_prepare(tc, path, sizeof(path));
+	dir_snapshot(path, before, sizeof(before));
+	got = store_probe(path, format, sizeof(format), err, sizeof(err));
+	dir_snapshot(path, after, sizeof(after));
+	ck_assert_msg(got == tc->want, "store_probe(%s): got %d (%s), want %d", tc->name,
+	    (int)got, err, (int)tc->want);
+	ck_assert_msg(strcmp(format, tc->format) == 0, "store_probe(%s): got format \"%s\", want \"%s\"",
+	    tc->name, format, tc->format);
+	ck_assert_msg(strcmp(before, after) == 0, "store_probe(%s) changed the "
+	    "directory: got %s, want %s", tc->name, after, before);
+	if (tc->setup == PS_MISSING)
+		ck_assert_msg(access(path, F_OK) == -1, "store_probe(missing): got %s "
+		    "created, want nothing", path);
+}
+END_TEST
+
+/* A format longer than the caller's buffer is cut, still unknown. */
+START_TEST(test_probe_small_buffer)
+{
+	char format[3] = "", err[512] = "";
+	enum store_probe got;
+
+	set_format("12345");
+	got = store_probe(tmpdir, format, sizeof(format), err, sizeof(err));
+	ck_assert_msg(got == STORE_PROBE_FORMAT && strcmp(format, "12") == 0,
+	    "store_probe(format 12345, 3 bytes): got %d \"%s\", want %d \"12\"",
+	    (int)got, format, (int)STORE_PROBE_FORMAT);
 }
 END_TEST
 
@@ -1087,6 +1295,8 @@ store_suite(void)
 	tcase_add_test(core, test_maintenance);
 	tcase_add_test(core, test_fork);
 	tcase_add_test(core, test_backup);
+	tcase_add_test(core, test_progress);
+	tcase_add_loop_test(core, test_probe, 0, NCASES(probe_cases));
 	tcase_add_test(core, test_tenants_ensure);
 	tcase_add_loop_test(core, test_tenants_auth, 0, NCASES(auth_cases));
 	tcase_add_loop_test(core, test_tenants_revoke, 0, NCASES(revoke_cases));
@@ -1098,6 +1308,7 @@ store_suite(void)
 	tcase_add_checked_fixture(limits, setup, teardown);
 	tcase_add_test(limits, test_put_big);
 	tcase_add_test(limits, test_cursor_empty);
+	tcase_add_test(limits, test_probe_small_buffer);
 	tcase_set_timeout(limits, 60);
 	suite_add_tcase(s, limits);
 

@@ -41,6 +41,8 @@ class OrchidctlOwnerTest(unittest.TestCase):
         os.chmod(self.tmp, 0o755)
         self.data = os.path.join(self.tmp, "data")
         os.mkdir(self.data)
+        proc = ctl(self.data, "init")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
         proc = ctl(self.data, "key", "create", "t1")
         self.assertEqual(proc.returncode, 0, proc.stderr)
 
