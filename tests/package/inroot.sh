@@ -70,6 +70,15 @@ out="$(orchidctl -c "$conf" key list 2>&1)"
 rc=$?
 check "orchidctl as root refuses with 77 and names the user (exit $rc)" \
     bash -c '[ "$1" -eq 77 ] && [[ "$2" == *"sudo -u orchid"* ]]' _ "$rc" "$out"
+# No environment before the first start: orchidctl refuses to make one
+# by accident (66), "init" makes it on purpose (orchidd's first start would).
+out="$(runuser -u orchid -- orchidctl -c "$conf" key create pkgtest 2>&1)"
+rc=$?
+check "orchidctl key create before any start refuses the empty data directory with 66 (exit $rc: $out)" \
+    bash -c '[ "$1" -eq 66 ] && [[ "$2" == *"/var/lib/orchid"* ]]' _ "$rc" "$out"
+out="$(runuser -u orchid -- orchidctl -c "$conf" init 2>&1)"
+rc=$?
+check "runuser -u orchid -- orchidctl init makes the environment (exit $rc: $out)" test "$rc" -eq 0
 key="$(runuser -u orchid -- orchidctl -c "$conf" key create pkgtest 2>/tmp/ctl.err)"
 rc=$?
 check "runuser -u orchid -- orchidctl key create: exit $rc, a key printed ($(tr '\n' ' ' </tmp/ctl.err))" \
