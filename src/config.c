@@ -37,6 +37,7 @@ static const struct setting settings[] = {
 	{ "max_requests", K_INT, OFF(max_requests), 0, 0, INT32_MAX },
 	{ "durability", K_DURABILITY, OFF(durability), 0, 0, 0 },
 	{ "cache_size", K_SIZE, OFF(cache_size), 0, (int64_t)1 << 20, (int64_t)64 << 30 },
+	{ "min_free_space", K_SIZE, OFF(min_free_space), 0, 0, (int64_t)1 << 40 },
 	{ "checkpoint_interval", K_INT, OFF(checkpoint_interval), 0, 1, 3600 },
 	{ "reclaim_batch", K_INT, OFF(reclaim_batch), 0, 1, 100000 },
 	{ "export_batch", K_INT, OFF(export_batch), 0, 1, 100000 },
@@ -95,6 +96,7 @@ config_defaults(struct config *c)
 	c->max_requests = 0;
 	c->durability = DURABILITY_SYNC;
 	c->cache_size = (int64_t)256 << 20;
+	c->min_free_space = (int64_t)256 << 20;
 	c->checkpoint_interval = 30;
 	c->reclaim_batch = 1000;
 	c->export_batch = 1000;

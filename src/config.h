@@ -30,6 +30,8 @@ struct config {
 	long max_requests;          /* per worker before it is replaced; 0: never */
 	enum durability durability;
 	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
+	int64_t min_free_space;     /* bytes the data directory's file system keeps
+	                             * free: writes get 507 below it; 0: off */
 	int checkpoint_interval;    /* seconds */
 	int reclaim_batch;          /* records per transaction of a collection's reclaim */
 	int export_batch;           /* lines per read transaction of an export */

@@ -144,6 +144,39 @@ struct attempt {
 	bool go;    /* an own-transaction route passed auth: run its handler */
 };
 
+/* One log line per 10 s of writes refused for a full disk. */
+static void
+log_ratelimited_disk_full(const struct request *req)
+{
+	static int64_t logged_ms;
+	static unsigned long left_out;
+
+	if (logged_ms != 0 && req->now_ms - logged_ms < 10000 && req->now_ms >= logged_ms) {
+		left_out++;
+		return;
+	}
+	log_err("%s %s: refused (507): the data directory's file system has less than "
+	    "min_free_space free (%lu more refused since the last line)", req->method_name,
+	    req->uri, left_out);
+	logged_ms = req->now_ms;
+	left_out = 0;
+}
+
+/* A write refused before it changes anything when the disk is nearly full
+ * (store_space_low); true (and a 507) then. */
+static bool
+space_refused(const struct attempt *a, struct response *resp)
+{
+	if (!a->m->write || !store_space_low(a->s))
+		return false;
+	log_ratelimited_disk_full(a->req);
+	http_error(resp, 507, "storage_full", "The server keeps its last free space "
+	    "(min_free_space) and refuses writes until there is more; nothing was changed. "
+	    "Retry later.", NULL);
+	http_header(resp, "Retry-After", "30");
+	return true;
+}
+
 static enum store_rc
 attempt(struct store_txn *txn, void *arg, bool *commit)
 {
@@ -156,7 +189,7 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 	http_response_reset(resp);
 	rc = authenticate(&c, &ok);
 	if (rc == STORE_OK && ok && within_rate(a->req, resp) &&
-	    !answer_early(a->req, a->pr, a->m, resp)) {
+	    !answer_early(a->req, a->pr, a->m, resp) && !space_refused(a, resp)) {
 		if (a->m->own) {
 			/* Only authenticated here; the handler runs after. */
 			a->go = true;
@@ -210,6 +243,23 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 		http_error_unavailable(resp, "The database is recovering; retry the request.");
 		return -1;
 	default:
+		if (store_full()) {
+			/*
+			 * The disk filled inside Berkeley DB, past min_free_space
+			 * (0, or another program took the space between two
+			 * looks). A write's commit that could not be logged could
+			 * not log its abort either: its transaction may still hold
+			 * locks in this process. So the worker answers 507, then
+			 * exits for the master's failure check and recovery,
+			 * which retries until there is space again.
+			 */
+			log_err("%s %s: refused: no space left for the database", req->method_name,
+			    req->uri);
+			http_error(resp, 507, "storage_full", "The server has no space left to "
+			    "store this write; it was not stored. Retry later.", NULL);
+			http_header(resp, "Retry-After", "30");
+			return m.write ? -1 : 0;
+		}
 		log_err("%s %s: store error", req->method_name, req->uri);
 		http_error_internal(resp);
 		return 0;

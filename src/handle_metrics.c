@@ -111,6 +111,11 @@ render_store(const struct store_metrics *sm, struct buf *out)
 	db_counter(out, "orchid_db_deadlocks_total", "Deadlocks Berkeley DB broke by "
 	    "aborting a victim.", sm->deadlocks);
 	db_gauge(out, "orchid_db_locks", "Locks held now.", (double)sm->locks);
+	db_gauge(out, "orchid_disk_free_bytes", "Bytes free (for orchidd's user) on the data "
+	    "directory's file system; writes get 507 below min_free_space.",
+	    (double)sm->disk_free);
+	db_gauge(out, "orchid_disk_size_bytes", "Size of the data directory's file system.",
+	    (double)sm->disk_size);
 	buf_adds(out, "# HELP orchid_db_file_bytes Size of each database file, and of "
 	    "the transaction log files together (file=\"log\").\n"
 	    "# TYPE orchid_db_file_bytes gauge\n");

@@ -503,17 +503,50 @@ wait_all(struct master *m, int timeout)
 }
 
 static void
+drain_sig_pipe(struct master *m)
+{
+	char b[64];
+
+	while (read(m->sig_pipe[0], b, sizeof(b)) > 0)
+		;
+}
+
+/* Recovery, then the upgrade of a format-1 environment (before any worker
+ * or the maintainer joins; after a kill it resumes at the next start).
+ * 0, or -1 with err. */
+static int
+recover(struct master *m, char *err, size_t errlen)
+{
+	if (store_recover(m->cfg, err, errlen) == -1)
+		return -1;
+	metrics_event(m->metrics, MEV_RECOVERY);
+	return upgrade_run(m->cfg, err, errlen);
+}
+
+/* The recovery at start: its failure (a newer data format, a directory
+ * that cannot be used) stops orchidd with the reason. */
+static void
 recover_or_die(struct master *m)
 {
 	char err[512];
 
-	if (store_recover(m->cfg, err, sizeof(err)) == -1)
+	if (recover(m, err, sizeof(err)) == -1)
 		fatal("recovery failed: %s", err);
-	metrics_event(m->metrics, MEV_RECOVERY);
-	/* A format-1 environment is converted here, before any worker (or the
-	 * maintainer) joins; after a kill it resumes at the next start. */
-	if (upgrade_run(m->cfg, err, sizeof(err)) == -1)
-		fatal("%s", err);
+}
+
+/* Waits secs seconds, or less when a stop is asked for; true then. */
+static bool
+pause_unless_stopped(struct master *m, int secs)
+{
+	time_t until = now_s() + secs;
+
+	while (!got_term && now_s() < until) {
+		struct pollfd p = { m->sig_pipe[0], POLLIN, 0 };
+
+		(void)poll(&p, 1, 500);
+		drain_sig_pipe(m);
+	}
+	return got_term != 0;
 }
 
 static void
@@ -529,14 +562,29 @@ start_children(struct master *m)
 	}
 }
 
-/* Kill everything, recover, start again. */
+/*
+ * Kill everything, recover, start again. A recovery that fails while the
+ * server runs (the disk full, an I/O error) is tried again, 1, 2, 4 ... 30 s
+ * apart, until it works or orchidd is told to stop: exiting would leave the
+ * service to systemd's restart limit, and an operator who frees space
+ * expects the server back by itself. Nothing is served meanwhile (the
+ * environment is unusable until recovery completes).
+ */
 static void
 full_recovery(struct master *m, const char *why)
 {
+	char err[512];
+	int wait_s = 1;
+
 	log_warn("%s: stopping all processes and running recovery", why);
 	kill_all(m, SIGKILL);
 	wait_all(m, 5);
-	recover_or_die(m);
+	while (recover(m, err, sizeof(err)) == -1) {
+		log_err("recovery failed: %s; trying again in %d s", err, wait_s);
+		if (pause_unless_stopped(m, wait_s))
+			return;
+		wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
+	}
 	log_info("recovery complete");
 	m->need_failchk = false;
 	m->need_recovery = false;
@@ -721,14 +769,6 @@ install_signals(struct master *m)
 	(void)sigaction(SIGPIPE, &sa, NULL);
 }
 
-static void
-drain_sig_pipe(struct master *m)
-{
-	char b[64];
-
-	while (read(m->sig_pipe[0], b, sizeof(b)) > 0)
-		;
-}
 
 static void
 shutdown_all(struct master *m)

@@ -12,7 +12,7 @@
 /* The statuses Orchid and nginx's pages answer; any other is "other". */
 static const int statuses[] = {
 	200, 201, 204, 206, 304, 400, 401, 403, 404, 405, 406, 409, 411, 412, 413,
-	414, 415, 422, 429, 431, 500, 501, 502, 503, 504,
+	414, 415, 422, 429, 431, 500, 501, 502, 503, 504, 507,
 };
 #define NSTATUS ((int)(sizeof(statuses) / sizeof(statuses[0])) + 1)
 

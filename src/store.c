@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@ struct store {
 
 /* Deadlock retries of this process (store_retry_count). */
 static uint64_t store_retries;
+
 
 /* The handle of db: one of the fixed databases or an open outbox; NULL for
  * an outbox this process has not opened (a programming error, logged). */
@@ -76,15 +78,52 @@ static const char *db_files[STORE_DB_COUNT] = {
 	"collections.db", "counts.db", "reclaim.db",
 };
 
+/* A call since the last store_begin failed for lack of space (store_full). */
+static bool store_nospace;
+
 /* Set by the panic callback; a process has one environment at a time. */
 static volatile sig_atomic_t store_panic_seen;
 
 /* Set while store_recover opens the environment (the master, single-threaded). */
 static bool store_recovering;
 
+/* A write of Berkeley DB's failed for lack of space: set by errcall, read
+ * by event_notify for the DB_EVENT_WRITE_FAILED that follows it. */
+static bool store_write_nospace;
+
+/* The messages of a full disk, logged once every NOSPACE_LOG_MS. */
+#define NOSPACE_LOG_MS 10000
+static int64_t nospace_seen_ms, nospace_logged_ms;
+static unsigned long nospace_left_out;
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool
+says_nospace(const char *msg)
+{
+	return strstr(msg, strerror(ENOSPC)) != NULL || strstr(msg, strerror(EDQUOT)) != NULL;
+}
+
+/* "X: write failed for page N", "X: unable to flush page: N": what a page
+ * write that failed says after the write's own message. */
+static bool
+says_page_write(const char *msg)
+{
+	return strncmp(msg, "BDB3015 ", 8) == 0 || strncmp(msg, "BDB3027 ", 8) == 0;
+}
+
 static void
 errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
+	int64_t now;
+
 	(void)env;
 	(void)pfx;
 	/*
@@ -99,14 +138,57 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 		    msg);
 		return;
 	}
+	/*
+	 * A full disk makes every page write of a checkpoint, and every log
+	 * write, fail and say so, thousands of lines a second: one line every
+	 * NOSPACE_LOG_MS says it, with how many were left out.
+	 */
+	now = mono_ms();
+	/* BDB0137 is the failed write() itself (os_rw.c), said just before
+	 * its DB_EVENT_WRITE_FAILED. */
+	if (strncmp(msg, "BDB0137 ", 8) == 0)
+		store_write_nospace = says_nospace(msg);
+	if (says_nospace(msg)) {
+		store_nospace = true;
+		nospace_seen_ms = now;
+	}
+	if (says_nospace(msg) || (says_page_write(msg) && nospace_seen_ms != 0 &&
+	    now - nospace_seen_ms < 60000)) {
+		if (nospace_logged_ms != 0 && now - nospace_logged_ms < NOSPACE_LOG_MS) {
+			nospace_left_out++;
+			return;
+		}
+		log_err("bdb: %s (the disk is full: writes are refused until there is space; "
+		    "%lu such messages left out since the last)", msg, nospace_left_out);
+		nospace_logged_ms = now;
+		nospace_left_out = 0;
+		return;
+	}
 	log_err("bdb: %s", msg);
 }
 
+/*
+ * A panic needs recovery: every process of the environment exits and the
+ * master recovers. So does a failed write (DB_EVENT_WRITE_FAILED), with one
+ * exception: a write refused for lack of space (ENOSPC, EDQUOT) wrote
+ * nothing that matters. A page stays dirty in the cache and is written
+ * again at the next checkpoint; a log write fails the commit that needed it
+ * (the client gets 507 and the transaction is aborted). Recovering then
+ * would need the space that is missing (recovery writes pages and a
+ * checkpoint), so the service would stop for reads too; instead it goes on
+ * and writes work again once there is space (docs/reliability.md, "A full
+ * disk"). Any other write failure, an I/O error above all, still panics:
+ * after it nothing says what reached the disk.
+ */
 static void
 event_notify(DB_ENV *env, u_int32_t event, void *info)
 {
 	(void)env;
 	(void)info;
+	if (event == DB_EVENT_WRITE_FAILED && store_write_nospace) {
+		store_write_nospace = false;
+		return;
+	}
 	if (event == DB_EVENT_PANIC || event == DB_EVENT_WRITE_FAILED)
 		store_panic_seen = 1;
 }
@@ -128,6 +210,8 @@ is_alive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
 static enum store_rc
 map_rc(int rc, const char *what)
 {
+	if (rc == ENOSPC || rc == EDQUOT)
+		store_nospace = true;
 	switch (rc) {
 	case 0:
 		return STORE_OK;
@@ -147,24 +231,41 @@ map_rc(int rc, const char *what)
 	}
 }
 
-/* DB_CONFIG is generated from orchidd.conf at every recovery, so the
- * settings that size the regions always follow the config. */
+/* True when the file at path holds exactly len bytes equal to text. */
+static bool
+same_file(const char *path, const char *text, size_t len)
+{
+	char b[8192];
+	size_t n;
+	FILE *f = fopen(path, "r");
+	bool same;
+
+	if (f == NULL)
+		return false;
+	n = fread(b, 1, sizeof(b), f);
+	same = n == len && len < sizeof(b) && memcmp(b, text, len) == 0;
+	(void)fclose(f);
+	return same;
+}
+
+/*
+ * DB_CONFIG is generated from orchidd.conf at every recovery, so the
+ * settings that size the regions always follow the config. It is written
+ * only when it changes: a recovery on a full disk (after a worker died of
+ * it) must not fail for want of the space to rewrite a file it already has.
+ */
 static int
 write_db_config(const struct config *cfg, char *err, size_t errlen)
 {
-	char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 40];
+	char path[CONFIG_PATH_MAX + 32], tmp[CONFIG_PATH_MAX + 40], text[4096];
 	FILE *f;
+	int n;
 	const char *dflag = cfg->durability == DURABILITY_WRITE ? "set_flags DB_TXN_WRITE_NOSYNC\n"
 	    : cfg->durability == DURABILITY_NONE ? "set_flags DB_TXN_NOSYNC\n" : "";
 
 	snprintf(path, sizeof(path), "%s/DB_CONFIG", cfg->datadir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (f == NULL) {
-		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
-		return -1;
-	}
-	fprintf(f,
+	n = snprintf(text, sizeof(text),
 	    "# Generated by orchidd from %s at every start: edit that file instead.\n"
 	    "# Read by every orchidd process, orchidctl and the db5.3_* utilities.\n"
 	    "set_cachesize %lld %lld 1\n"
@@ -180,13 +281,27 @@ write_db_config(const struct config *cfg, char *err, size_t errlen)
 	    cfg->path[0] ? cfg->path : "the built-in defaults",
 	    (long long)(cfg->cache_size >> 30), (long long)(cfg->cache_size & ((1 << 30) - 1)),
 	    cfg->workers * 4 + 64, config_durability_name(cfg->durability), dflag);
-	if (fflush(f) != 0 || fsync(fileno(f)) != 0 || ferror(f)) {
-		snprintf(err, errlen, "%s: write failed", tmp);
+	if (n < 0 || (size_t)n >= sizeof(text)) {
+		snprintf(err, errlen, "%s: the generated text is too long", path);
+		return -1;
+	}
+	if (same_file(path, text, (size_t)n))
+		return 0;
+	f = fopen(tmp, "w");
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (fwrite(text, 1, (size_t)n, f) != (size_t)n || fflush(f) != 0 ||
+	    fsync(fileno(f)) != 0 || ferror(f)) {
+		snprintf(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
 		(void)fclose(f);
+		(void)unlink(tmp);
 		return -1;
 	}
 	if (fclose(f) != 0 || rename(tmp, path) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		(void)unlink(tmp);
 		return -1;
 	}
 	return 0;
@@ -444,6 +559,51 @@ store_probe(const char *dir, char *format, size_t len, char *err, size_t errlen)
 	return STORE_PROBE_ERR;
 }
 
+/*
+ * The region files (the cache, locks, log buffer: __db.001 ...) live in the
+ * data directory and are mapped into every process. Berkeley DB creates
+ * them sparse, so a page first touched when the file system is full cannot
+ * be backed, and the process touching it dies of SIGBUS inside Berkeley DB
+ * (found filling a tmpfs: failchk then failed and the master recovered).
+ * Allocating their blocks right after recovery made them finds a full disk
+ * at recovery, as an error, never later as a signal. (DB_REGION_INIT would
+ * do it by writing every region whole at each recovery and faulting it in
+ * in every process that joins: hundreds of MB per start.)
+ */
+static int
+allocate_regions(const char *dir, char *err, size_t errlen)
+{
+	char path[CONFIG_PATH_MAX + 300];
+	struct dirent *e;
+	struct stat sb;
+	DIR *d = opendir(dir);
+	int rc = 0;
+
+	if (d == NULL) {
+		snprintf(err, errlen, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while (rc == 0 && (e = readdir(d)) != NULL) {
+		int fd, frc;
+
+		if (strncmp(e->d_name, "__db.", 5) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((fd = open(path, O_RDWR | O_CLOEXEC)) == -1)
+			continue;
+		frc = fstat(fd, &sb) == 0 && sb.st_size > 0 ?
+		    posix_fallocate(fd, 0, sb.st_size) : 0;
+		/* A file system without fallocate: nothing to reserve with. */
+		if (frc != 0 && frc != EOPNOTSUPP && frc != EINVAL) {
+			snprintf(err, errlen, "reserving the space of %s: %s", path, strerror(frc));
+			rc = -1;
+		}
+		(void)close(fd);
+	}
+	(void)closedir(d);
+	return rc;
+}
+
 int
 store_recover(const struct config *cfg, char *err, size_t errlen)
 {
@@ -463,7 +623,9 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	store_recovering = false;
 	if (rc == -1)
 		return -1;
-	rc = open_dbs(&s, true, err, errlen);
+	rc = allocate_regions(cfg->datadir, err, errlen);
+	if (rc == 0)
+		rc = open_dbs(&s, true, err, errlen);
 	if (rc == 0)
 		rc = check_format(&s, err, errlen);
 	/* The workers' search outboxes (and the last one, the registry of
@@ -1097,6 +1259,14 @@ store_metrics(struct store *s, struct store_metrics *m)
 		(void)closedir(d);
 	}
 	m->nfiles = n + 1;
+	{
+		struct statvfs vfs;
+
+		if (statvfs(dir, &vfs) == 0) {
+			m->disk_free = (uint64_t)vfs.f_bavail * vfs.f_frsize;
+			m->disk_size = (uint64_t)vfs.f_blocks * vfs.f_frsize;
+		}
+	}
 	if (rc == -1)
 		log_warn("metrics: a Berkeley DB statistics call failed");
 	return rc;
@@ -1108,6 +1278,31 @@ store_retry_count(void)
 	return store_retries;
 }
 
+bool
+store_space_low(struct store *s)
+{
+	static int64_t looked_ms;
+	static bool low;
+	int64_t now = mono_ms();
+	struct statvfs vfs;
+
+	if (s->cfg->min_free_space <= 0)
+		return false;
+	if (looked_ms != 0 && now - looked_ms < 1000)
+		return low;
+	looked_ms = now;
+	if (statvfs(s->cfg->datadir, &vfs) != 0)
+		return low = false;
+	low = (uint64_t)vfs.f_bavail * vfs.f_frsize < (uint64_t)s->cfg->min_free_space;
+	return low;
+}
+
+bool
+store_full(void)
+{
+	return store_nospace;
+}
+
 enum store_rc
 store_begin(struct store *s, bool write, struct store_txn **out)
 {
@@ -1116,6 +1311,7 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 
 	if (store_panic_seen)
 		return STORE_PANIC;
+	store_nospace = false;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return STORE_ERR;

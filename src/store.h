@@ -179,6 +179,7 @@ struct store_metrics {
 	int64_t checkpoint_time;                   /* Unix time of the last; 0: none */
 	uint64_t cache_hits, cache_misses, cache_bytes, cache_dirty_pages;
 	uint64_t lock_requests, lock_waits, deadlocks, locks;
+	uint64_t disk_free, disk_size;             /* the data directory's file system */
 	int nfiles;
 	struct {
 		const char *name;                  /* "items.db", ..., "log" (every log file) */
@@ -191,6 +192,20 @@ int store_metrics(struct store *s, struct store_metrics *m);
 
 /* Deadlock retries made by store_run and store_run_ex in this process. */
 uint64_t store_retry_count(void);
+
+/*
+ * True when the data directory's file system has less than min_free_space
+ * bytes free for this user (statvfs, looked at once a second at most): a
+ * write refused then never meets a full disk inside Berkeley DB, where a
+ * transaction that cannot log its commit cannot log its abort either, and
+ * would hold its locks. False when min_free_space is 0 or statvfs fails.
+ */
+bool store_space_low(struct store *s);
+
+/* True when a call since this process's last store_begin failed for lack
+ * of space (ENOSPC, EDQUOT): the STORE_ERR it returned means "the disk is
+ * full", which the caller may answer apart (507). */
+bool store_full(void);
 
 /* The store of a transaction, and the config a store was opened with. */
 struct store *store_txn_store(struct store_txn *t);
