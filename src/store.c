@@ -1129,36 +1129,28 @@ store_verify(const struct config *cfg, struct buf *out, store_progress_fn fn,
 int
 store_stats(struct store *s, struct buf *out)
 {
-	DB_LOCK_STAT *ls = NULL;
-	DB_LOG_STAT *lg = NULL;
-	DB_TXN_STAT *ts = NULL;
-	DB_MPOOL_STAT *ms = NULL;
+	struct store_metrics m;
 
-	if (s->env->lock_stat(s->env, &ls, 0) == 0) {
-		buf_printf(out, "locks: %lu in use (max %lu), lockers %lu, deadlocks %lu\n",
-		    (unsigned long)ls->st_nlocks, (unsigned long)ls->st_maxnlocks,
-		    (unsigned long)ls->st_nlockers, (unsigned long)ls->st_ndeadlocks);
-		free(ls);
-	}
-	if (s->env->log_stat(s->env, &lg, 0) == 0) {
-		buf_printf(out, "log: file %lu offset %lu, %lu MB written, %lu syncs\n",
-		    (unsigned long)lg->st_cur_file, (unsigned long)lg->st_cur_offset,
-		    (unsigned long)lg->st_w_mbytes, (unsigned long)lg->st_scount);
-		free(lg);
-	}
-	if (s->env->txn_stat(s->env, &ts, 0) == 0) {
-		buf_printf(out, "transactions: %lu active, %lu begun, %lu committed, %lu aborted\n",
-		    (unsigned long)ts->st_nactive, (unsigned long)ts->st_nbegins,
-		    (unsigned long)ts->st_ncommits, (unsigned long)ts->st_naborts);
-		free(ts);
-	}
-	if (s->env->memp_stat(s->env, &ms, NULL, 0) == 0) {
-		buf_printf(out, "cache: %lu MB, hits %lu, misses %lu, dirty evictions %lu\n",
-		    (unsigned long)(ms->st_gbytes * 1024 + ms->st_bytes / (1024 * 1024)),
-		    (unsigned long)ms->st_cache_hit, (unsigned long)ms->st_cache_miss,
-		    (unsigned long)ms->st_ro_evict + (unsigned long)ms->st_rw_evict);
-		free(ms);
-	}
+	/* The same figures as GET /metrics (script/bench and bench/soak read
+	 * these lines: keep their words). */
+	(void)store_metrics(s, &m);
+	buf_printf(out, "locks: %lu in use (max %lu), lockers %lu, deadlocks %lu\n",
+	    (unsigned long)m.locks, (unsigned long)m.locks_max, (unsigned long)m.lockers,
+	    (unsigned long)m.deadlocks);
+	buf_printf(out, "log: file %lu offset %lu, %lu MB written, %lu syncs\n",
+	    (unsigned long)m.log_file, (unsigned long)m.log_offset,
+	    (unsigned long)(m.log_bytes >> 20), (unsigned long)m.log_flushes);
+	buf_printf(out, "transactions: %lu active, %lu begun, %lu committed, %lu aborted\n",
+	    (unsigned long)m.active, (unsigned long)m.begins, (unsigned long)m.commits,
+	    (unsigned long)m.aborts);
+	buf_printf(out, "cache: %lu MB, hits %lu, misses %lu, dirty evictions %lu\n",
+	    (unsigned long)(m.cache_bytes >> 20), (unsigned long)m.cache_hits,
+	    (unsigned long)m.cache_misses, (unsigned long)m.cache_evictions);
+	buf_printf(out, "disk: %lu MB free of %lu MB, min_free_space %lu MB: writes %s\n",
+	    (unsigned long)(m.disk_free >> 20), (unsigned long)(m.disk_size >> 20),
+	    (unsigned long)(s->cfg->min_free_space >> 20),
+	    s->cfg->min_free_space > 0 && m.disk_free < (uint64_t)s->cfg->min_free_space ?
+	    "refused (507 storage_full)" : "accepted");
 	for (int i = 0; i < STORE_DB_COUNT; i++) {
 		DB_BTREE_STAT *bs = NULL;
 		DB_HASH_STAT *hs = NULL;
@@ -1221,6 +1213,8 @@ store_metrics(struct store *s, struct store_metrics *m)
 	}
 	if (s->env->log_stat(s->env, &lg, 0) == 0) {
 		m->log_flushes = lg->st_scount;
+		m->log_file = lg->st_cur_file;
+		m->log_offset = lg->st_cur_offset;
 		m->log_bytes = (uint64_t)lg->st_w_mbytes * 1048576u + lg->st_w_bytes;
 		free(lg);
 	} else {
@@ -1231,6 +1225,7 @@ store_metrics(struct store *s, struct store_metrics *m)
 		m->cache_misses = ms->st_cache_miss;
 		m->cache_bytes = (uint64_t)ms->st_gbytes * 1073741824u + ms->st_bytes;
 		m->cache_dirty_pages = ms->st_page_dirty;
+		m->cache_evictions = (uint64_t)ms->st_ro_evict + ms->st_rw_evict;
 		free(ms);
 	} else {
 		rc = -1;
@@ -1240,6 +1235,8 @@ store_metrics(struct store *s, struct store_metrics *m)
 		m->lock_waits = ls->st_lock_wait;
 		m->deadlocks = ls->st_ndeadlocks;
 		m->locks = ls->st_nlocks;
+		m->locks_max = ls->st_maxnlocks;
+		m->lockers = ls->st_nlockers;
 		free(ls);
 	} else {
 		rc = -1;

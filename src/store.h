@@ -167,7 +167,8 @@ int store_restore(const struct config *cfg, const char *backup_dir,
 int store_verify(const struct config *cfg, struct buf *out, store_progress_fn fn,
     void *arg);
 
-/* Appends human-readable statistics (locks, log, cache, transactions). */
+/* Appends human-readable statistics (locks, log, transactions, cache, the
+ * disk's free space against min_free_space, each database's records). */
 int store_stats(struct store *s, struct buf *out);
 
 /* The environment's figures for GET /metrics. Counters run from the last
@@ -176,9 +177,12 @@ int store_stats(struct store *s, struct buf *out);
 struct store_metrics {
 	uint64_t begins, commits, aborts, active;  /* transactions */
 	uint64_t log_flushes, log_bytes;           /* fsyncs of the log; written */
+	uint64_t log_file, log_offset;             /* where the log ends now */
 	int64_t checkpoint_time;                   /* Unix time of the last; 0: none */
 	uint64_t cache_hits, cache_misses, cache_bytes, cache_dirty_pages;
+	uint64_t cache_evictions;                  /* pages evicted (clean or dirty) */
 	uint64_t lock_requests, lock_waits, deadlocks, locks;
+	uint64_t locks_max, lockers;               /* most locks held at once; lockers now */
 	uint64_t disk_free, disk_size;             /* the data directory's file system */
 	int nfiles;
 	struct {

@@ -9,6 +9,7 @@ rest with 64 KB items until every write is refused. Checked:
   and none hangs; Berkeley DB itself never met a full disk;
 - meanwhile reads, listings and pings answer 200, and no orchidd process
   died (the same workers, orchid_worker_failures_total 0, no recovery);
+  orchidctl stats says writes are refused;
 - once the reserve is deleted, writes succeed again by themselves;
 - another program fills the disk to the last byte: writes get 507, reads
   200; orchidd killed with SIGKILL then, space freed, orchidd started again:
@@ -158,6 +159,9 @@ def main():
                                                                  after["workers"]))
         check(failures == 0 and recoveries == 1, "metrics: %s worker failures, %s "
               "recoveries" % (failures, recoveries))
+        stats = srv.orchidctl("stats").stdout.decode()
+        check("writes refused (507 storage_full)" in stats, "orchidctl stats says writes "
+              "are refused: %s" % [l for l in stats.splitlines() if l.startswith("disk:")])
         with open(srv.orchidd_log) as f:
             text = f.read()
         check("signal" not in text and "recovery failed" not in text,
