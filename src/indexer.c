@@ -1657,6 +1657,20 @@ may_yield(const struct flood *f, const struct config *cfg, int64_t now)
 	return cfg->indexer_yield && now >= f->urgent_until;
 }
 
+/* One log line a minute while the disk keeps the indexer waiting. */
+static void
+space_wait_log(void)
+{
+	static int64_t logged;
+	int64_t now = timefmt_now_ms();
+
+	if (logged != 0 && now - logged < 60000 && now >= logged)
+		return;
+	logged = now;
+	log_warn("indexer: the data directory's file system has less than min_free_space "
+	    "free: indexing waits until there is more");
+}
+
 void
 indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd, int urgent_fd)
 {
@@ -1700,6 +1714,15 @@ indexer_main(const struct config *cfg, int ready_fd, int parent, int wake_fd, in
 		long n;
 		int b = 0;
 
+		/* The index lives on the data directory's file system too, and
+		 * each round also writes to the log: below min_free_space the
+		 * indexer waits, as the writes do (searches that need what it
+		 * has not indexed answer 503 after search_wait meanwhile). */
+		if (store_space_low(s)) {
+			space_wait_log();
+			sleep_ms(1000);
+			continue;
+		}
 		if (timefmt_now_ms() - x.rescan_at >= RESCAN_MS)
 			rescan(&x);
 		if (drain(urgent_fd) > 0)

@@ -199,7 +199,7 @@ uint64_t store_retry_count(void);
 
 /*
  * True when the data directory's file system has less than min_free_space
- * bytes free for this user (statvfs, looked at once a second at most): a
+ * bytes free for this user (statvfs, at every call): a
  * write refused then never meets a full disk inside Berkeley DB, where a
  * transaction that cannot log its commit cannot log its abort either, and
  * would hold its locks. False when min_free_space is 0 or statvfs fails.

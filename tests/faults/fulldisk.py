@@ -94,8 +94,13 @@ def main():
         with open(reserve, "wb") as f:
             f.write(b"\0" * (RESERVE_MB << 20))
             os.fsync(f.fileno())
+        # Search off: the indexer pauses below min_free_space, but one of its
+        # rounds can write up to indexer_batch documents' data into the
+        # index at once, past the reserve on a disk as fast as a tmpfs
+        # (docs/reliability.md, "A full disk").
         srv = FullDiskServer(mnt, workers=4, extra={"cache_size": "16M",
-                                                     "min_free_space": MIN_FREE})
+                                                     "min_free_space": MIN_FREE,
+                                                     "search": 0})
         srv.start()
         key = srv.new_key("full")
         acked = {}          # key -> sha256 of the value acknowledged
@@ -166,8 +171,9 @@ def main():
             text = f.read()
         check("signal" not in text and "recovery failed" not in text,
               "the log has no signal death and no failed recovery")
-        check("No space left" not in text and "min_free_space" in text,
-              "Berkeley DB never met the full disk; the refusals are logged")
+        nospace = [l for l in text.splitlines() if "No space left" in l][:3]
+        check(not nospace and "min_free_space" in text,
+              "no process met the full disk (%s); the refusals are logged" % nospace)
 
         # Space again: writes resume by themselves.
         os.unlink(reserve)
@@ -188,7 +194,6 @@ def main():
                     f.write(b"\0" * (1 << 20))
             except OSError:
                 pass
-        time.sleep(1.2)  # the space is looked at once a second
         st = srv.request("PUT", "/v0/fill/later", key=key, body={"pad": "x" * VALUE})[0]
         check(st == 507, "the disk full to the last byte: a write is refused with 507 (%d)"
               % st)
