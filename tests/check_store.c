@@ -976,9 +976,12 @@ probe_prepare(const struct probe_case *tc, char *path, size_t len)
 		ck_assert_msg(mkdir(path, 0700) == 0, "mkdir %s: got -1, want 0", path);
 		snprintf(f, sizeof(f), "%s/%s", path, tc->setup == PS_LOCK_ONLY ?
 		    "orchidd.lock" : tc->setup == PS_FOREIGN ? "notes.txt" : "meta.db");
-		if (tc->setup == PS_JUNK_META)
-			write_file(f, "this is not a Berkeley DB file, and it is long enough "
-			    "to be read as a meta page by the open ..................", 112);
+		if (tc->setup == PS_JUNK_META) {
+			static const char junk[] = "this is not a Berkeley DB file, and it "
+			    "is long enough to be read as a meta page by the open ..........";
+
+			write_file(f, junk, sizeof(junk) - 1);
+		}
 		else if (tc->setup != PS_EMPTY)
 			write_file(f, "", 0);
 		break;
