@@ -230,6 +230,24 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 			rc = STORE_ERR;
 		}
 	}
+	/*
+	 * A write whose commit failed (a log write or flush that reported an
+	 * error, a panic during the commit) may or may not be durable: the
+	 * client is told so, never asked to simply retry, and never sent a
+	 * 2xx. The worker exits and the master recovers the environment,
+	 * after which the write is either wholly there or wholly absent. A
+	 * commit refused for lack of space before anything was flushed is
+	 * the 507 below: nothing stored.
+	 */
+	if (rc != STORE_OK && m.write && store_outcome_unknown() &&
+	    (rc == STORE_PANIC || !store_full())) {
+		log_err("%s %s: the commit failed; whether the write was stored is unknown "
+		    "until recovery", req->method_name, req->uri);
+		http_error(resp, 500, "write_outcome_unknown", "The write could not be made "
+		    "durable (the database met an I/O error while committing it): it may or may "
+		    "not have been stored. Read it back before writing it again.", NULL);
+		return -1;
+	}
 	switch (rc) {
 	case STORE_OK:
 		return 0;

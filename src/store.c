@@ -81,6 +81,9 @@ static const char *db_files[STORE_DB_COUNT] = {
 /* A call since the last store_begin failed for lack of space (store_full). */
 static bool store_nospace;
 
+/* The last commit since the last store_begin failed (store_outcome_unknown). */
+static bool store_commit_failed;
+
 /* Set by the panic callback; a process has one environment at a time. */
 static volatile sig_atomic_t store_panic_seen;
 
@@ -191,6 +194,49 @@ event_notify(DB_ENV *env, u_int32_t event, void *info)
 	}
 	if (event == DB_EVENT_PANIC || event == DB_EVENT_WRITE_FAILED)
 		store_panic_seen = 1;
+}
+
+/*
+ * Every flush Berkeley DB makes (the log at a commit, the database files at
+ * a checkpoint) comes here (db_env_set_func_fsync). A flush that fails is
+ * never tried again into a success: after a failed fsync Linux may have
+ * marked the pages it could not write clean, so a second fsync can return 0
+ * with the data still not on the disk (the "fsyncgate" lesson; Berkeley DB
+ * 5.3 itself does not panic when a log flush fails, so a later commit's
+ * flush would succeed past the hole). So the first failure panics the
+ * environment: every process stops at its next call (no later commit is
+ * acknowledged), and the master recovers, after dropping the OS's cached
+ * pages of every file so that recovery reads what is on the disk
+ * (drop_cached_pages). From then on every flush of this handle fails too.
+ */
+static DB_ENV *flush_env;          /* this process's environment, for the panic */
+static volatile sig_atomic_t flush_failed;
+
+static int
+flush_file(int fd)
+{
+	char proc[64], path[512];
+	ssize_t n;
+	int e;
+
+	if (flush_failed)
+		return EIO;
+	if (fdatasync(fd) == 0)
+		return 0;
+	e = errno;
+	if (e == EINTR)
+		return e;       /* Berkeley DB retries */
+	flush_failed = 1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	log_err("flushing %s failed: %s; the environment is stopped and recovered (a failed "
+	    "flush is never retried)", n > 0 ? path : "a database file", strerror(e));
+	if (flush_env != NULL)
+		(void)flush_env->set_flags(flush_env, DB_PANIC_ENVIRONMENT, 1);
+	store_panic_seen = 1;
+	errno = e;
+	return e;
 }
 
 /*
@@ -323,6 +369,11 @@ env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
 		snprintf(err, errlen, "db_env_create: %s", db_strerror(rc));
 		return -1;
 	}
+	/* A new handle: its flushes are trusted again (flush_file). */
+	(void)db_env_set_func_fsync(flush_file);
+	flush_failed = 0;
+	flush_env = env;
+	store_panic_seen = 0;
 	env->set_errcall(env, errcall);
 	(void)env->set_event_notify(env, event_notify);
 	/* Both are needed before open for failchk to track processes. */
@@ -333,6 +384,7 @@ env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
 		snprintf(err, errlen, "opening the environment in %s: %s", cfg->datadir,
 		    db_strerror(rc));
 		(void)env->close(env, 0);
+		flush_env = NULL;
 		return -1;
 	}
 	*out = env;
@@ -560,6 +612,42 @@ store_probe(const char *dir, char *format, size_t len, char *err, size_t errlen)
 }
 
 /*
+ * Before recovery, the OS's cached pages of the log and database files are
+ * dropped (POSIX_FADV_DONTNEED; dirty pages are written and kept, so this
+ * loses nothing), so that recovery reads what is on the disk. After a write
+ * or flush that failed, Linux can keep the pages it could not write as
+ * clean cached pages: recovery would read them, take a log the disk does
+ * not hold for complete, and write after it, while a power cut would leave
+ * a hole (flush_file). Reading the disk, recovery ends the log where the
+ * disk's ends and redoes the pages from it. The cost is a cold cache after
+ * a recovery.
+ */
+static void
+drop_cached_pages(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char path[CONFIG_PATH_MAX + 256];
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		int fd;
+
+		if (strncmp(e->d_name, "log.", 4) != 0 &&
+		    (n < 3 || strcmp(e->d_name + n - 3, ".db") != 0))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		(void)posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+		(void)close(fd);
+	}
+	(void)closedir(d);
+}
+
+/*
  * The region files (the cache, locks, log buffer: __db.001 ...) live in the
  * data directory and are mapped into every process. Berkeley DB creates
  * them sparse, so a page first touched when the file system is full cannot
@@ -618,6 +706,7 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	}
 	if (write_db_config(cfg, err, errlen) == -1)
 		return -1;
+	drop_cached_pages(cfg->datadir);
 	store_recovering = true;
 	rc = env_open(cfg, &s.env, DB_RECOVER, err, errlen);
 	store_recovering = false;
@@ -643,13 +732,23 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 		if (s.outbox[i] != NULL)
 			(void)s.outbox[i]->close(s.outbox[i], 0);
 	}
-	if (rc == 0 && s.env->txn_checkpoint(s.env, 0, 0, DB_FORCE) != 0)
-		log_warn("checkpoint after recovery failed");
+	if (rc == 0 && s.env->txn_checkpoint(s.env, 0, 0, DB_FORCE) != 0) {
+		/* Lack of space only delays it; a failed flush means the disk
+		 * cannot be trusted yet: recovery is tried again. */
+		if (flush_failed) {
+			snprintf(err, errlen, "the checkpoint after recovery could not flush "
+			    "(an I/O error)");
+			rc = -1;
+		} else {
+			log_warn("checkpoint after recovery failed");
+		}
+	}
 	for (int i = 0; i < STORE_DB_COUNT; i++) {
 		if (s.db[i] != NULL)
 			(void)s.db[i]->close(s.db[i], 0);
 	}
 	(void)s.env->close(s.env, 0);
+	flush_env = NULL;
 	return rc;
 }
 
@@ -703,6 +802,7 @@ store_close(struct store *s)
 	}
 	if (s->env != NULL)
 		(void)s->env->close(s->env, 0);
+	flush_env = NULL;
 	free(s);
 }
 
@@ -731,9 +831,25 @@ store_checkpoint(struct store *s, bool force)
 	char **list = NULL;
 	int rc;
 
+	store_nospace = false;
 	rc = s->env->txn_checkpoint(s->env, 0, 0, force ? DB_FORCE : 0);
 	if (rc != 0) {
 		map_rc(rc, "txn_checkpoint");
+		/*
+		 * A page write or a file's flush failed for another reason than
+		 * a full disk (which only delays the checkpoint: the pages stay
+		 * dirty and are written at the next one). After an I/O error
+		 * nothing says what reached the disk; Linux may even have marked
+		 * the pages of a failed fsync clean, so that the next checkpoint
+		 * would succeed without writing them and let their log go. So
+		 * the process reports a panic: it exits and the master recovers
+		 * the environment from the log.
+		 */
+		if (rc != ENOSPC && rc != EDQUOT && !store_nospace && !store_panic_seen) {
+			log_err("checkpoint failed (%s): the environment is to be recovered",
+			    db_strerror(rc));
+			store_panic_seen = 1;
+		}
 		return -1;
 	}
 	/* Log files older than the checkpoint are no longer needed for normal
@@ -1068,6 +1184,7 @@ store_restore(const struct config *cfg, const char *backup_dir,
 	if (env_open(cfg, &env, DB_RECOVER_FATAL, err, errlen) == -1)
 		return -1;
 	(void)env->close(env, 0);
+	flush_env = NULL;
 	return store_recover(cfg, err, errlen);
 }
 
@@ -1294,6 +1411,12 @@ store_full(void)
 	return store_nospace;
 }
 
+bool
+store_outcome_unknown(void)
+{
+	return store_commit_failed;
+}
+
 enum store_rc
 store_begin(struct store *s, bool write, struct store_txn **out)
 {
@@ -1303,6 +1426,7 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 	if (store_panic_seen)
 		return STORE_PANIC;
 	store_nospace = false;
+	store_commit_failed = false;
 	t = calloc(1, sizeof(*t));
 	if (t == NULL)
 		return STORE_ERR;
@@ -1333,6 +1457,7 @@ store_commit(struct store_txn *t)
 	close_cursors(t);
 	rc = t->txn->commit(t->txn, t->nosync ? DB_TXN_NOSYNC : 0);
 	free(t);
+	store_commit_failed = rc != 0;
 	return map_rc(rc, "txn_commit");
 }
 

@@ -211,6 +211,12 @@ bool store_space_low(struct store *s);
  * full", which the caller may answer apart (507). */
 bool store_full(void);
 
+/* True when this process's last commit (since its last store_begin)
+ * returned an error: Berkeley DB may or may not have made the transaction
+ * durable (a failed log write or flush, a panic during the commit), so
+ * whether the write was stored is unknown until recovery has run. */
+bool store_outcome_unknown(void);
+
 /* The store of a transaction, and the config a store was opened with. */
 struct store *store_txn_store(struct store_txn *t);
 const struct config *store_config(const struct store *s);

@@ -334,13 +334,16 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 	} else if (read_body(fr, &req, &pr, resp) == 0) {
 		rc = dispatch_request(s, &req, &pr, resp);
 	}
-	if (resp->stream.run != NULL) {
+	if (resp->stream.run != NULL)
 		write_stream(fr, cfg, &req, resp);
-		if (store_panicked(s))
-			rc = -1;
-	} else {
+	else
 		write_response(fr, &req, resp);
-	}
+	/* Berkeley DB panicked, or a write of its failed (an I/O error), in
+	 * this request: this answer was complete (a commit that succeeded was
+	 * flushed), but the environment is to be recovered, so the worker
+	 * exits after it. */
+	if (store_panicked(s))
+		rc = -1;
 	if (w->metrics != NULL)
 		count(w, &req, resp, start_us);
 	big = resp->body.b_cap > RELEASE_BYTES || resp->headers.b_cap > RELEASE_BYTES ||
