@@ -257,6 +257,16 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 		http_error_unavailable(resp, "The database is busy; retry the request.");
 		return 0;
 	case STORE_PANIC:
+		if (store_corrupt(NULL, 0, NULL)) {
+			/* This request read a page that failed its checksum
+			 * (store.c logs which): retrying cannot help until the
+			 * data is repaired, so no 503 and no Retry-After. */
+			log_err("%s %s: a page it needs is corrupt", req->method_name, req->uri);
+			http_error(resp, 500, "storage_corrupt", "The stored data this request "
+			    "needs is damaged; it cannot be read until the operator repairs it.",
+			    NULL);
+			return -1;
+		}
 		log_err("%s %s: the environment needs recovery", req->method_name, req->uri);
 		http_error_unavailable(resp, "The database is recovering; retry the request.");
 		return -1;

@@ -525,15 +525,41 @@ recover(struct master *m, char *err, size_t errlen)
 	return upgrade_run(m->cfg, err, errlen);
 }
 
+/*
+ * A recovery that failed because it met a page that failed its checksum
+ * (store.c has logged the file and page): trying again cannot help, since
+ * recovery must read that page, so orchidd stops with
+ * MASTER_EXIT_CORRUPT and says how to repair. Returns when that was not
+ * the reason.
+ */
+static void
+stop_if_corrupt(struct master *m)
+{
+	char file[64];
+	unsigned long page;
+
+	if (!store_corrupt(file, sizeof(file), &page))
+		return;
+	log_err("recovery cannot finish: it must read %s page %lu, which is corrupt "
+	    "(checksum error); orchidd stops (exit %d) until the data is repaired: "
+	    "restore the last backup with orchidctl restore, adding this data "
+	    "directory's logs to keep the writes since the backup (docs/reliability.md, "
+	    "\"Repairing a corrupt database\")", file, page, MASTER_EXIT_CORRUPT);
+	(void)unlink(m->cfg->socket);
+	exit(MASTER_EXIT_CORRUPT);
+}
+
 /* The recovery at start: its failure (a newer data format, a directory
- * that cannot be used) stops orchidd with the reason. */
+ * that cannot be used, a corrupt page) stops orchidd with the reason. */
 static void
 recover_or_die(struct master *m)
 {
 	char err[512];
 
-	if (recover(m, err, sizeof(err)) == -1)
+	if (recover(m, err, sizeof(err)) == -1) {
+		stop_if_corrupt(m);
 		fatal("recovery failed: %s", err);
+	}
 }
 
 /* Waits secs seconds, or less when a stop is asked for; true then. */
@@ -570,7 +596,8 @@ start_children(struct master *m)
  * apart, until it works or orchidd is told to stop: exiting would leave the
  * service to systemd's restart limit, and an operator who frees space
  * expects the server back by itself. Nothing is served meanwhile (the
- * environment is unusable until recovery completes).
+ * environment is unusable until recovery completes). The exception is a
+ * recovery that met a corrupt page (stop_if_corrupt): no retry can pass it.
  */
 /* Recoveries closer together than this count as one fault coming back. */
 #define RECOVERY_QUIET_S 5
@@ -607,6 +634,7 @@ full_recovery(struct master *m, const char *why)
 	kill_all(m, SIGKILL);
 	wait_all(m, 5);
 	while (recover(m, err, sizeof(err)) == -1) {
+		stop_if_corrupt(m);
 		log_err("recovery failed: %s; trying again in %d s", err, wait_s);
 		if (pause_unless_stopped(m, wait_s))
 			return;
@@ -822,6 +850,13 @@ shutdown_all(struct master *m)
 	log_info("stopped");
 }
 
+/* store_set_corrupt_hook's function: the metrics table counts and limits. */
+static bool
+checksum_hook(void *arg, uint64_t *left_out)
+{
+	return metrics_checksum_error(arg, left_out);
+}
+
 int
 master_run(struct config *cfg)
 {
@@ -858,6 +893,9 @@ master_run(struct config *cfg)
 	m.metrics = metrics_new();
 	if (m.metrics == NULL)
 		fatal("cannot map the metrics table");
+	/* Pages that fail their checksum, in any process, are counted and
+	 * their log lines rate-limited in the shared table. */
+	store_set_corrupt_hook(checksum_hook, m.metrics);
 	recover_or_die(&m);
 	start_children(&m);
 	log_info("ready: %d workers on %s, durability %s", cfg->workers, cfg->socket,

@@ -11,6 +11,14 @@
 
 struct config;
 
+/*
+ * The exit status when recovery met a page that failed its checksum (a
+ * corrupt or torn page recovery must read): no restart can repair that, so
+ * orchidd stops and systemd must not start it again (the unit's
+ * RestartPreventExitStatus). EX_DATAERR of sysexits.h.
+ */
+#define MASTER_EXIT_CORRUPT 65
+
 /* Runs orchidd until it is stopped; returns the process exit status. */
 int master_run(struct config *cfg);
 

@@ -46,6 +46,8 @@ struct mtenant {
 struct metrics {
 	uint64_t events[MEV_COUNT];
 	int64_t started;     /* Unix time of the master's start */
+	int64_t checksum_logged_ms;    /* CLOCK_MONOTONIC of the last line; 0: none */
+	uint64_t checksum_logged_at;   /* the MEV_CHECKSUM_ERROR count then */
 	uint32_t slots_used; /* highest slot number used + 1 */
 	struct mtenant tenants[METRICS_TENANTS];
 	struct mtenant other;
@@ -81,6 +83,30 @@ metrics_event(struct metrics *m, enum metrics_event e)
 {
 	if (m != NULL && (unsigned)e < MEV_COUNT)
 		ADD(&m->events[e], 1);
+}
+
+bool
+metrics_checksum_error(struct metrics *m, uint64_t *left_out)
+{
+	struct timespec ts;
+	int64_t now, last;
+	uint64_t n;
+
+	*left_out = 0;
+	if (m == NULL)
+		return true;
+	n = __atomic_add_fetch(&m->events[MEV_CHECKSUM_ERROR], 1, __ATOMIC_RELAXED);
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	last = LOAD(&m->checksum_logged_ms);
+	if (last != 0 && now - last < METRICS_CHECKSUM_LOG_MS)
+		return false;
+	/* Of processes racing here, the one that moves the time on logs. */
+	if (!__atomic_compare_exchange_n(&m->checksum_logged_ms, &last, now, false,
+	    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+		return false;
+	*left_out = n - 1 - __atomic_exchange_n(&m->checksum_logged_at, n, __ATOMIC_RELAXED);
+	return true;
 }
 
 static int
@@ -338,6 +364,9 @@ metrics_render(const struct metrics *m, struct buf *out,
 	    LOAD(&m->events[MEV_WORKER_FAILURE]));
 	counter(out, "orchid_recoveries_total", "Berkeley DB recoveries run by the master, "
 	    "the one at start included.", LOAD(&m->events[MEV_RECOVERY]));
+	counter(out, "orchid_checksum_errors_total", "Database pages that failed their "
+	    "checksum when read (a corrupt or torn page: the data needs repair).",
+	    LOAD(&m->events[MEV_CHECKSUM_ERROR]));
 	buf_printf(out, "# HELP orchid_start_time_seconds When the master started (Unix "
 	    "time).\n# TYPE orchid_start_time_seconds gauge\norchid_start_time_seconds "
 	    "%lld\n", (long long)m->started);

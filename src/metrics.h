@@ -34,6 +34,7 @@ enum metrics_event {
 	MEV_WORKER_START,    /* a worker (or the indexer) was forked */
 	MEV_WORKER_FAILURE,  /* one exited abnormally (crash, signal, panic) */
 	MEV_RECOVERY,        /* a full recovery, the one at start included */
+	MEV_CHECKSUM_ERROR,  /* a page failed its checksum (metrics_checksum_error) */
 	MEV_COUNT
 };
 
@@ -43,6 +44,16 @@ void metrics_free(struct metrics *m);
 
 /* The master's counters. */
 void metrics_event(struct metrics *m, enum metrics_event e);
+
+/*
+ * A page that failed its checksum, in any process: counts it
+ * (MEV_CHECKSUM_ERROR) and returns true when the caller should log it: the
+ * first, then at most one every METRICS_CHECKSUM_LOG_MS across all
+ * processes, with *left_out the number not logged since the last line.
+ * NULL m: true, *left_out 0.
+ */
+#define METRICS_CHECKSUM_LOG_MS 60000
+bool metrics_checksum_error(struct metrics *m, uint64_t *left_out);
 
 /*
  * One answered request of worker slot: route (< METRICS_ROUTES), method

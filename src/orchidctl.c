@@ -60,8 +60,11 @@ static const char usage_text[] =
     "  tenant list         list tenants: id, name\n"
     "  stats               environment statistics\n"
     "  backup DIR          hot backup into the new directory DIR\n"
-    "  restore DIR         restore the backup DIR into DATADIR (a new or empty\n"
-    "                      directory); orchidd stopped\n"
+    "  restore DIR [LOGDIR]\n"
+    "                      restore the backup DIR into DATADIR (a new or empty\n"
+    "                      directory); orchidd stopped; with LOGDIR (the data\n"
+    "                      directory DIR was made of, stopped), also replay the\n"
+    "                      writes logged there since the backup\n"
     "  verify              check every database file, then that every record belongs\n"
     "                      to a collection and the item counts are right; orchidd\n"
     "                      stopped (or on a backup copy)\n"
@@ -495,27 +498,56 @@ require_backup(const char *dir)
 	return EX_IOERR;
 }
 
-/* restore DIR: the backup DIR into the new or empty data directory. */
+/*
+ * The LOGDIR of restore: an existing directory (never made here) that no
+ * orchidd uses; its lock is taken and kept until orchidctl exits. Returns
+ * 0, or the exit status after one line on stderr.
+ */
 static int
-restore(const struct config *cfg, const char *dir)
+require_logdir(const char *dir)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "orchidctl: %s is not a directory: expected the data "
+		    "directory the backup was made of\n", dir);
+		return EX_NOINPUT;
+	}
+	if (master_lock(dir, 0) == -1) {
+		fprintf(stderr, "orchidctl: restore needs no orchidd running in %s (%s/"
+		    "orchidd.lock is held)\n", dir, dir);
+		return CTL_FAIL;
+	}
+	return 0;
+}
+
+/* restore DIR [LOGDIR]: the backup DIR into the new or empty data
+ * directory, with the logs LOGDIR (the old data directory) wrote since. */
+static int
+restore(const struct config *cfg, const char *dir, const char *logdir)
 {
 	struct meter m;
 	char err[1024];
 	int rc;
 
 	if ((rc = require_new(cfg->datadir, "restore")) != 0 ||
-	    (rc = require_backup(dir)) != 0)
+	    (rc = require_backup(dir)) != 0 ||
+	    (logdir != NULL && (rc = require_logdir(logdir)) != 0))
 		return rc;
 	if (lock_alone(cfg, "restore") == -1)
 		return CTL_FAIL;
 	meter_start(&m, "restore");
-	rc = store_restore(cfg, dir, meter_tell, &m, err, sizeof(err));
+	rc = store_restore(cfg, dir, logdir, meter_tell, &m, err, sizeof(err));
 	meter_end(&m, rc == 0);
 	if (rc == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
 		return CTL_FAIL;
 	}
-	printf("restored %s into %s\n", dir, cfg->datadir);
+	if (logdir != NULL)
+		printf("restored %s into %s, with the logs of %s\n", dir, cfg->datadir,
+		    logdir);
+	else
+		printf("restored %s into %s\n", dir, cfg->datadir);
 	return 0;
 }
 
@@ -613,21 +645,28 @@ verify(const struct config *cfg)
 	struct meter m;
 	struct buf out;
 	char err[1024];
+	bool recovered = true;
 	int rc;
 
 	if (lock_alone(cfg, "verify") == -1)
 		return CTL_FAIL;
-	/* A copy from a hot backup is consistent only after recovery. */
+	/* A copy from a hot backup is consistent only after recovery. One that
+	 * met a corrupt page (logged, with its file) cannot finish: the files
+	 * are checked all the same, to say which are damaged. */
 	if (store_recover(cfg, err, sizeof(err)) == -1) {
 		fprintf(stderr, "orchidctl: %s\n", err);
-		return CTL_FAIL;
+		if (!store_corrupt(NULL, 0, NULL))
+			return CTL_FAIL;
+		recovered = false;
 	}
 	buf_init(&out, 0);
 	meter_start(&m, "verify");
 	rc = store_verify(cfg, &out, meter_tell, &m);
 	meter_end(&m, true);
-	if (rc == 0)
+	if (rc == 0 && recovered)
 		rc = audit(cfg, &out);
+	if (!recovered)
+		rc = -1;
 	fputs(out.b_data ? out.b_data : "", stdout);
 	buf_free(&out);
 	return rc == 0 ? 0 : 1;
@@ -1120,7 +1159,7 @@ cmd_backup(struct config *cfg, struct store *s, char **a)
 static int
 cmd_restore(struct config *cfg, struct store *s, char **a)
 {
-	return restore(cfg, a[0]);
+	return restore(cfg, a[0], a[1]);
 }
 
 static int
@@ -1161,7 +1200,7 @@ static const struct command commands[] = {
 	{ "tenant", "list", 0, 0, NEED_STORE, cmd_tenant_list },
 	{ "stats", NULL, 0, 0, NEED_STORE, cmd_stats },
 	{ "backup", NULL, 1, 1, NEED_STORE, cmd_backup },
-	{ "restore", NULL, 1, 1, NEED_ITSELF, cmd_restore },
+	{ "restore", NULL, 1, 2, NEED_ITSELF, cmd_restore },
 	{ "verify", NULL, 0, 0, NEED_ENV, cmd_verify },
 	{ "import", NULL, 2, 2, NEED_STORE, cmd_import },
 	{ "reindex", NULL, 0, 1, NEED_ENV, cmd_reindex },

@@ -99,6 +99,22 @@ static bool store_write_nospace;
 static int64_t nospace_seen_ms, nospace_logged_ms;
 static unsigned long nospace_left_out;
 
+/*
+ * A page that failed its checksum when read (Berkeley DB's BDB0684, then
+ * BDB3016 naming the file): Berkeley DB panics the environment; this
+ * process remembers which page it was (store_corrupt) and logs one line
+ * saying so, if corrupt_hook (shared by every process, see
+ * store_set_corrupt_hook) lets it.
+ */
+static struct {
+	bool pending;            /* BDB0684 seen: the page, waiting for its file */
+	unsigned long page;
+	bool seen;               /* file and page are known */
+	char file[64];
+} corrupt;
+static bool (*corrupt_hook)(void *arg, uint64_t *left_out);
+static void *corrupt_hook_arg;
+
 static int64_t
 mono_ms(void)
 {
@@ -122,6 +138,66 @@ says_page_write(const char *msg)
 	return strncmp(msg, "BDB3015 ", 8) == 0 || strncmp(msg, "BDB3027 ", 8) == 0;
 }
 
+/*
+ * Reads Berkeley DB's words about a page that failed its checksum: BDB0684
+ * "checksum error: page N: catastrophic recovery required", then BDB3016
+ * "PATH: pgin failed for page N" (db_conv.c __db_pgin, mp_bh.c __memp_pg,
+ * 5.3.28). Returns -1 when msg is neither, 0 for the first, 1 when the
+ * second completes the report (corrupt.file, corrupt.page; the first such
+ * report of the process is kept).
+ */
+static int
+note_corrupt(const char *msg)
+{
+	const char *p, *name;
+	unsigned long page;
+
+	if (sscanf(msg, "BDB0684 checksum error: page %lu", &page) == 1) {
+		corrupt.pending = true;
+		corrupt.page = page;
+		return 0;
+	}
+	if (!corrupt.pending || strncmp(msg, "BDB3016 ", 8) != 0 ||
+	    (p = strstr(msg, ": pgin failed for page ")) == NULL ||
+	    sscanf(p, ": pgin failed for page %lu", &page) != 1 || page != corrupt.page)
+		return -1;
+	corrupt.pending = false;
+	if (corrupt.seen)
+		return 1;
+	/* Just the file's name: every database is in the data directory. */
+	for (name = msg + 8; strchr(name, '/') != NULL && strchr(name, '/') < p;)
+		name = strchr(name, '/') + 1;
+	snprintf(corrupt.file, sizeof(corrupt.file), "%.*s", (int)(p - name), name);
+	corrupt.seen = true;
+	return 1;
+}
+
+/* The line a page that failed its checksum gets, when corrupt_hook (if
+ * any) lets it: one a minute at most across every orchidd process. */
+static void
+log_corrupt(void)
+{
+	uint64_t left_out = 0;
+
+	char more[80] = "";
+
+	if (corrupt_hook != NULL && !corrupt_hook(corrupt_hook_arg, &left_out))
+		return;
+	if (left_out > 0)
+		snprintf(more, sizeof(more), " (and %llu more checksum errors since the last "
+		    "such line)", (unsigned long long)left_out);
+	log_err("%s page %lu is corrupt (checksum error): the data needs repair, see "
+	    "\"Repairing a corrupt database\" in docs/reliability.md%s", corrupt.file,
+	    corrupt.page, more);
+}
+
+/* The panic Berkeley DB declares between a checksum error's two messages. */
+static bool
+panic_of_checksum(const char *msg)
+{
+	return corrupt.pending && strncmp(msg, "BDB0061 ", 8) == 0;
+}
+
 static void
 errcall(const DB_ENV *env, const char *pfx, const char *msg)
 {
@@ -129,6 +205,27 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 
 	(void)env;
 	(void)pfx;
+	if (panic_of_checksum(msg)) {
+		log_debug("bdb: %s", msg);
+		return;
+	}
+	switch (note_corrupt(msg)) {
+	case 0:
+		log_debug("bdb: %s", msg);
+		return;
+	case 1:
+		log_debug("bdb: %s", msg);
+		log_corrupt();
+		return;
+	default:
+		break;
+	}
+	/* After a corrupt page, the panic's echoes in every call say nothing
+	 * more (the request's own line says what failed). */
+	if (corrupt.seen && !store_recovering) {
+		log_debug("bdb: %s", msg);
+		return;
+	}
 	/*
 	 * DB_RECOVER first tries to join the old environment to remove it;
 	 * when a process was killed while creating it (a kill during an
@@ -269,7 +366,10 @@ map_rc(int rc, const char *what)
 		return STORE_RETRY;
 	case DB_RUNRECOVERY:
 		store_panic_seen = 1;
-		log_err("%s: %s", what, db_strerror(rc));
+		if (corrupt.seen)
+			log_debug("%s: %s", what, db_strerror(rc));
+		else
+			log_err("%s: %s", what, db_strerror(rc));
 		return STORE_PANIC;
 	default:
 		log_err("%s: %s", what, db_strerror(rc));
@@ -813,6 +913,25 @@ store_panicked(const struct store *s)
 	return store_panic_seen != 0;
 }
 
+bool
+store_corrupt(char *file, size_t len, unsigned long *page)
+{
+	if (!corrupt.seen)
+		return false;
+	if (file != NULL && len > 0)
+		snprintf(file, len, "%s", corrupt.file);
+	if (page != NULL)
+		*page = corrupt.page;
+	return true;
+}
+
+void
+store_set_corrupt_hook(bool (*fn)(void *arg, uint64_t *left_out), void *arg)
+{
+	corrupt_hook = fn;
+	corrupt_hook_arg = arg;
+}
+
 int
 store_failchk(struct store *s)
 {
@@ -1137,8 +1256,93 @@ has_environment(const char *dir)
 	return found;
 }
 
+/* The number of a log file's name ("log.0000000012": 12); 0 for any
+ * other name (Berkeley DB numbers its logs from 1). */
+static unsigned long
+log_number(const char *name)
+{
+	unsigned long n = 0;
+
+	if (strncmp(name, "log.", 4) != 0 || strlen(name) != 14)
+		return 0;
+	for (const char *p = name + 4; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9')
+			return 0;
+		n = n * 10 + (unsigned long)(*p - '0');
+	}
+	return n;
+}
+
+/* The lowest and highest numbers of the log files in dir (0 and 0: none,
+ * or dir cannot be read). */
+static void
+log_range(const char *dir, unsigned long *lo, unsigned long *hi)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	*lo = *hi = 0;
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL) {
+		unsigned long n = log_number(e->d_name);
+
+		if (n != 0 && (*lo == 0 || n < *lo))
+			*lo = n;
+		if (n > *hi)
+			*hi = n;
+	}
+	(void)closedir(d);
+}
+
+/*
+ * Adds the logs written since the backup: copies from log_dir (the data
+ * directory the backup was made of, orchidd stopped) every log file from
+ * the backup's last one on, over the backup's copy of it (which ends where
+ * the backup stopped copying). The backup's last log and every one after it
+ * must be there, or the writes since the backup cannot all be replayed:
+ * then nothing is copied. 0, or -1 with err.
+ */
+static int
+add_logs(const struct config *cfg, const char *log_dir, struct progress *pr,
+    char *err, size_t errlen)
+{
+	char from[CONFIG_PATH_MAX + 300], to[CONFIG_PATH_MAX + 300];
+	unsigned long blo, bhi, lo, hi;
+	struct stat sb;
+
+	log_range(cfg->datadir, &blo, &bhi);
+	log_range(log_dir, &lo, &hi);
+	if (bhi == 0) {
+		snprintf(err, errlen, "the backup holds no log file");
+		return -1;
+	}
+	for (unsigned long n = bhi; n <= hi; n++) {
+		snprintf(from, sizeof(from), "%s/log.%010lu", log_dir, n);
+		if (lo == 0 || lo > bhi || stat(from, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+			snprintf(err, errlen, "%s lacks log.%010lu (it holds %s%lu to %lu), so "
+			    "the writes since the backup cannot all be replayed; restore "
+			    "without it for the backup's own state", log_dir, n,
+			    lo == 0 ? "no log: " : "", lo, hi);
+			return -1;
+		}
+		pr->p.files++;
+		pr->p.bytes += (uint64_t)sb.st_size;
+	}
+	for (unsigned long n = bhi; n <= hi; n++) {
+		snprintf(from, sizeof(from), "%s/log.%010lu", log_dir, n);
+		snprintf(to, sizeof(to), "%s/log.%010lu", cfg->datadir, n);
+		progress_file(pr, to + strlen(cfg->datadir) + 1);
+		if ((unlink(to) != 0 && errno != ENOENT) || copy_file(from, to, pr) == -1) {
+			snprintf(err, errlen, "copying %s: %s", from, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int
-store_restore(const struct config *cfg, const char *backup_dir,
+store_restore(const struct config *cfg, const char *backup_dir, const char *log_dir,
     store_progress_fn fn, void *arg, char *err, size_t errlen)
 {
 	char from[CONFIG_PATH_MAX + 300], to[CONFIG_PATH_MAX + 300];
@@ -1176,11 +1380,16 @@ store_restore(const struct config *cfg, const char *backup_dir,
 		}
 	}
 	(void)closedir(d);
+	if (rc == 0 && log_dir != NULL)
+		rc = add_logs(cfg, log_dir, &pr, err, errlen);
 	if (rc == -1 || write_db_config(cfg, err, errlen) == -1)
 		return -1;
 	/* Every file copied: recovery, which says nothing until it is done. */
 	progress_file(&pr, NULL);
-	/* A hot backup needs catastrophic recovery: replay every log it has. */
+	/* A hot backup needs catastrophic recovery: replay every log it has
+	 * (with log_dir's, up to the last write made there; a page that failed
+	 * its checksum there left a record in the log that only catastrophic
+	 * recovery passes). */
 	if (env_open(cfg, &env, DB_RECOVER_FATAL, err, errlen) == -1)
 		return -1;
 	(void)env->close(env, 0);
@@ -1199,6 +1408,43 @@ verified(const char *name)
 	return strcmp(name, OUTBOX_FILE) == 0;
 }
 
+/* The file DB->verify is checking, its report, and how much it said:
+ * Berkeley DB's error callback takes no argument of its own. */
+static struct {
+	const char *name;
+	struct buf *out;
+	int lines;
+	bool checksum;           /* a page failed its checksum */
+} verifying;
+
+#define VERIFY_LINES 20
+
+/* Berkeley DB's words during a verify go into its report, under the file's
+ * name; a page that failed its checksum in one line that says so. */
+static void
+verify_errcall(const DB_ENV *env, const char *pfx, const char *msg)
+{
+	(void)env;
+	(void)pfx;
+	if (panic_of_checksum(msg))
+		return;
+	switch (note_corrupt(msg)) {
+	case 0:
+		return;
+	case 1:
+		buf_printf(verifying.out, "%s: page %lu is corrupt (checksum error)\n",
+		    verifying.name, corrupt.page);
+		verifying.checksum = true;
+		return;
+	default:
+		break;
+	}
+	/* The panic a checksum error causes says nothing more. */
+	if (verifying.checksum || verifying.lines++ >= VERIFY_LINES)
+		return;
+	buf_printf(verifying.out, "%s: %s\n", verifying.name, msg);
+}
+
 /* Verifies one file (name in the data directory) into out; 0 when sound. */
 static int
 verify_file(const struct config *cfg, const char *name, struct progress *pr,
@@ -1211,10 +1457,22 @@ verify_file(const struct config *cfg, const char *name, struct progress *pr,
 
 	snprintf(path, sizeof(path), "%s/%s", cfg->datadir, name);
 	progress_file(pr, name);
+	verifying.name = name;
+	verifying.out = out;
+	verifying.lines = 0;
+	verifying.checksum = false;
 	rc = db_create(&db, NULL, 0);
-	if (rc == 0)
+	if (rc == 0) {
+		db->set_errcall(db, verify_errcall);
 		rc = db->verify(db, path, NULL, NULL, 0); /* frees db */
-	buf_printf(out, "%s: %s\n", name, rc == 0 ? "ok" : db_strerror(rc));
+	}
+	if (rc == 0)
+		buf_printf(out, "%s: ok\n", name);
+	else if (verifying.checksum)
+		buf_printf(out, "%s: damaged: see \"Repairing a corrupt database\" in "
+		    "docs/reliability.md\n", name);
+	else
+		buf_printf(out, "%s: %s\n", name, db_strerror(rc));
 	pr->p.files_done++;
 	if (stat(path, &sb) == 0)
 		pr->p.bytes_done += (uint64_t)sb.st_size;

@@ -92,6 +92,25 @@ void store_close(struct store *s);
 /* True once a panic was seen: the process must stop using the store. */
 bool store_panicked(const struct store *s);
 
+/*
+ * True when this process read a page that failed its checksum (a corrupt
+ * or torn page; Berkeley DB panicked the environment then): the file's
+ * name (in the data directory) into file (len bytes, NULL: not wanted) and
+ * the page number into *page (NULL: not wanted). The first such page of the
+ * process is the one reported.
+ */
+bool store_corrupt(char *file, size_t len, unsigned long *page);
+
+/*
+ * fn is called once for each page that fails its checksum in this process
+ * (and in the processes it forks afterwards), before its log line: it
+ * counts it and returns whether the line is written now, with *left_out the
+ * number of lines not written since the last one (orchidd passes the
+ * metrics table's counter, which rate-limits across processes). Without
+ * one, every such page is logged.
+ */
+void store_set_corrupt_hook(bool (*fn)(void *arg, uint64_t *left_out), void *arg);
+
 /* Runs DB_ENV->failchk; 0 when the environment is usable, -1 when it needs recovery. */
 int store_failchk(struct store *s);
 
@@ -152,11 +171,15 @@ int store_backup(struct store *s, const char *dir, store_progress_fn fn, void *a
 
 /*
  * Restores a hot backup: copies the files of backup_dir into the (new or
- * empty) data directory of cfg and runs catastrophic recovery there. Only
- * with the lock file held. fn (NULL: none) follows the bytes copied.
- * Returns 0, or -1 with err.
+ * empty) data directory of cfg and runs catastrophic recovery there. With
+ * log_dir (NULL: none), the data directory the backup was made of (stopped;
+ * say one with a corrupt page), its log files from the backup's last one on
+ * are copied too, so that recovery replays the writes made since the
+ * backup; it fails, copying none, when one of them is missing. Only with
+ * the lock file held. fn (NULL: none) follows the bytes copied. Returns 0,
+ * or -1 with err.
  */
-int store_restore(const struct config *cfg, const char *backup_dir,
+int store_restore(const struct config *cfg, const char *backup_dir, const char *log_dir,
     store_progress_fn fn, void *arg, char *err, size_t errlen);
 
 /*

@@ -863,7 +863,7 @@ START_TEST(test_progress)
 	snprintf(rcfg.datadir, sizeof(rcfg.datadir), "%s/restored", tmpdir);
 	ck_assert_msg(mkdir(rcfg.datadir, 0700) == 0, "mkdir %s: got -1, want 0",
 	    rcfg.datadir);
-	ck_assert_msg(store_restore(&rcfg, dir, note_progress, &r, err, sizeof(err)) == 0,
+	ck_assert_msg(store_restore(&rcfg, dir, NULL, note_progress, &r, err, sizeof(err)) == 0,
 	    "store_restore(%s): got -1 (%s), want 0", dir, err);
 	ck_assert_msg(r.ended == 1 && r.last.files > 0 && r.last.files_done == r.last.files &&
 	    r.last.bytes_done == r.last.bytes, "restore progress: got %d ends, %u of %u "
