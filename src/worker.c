@@ -278,8 +278,8 @@ log_dropped(struct worker_ctx *w, bool force)
 	    now - w->dropped_logged_ms < DROP_LOG_MS))
 		return;
 	log_warn("dropped %llu FastCGI connection%s that did not send a whole request "
-	    "within request_read_timeout (%d s); nginx sends whole requests at once, so "
-	    "something else is connecting to the socket", (unsigned long long)w->dropped,
+	    "within request_read_timeout (%d s); nginx sends its requests whole: is "
+	    "something else connecting to the socket?", (unsigned long long)w->dropped,
 	    w->dropped == 1 ? "" : "s", w->cfg->request_read_timeout);
 	w->dropped = 0;
 	w->dropped_logged_ms = now;
