@@ -62,6 +62,7 @@ static const struct setting settings[] = {
 	{ "failchk_timeout", K_INT, OFF(failchk_timeout), 0, 1, 600 },
 	{ "worker_start_timeout", K_INT, OFF(worker_start_timeout), 0, 1, 600 },
 	{ "shutdown_timeout", K_INT, OFF(shutdown_timeout), 0, 1, 3600 },
+	{ "request_read_timeout", K_INT, OFF(request_read_timeout), 0, 0, 3600 },
 	{ "log_level", K_LOGLEVEL, OFF(log_level), 0, 0, 0 },
 };
 
@@ -119,6 +120,7 @@ config_defaults(struct config *c)
 	c->failchk_timeout = 2;
 	c->worker_start_timeout = 10;
 	c->shutdown_timeout = 30;
+	c->request_read_timeout = 10;
 	c->log_level = LOG_LEVEL_INFO;
 }
 

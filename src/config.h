@@ -58,6 +58,8 @@ struct config {
 	int failchk_timeout;        /* seconds */
 	int worker_start_timeout;   /* seconds */
 	int shutdown_timeout;       /* seconds before stragglers get SIGKILL */
+	int request_read_timeout;   /* seconds a FastCGI connection has to deliver
+	                             * its whole request; 0: no limit */
 	enum log_level log_level;
 	char path[CONFIG_PATH_MAX]; /* the file it came from, or "" */
 };

@@ -68,7 +68,8 @@ body_limit(const struct request *req, const struct parse_result *pr)
 	return req->cfg->max_body;
 }
 
-/* Reads the body; returns 0, or an HTTP status (400, 411, 413) with resp set. */
+/* Reads the body; returns 0, an HTTP status (400, 411, 413) with resp set,
+ * or -1 when it did not arrive within request_read_timeout (answer nothing). */
 static int
 read_body(struct fcgi_req *fr, struct request *req, const struct parse_result *pr,
     struct response *resp)
@@ -95,6 +96,8 @@ read_body(struct fcgi_req *fr, struct request *req, const struct parse_result *p
 		return 503;
 	}
 	if (fcgi_read(fr, body, (size_t)len) != (size_t)len) {
+		if (fcgi_read_expired(fr))
+			return -1;
 		http_error_bad_request(resp, "The request body is shorter than its Content-Length.");
 		return 400;
 	}
@@ -247,6 +250,8 @@ struct worker_ctx {
 	struct metrics *metrics;   /* NULL: metrics = 0 */
 	int slot;                  /* the worker's number */
 	uint64_t retries_seen;     /* store_retry_count() at the last count */
+	uint64_t dropped;          /* late connections not logged yet */
+	int64_t dropped_logged_ms; /* when the last were logged; 0: never */
 };
 
 static uint64_t
@@ -256,6 +261,28 @@ mono_us(void)
 
 	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Connections dropped for their deadline are logged at most this often
+ * per worker (a flood of them must not flood the journal). */
+#define DROP_LOG_MS 10000
+
+/* Logs the connections dropped since the last line: always when force,
+ * else when DROP_LOG_MS have passed since it. */
+static void
+log_dropped(struct worker_ctx *w, bool force)
+{
+	int64_t now = (int64_t)(mono_us() / 1000);
+
+	if (w->dropped == 0 || (!force && w->dropped_logged_ms != 0 &&
+	    now - w->dropped_logged_ms < DROP_LOG_MS))
+		return;
+	log_warn("dropped %llu FastCGI connection%s that did not send a whole request "
+	    "within request_read_timeout (%d s); nginx sends its requests whole: is "
+	    "something else connecting to the socket?", (unsigned long long)w->dropped,
+	    w->dropped == 1 ? "" : "s", w->cfg->request_read_timeout);
+	w->dropped = 0;
+	w->dropped_logged_ms = now;
 }
 
 /* GET or HEAD /metrics (handle_metrics.c); 404 when metrics are off. */
@@ -315,7 +342,7 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 	struct parse_result pr;
 	uint64_t start_us = w->metrics != NULL ? mono_us() : 0;
 	bool big;
-	int rc = 0;
+	int rc = 0, body_rc = 0;
 
 	memset(&req, 0, sizeof(req));
 	memset(&pr, 0, sizeof(pr));
@@ -326,12 +353,22 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 	req.now_ms = timefmt_now_ms();
 	http_response_reset(resp);
 	reqparse_fill(&req, &pr, get_param, fr);
+	if (pr.path_rc != ROUTE_NOT_API)
+		body_rc = read_body(fr, &req, &pr, resp);
+	fcgi_read_end(fr);
+	if (body_rc == -1) {
+		fcgi_drop(fr);
+		w->dropped++;
+		log_dropped(w, false);
+		mem_reset(a);
+		return 0;
+	}
 	if (pr.path_rc == ROUTE_NOT_API && is_metrics(&req)) {
 		rc = answer_metrics(s, &req, resp);
 	} else if (pr.path_rc == ROUTE_NOT_API) {
 		http_error(resp, 404, "api_bad_request",
 		    "The requested resource does not exist.", NULL);
-	} else if (read_body(fr, &req, &pr, resp) == 0) {
+	} else if (body_rc == 0) {
 		rc = dispatch_request(s, &req, &pr, resp);
 	}
 	if (resp->stream.run != NULL)
@@ -364,7 +401,7 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 static void
 serve(struct worker_ctx *w, int listen_fd)
 {
-	struct fcgi_req *fr = fcgi_req_new(listen_fd);
+	struct fcgi_req *fr = fcgi_req_new(listen_fd, w->cfg->request_read_timeout);
 	struct arena *a = mem_new();
 	struct response resp;
 	sigset_t term, old;
@@ -386,6 +423,15 @@ serve(struct worker_ctx *w, int listen_fd)
 		if (fcgi_accept(fr) == -1) {
 			if (worker_stop || errno == EINTR)
 				continue;
+			if (errno == ETIMEDOUT) {
+				w->dropped++;
+				log_dropped(w, false);
+				continue;
+			}
+			if (errno == EPROTO) {
+				log_debug("a FastCGI connection closed without a whole request");
+				continue;
+			}
 			log_err("accept failed: %s", strerror(errno));
 			break;
 		}
@@ -401,6 +447,7 @@ serve(struct worker_ctx *w, int listen_fd)
 		if (w->cfg->max_requests > 0 && ++served >= w->cfg->max_requests)
 			break;
 	}
+	log_dropped(w, true);
 	http_response_free(&resp);
 	mem_free(a);
 	fcgi_req_free(fr);

@@ -72,6 +72,8 @@ START_TEST(test_defaults)
 	    "worker_start_timeout: got %d, want 10", c.worker_start_timeout);
 	ck_assert_msg(c.shutdown_timeout == 30, "shutdown_timeout: got %d, want 30",
 	    c.shutdown_timeout);
+	ck_assert_msg(c.request_read_timeout == 10, "request_read_timeout: got %d, want 10",
+	    c.request_read_timeout);
 	ck_assert_msg(c.log_level == LOG_LEVEL_INFO,
 	    "log_level: got %d, want LOG_LEVEL_INFO", (int)c.log_level);
 }
@@ -133,6 +135,8 @@ field_text(const struct config *c, const char *key, char *out, size_t size)
 		snprintf(out, size, "%d", c->worker_start_timeout);
 	else if (strcmp(key, "shutdown_timeout") == 0)
 		snprintf(out, size, "%d", c->shutdown_timeout);
+	else if (strcmp(key, "request_read_timeout") == 0)
+		snprintf(out, size, "%d", c->request_read_timeout);
 	else if (strcmp(key, "log_level") == 0)
 		snprintf(out, size, "%s", (unsigned)c->log_level < 4 ?
 		    levels[c->log_level] : "?");
@@ -175,6 +179,7 @@ static const struct set_case set_core[] = {
 	{ "failchk_timeout", "10", "10" },
 	{ "worker_start_timeout", "20", "20" },
 	{ "shutdown_timeout", "60", "60" },
+	{ "request_read_timeout", "30", "30" },
 	{ "log_level", "debug", "debug" },
 	{ "log_level", "info", "info" },
 	{ "log_level", "warn", "warn" },
@@ -244,6 +249,11 @@ static const struct set_case set_limits[] = {
 	{ "failchk_timeout", "600", "600" },
 	{ "failchk_timeout", "0", NULL },
 	{ "shutdown_timeout", "3601", NULL },
+	{ "request_read_timeout", "0", "0" },
+	{ "request_read_timeout", "3600", "3600" },
+	{ "request_read_timeout", "3601", NULL },
+	{ "request_read_timeout", "-1", NULL },
+	{ "request_read_timeout", "10s", NULL },
 };
 
 static const struct set_case set_errors[] = {

@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fcgi.h"
@@ -245,9 +246,13 @@ static const struct close_case close_cases[] = {
 	{ "{\"a\":1}", 3, false },  /* part of the body read */
 };
 
+/* The close cases without a read deadline, then with one. */
+static const int close_timeouts[] = { 0, 10 };
+
 START_TEST(test_close)
 {
-	const struct close_case *tc = &close_cases[_i];
+	const struct close_case *tc = &close_cases[_i % NCASES(close_cases)];
+	int timeout = close_timeouts[_i / NCASES(close_cases)];
 	struct pair p;
 	unsigned char *resp;
 	size_t len;
@@ -260,9 +265,11 @@ START_TEST(test_close)
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		struct fcgi_req *r = fcgi_req_new(p.listen_fd);
+		struct fcgi_req *r = fcgi_req_new(p.listen_fd, timeout);
 		char buf[16];
 
+		/* Only the peer holds its end (the careful close waits for it). */
+		(void)close(p.client);
 		if (r == NULL || fcgi_accept(r) != 0 ||
 		    fcgi_read(r, buf, tc->read) != tc->read || fcgi_write(r, "ok", 2) != 0)
 			_exit(2);
@@ -311,7 +318,7 @@ run_end_case(const struct end_case *tc)
 		data[i] = (char)('a' + i % 26);
 	pair_open(&p);
 	send_request(p.client);
-	r = fcgi_req_new(p.listen_fd);
+	r = fcgi_req_new(p.listen_fd, 0);
 	ck_assert_msg(r != NULL, "fcgi_req_new: got NULL, want a request");
 	ck_assert_msg(fcgi_accept(r) == 0, "fcgi_accept: got -1, want 0");
 	ck_assert_msg(strcmp(fcgi_param(r, "REQUEST_METHOD"), "GET") == 0,
@@ -369,6 +376,279 @@ START_TEST(test_end_errors)
 }
 END_TEST
 
+/* ---- the read deadline ------------------------------------------------ */
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A second client on the same socket. */
+static int
+connect_to(const struct pair *p)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
+	ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	    "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* True when the server has closed fd: a read sees the end or a reset. */
+static bool
+closed_by_server(int fd)
+{
+	char c;
+	ssize_t n;
+	struct timeval tv = { 10, 0 };
+
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	while ((n = read(fd, &c, 1)) == 1)
+		;
+	return n == 0 || (n == -1 && errno == ECONNRESET);
+}
+
+/* What a peer sends before it stops, each a prefix of a whole request
+ * (BEGIN_REQUEST, a PARAMS record, the empty PARAMS, the empty STDIN). */
+struct stop_case {
+	const char *what;
+	size_t bytes;       /* of the whole request; 0: nothing at all */
+};
+
+static const struct stop_case stop_core[] = {
+	{ "one byte", 1 },
+	{ "the BEGIN_REQUEST record", 16 },
+	{ "BEGIN_REQUEST and PARAMS without their end", 16 + 8 + 19 },
+};
+static const struct stop_case stop_limits[] = {
+	{ "nothing", 0 },
+	{ "7 bytes of a record header", 7 },
+	{ "BEGIN_REQUEST and 1 byte of PARAMS", 17 },
+	{ "all but the last byte of the PARAMS end", 16 + 8 + 19 + 7 },
+};
+
+/* Writes the first n bytes of what send_request sends, without the shutdown. */
+static void
+send_prefix(int fd, size_t n)
+{
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	static const unsigned char params[] = {
+		14, 3, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
+		'G', 'E', 'T',
+	};
+	unsigned char b[256];
+	size_t len = 0;
+
+	put_record(b, &len, 1, begin, sizeof(begin));
+	put_record(b, &len, T_PARAMS, params, sizeof(params));
+	put_record(b, &len, T_PARAMS, NULL, 0);
+	put_record(b, &len, T_STDIN, NULL, 0);
+	ck_assert_msg(n <= len, "prefix of %zu bytes: the request has %zu", n, len);
+	ck_assert_msg(n == 0 || write(fd, b, n) == (ssize_t)n, "write: %s", strerror(errno));
+}
+
+/* A peer that stops part-way is dropped after the deadline (1 s), and the
+ * next connection, queued behind it, is served. */
+static void
+run_stop_case(const struct stop_case *tc)
+{
+	struct pair p;
+	struct fcgi_req *r;
+	double t0, took;
+	int rc, err, next;
+
+	pair_open(&p);
+	send_prefix(p.client, tc->bytes);
+	next = connect_to(&p);
+	send_request(next);
+	r = fcgi_req_new(p.listen_fd, 1);
+	ck_assert_msg(r != NULL, "fcgi_req_new: got NULL, want a request");
+	t0 = now_s();
+	rc = fcgi_accept(r);
+	err = errno;
+	took = now_s() - t0;
+	ck_assert_msg(rc == -1 && err == ETIMEDOUT, "%s: fcgi_accept got %d (%s), want -1 "
+	    "(ETIMEDOUT)", tc->what, rc, strerror(err));
+	ck_assert_msg(took >= 0.9 && took < 10, "%s: dropped after %.2f s, want 1 s "
+	    "(before 10)", tc->what, took);
+	ck_assert_msg(closed_by_server(p.client), "%s: got the connection still open, "
+	    "want it closed by the server", tc->what);
+	ck_assert_msg(fcgi_accept(r) == 0, "%s: the next connection: fcgi_accept got -1 "
+	    "(%s), want 0", tc->what, strerror(errno));
+	ck_assert_msg(fcgi_write(r, "ok", 2) == 0, "%s: fcgi_write: got -1", tc->what);
+	fcgi_finish(r);
+	fcgi_req_free(r);
+	(void)close(next);
+	pair_close(&p);
+}
+
+START_TEST(test_stop_core)
+{
+	run_stop_case(&stop_core[_i]);
+}
+END_TEST
+
+START_TEST(test_stop_limits)
+{
+	run_stop_case(&stop_limits[_i]);
+}
+END_TEST
+
+/* A peer that closes part-way is no timeout: EPROTO, at once. */
+START_TEST(test_stop_closed)
+{
+	const struct stop_case *tc = &stop_core[_i];
+	struct pair p;
+	struct fcgi_req *r;
+	double t0;
+	int rc, err;
+
+	pair_open(&p);
+	send_prefix(p.client, tc->bytes);
+	ck_assert_msg(shutdown(p.client, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+	r = fcgi_req_new(p.listen_fd, 5);
+	t0 = now_s();
+	rc = fcgi_accept(r);
+	err = errno;
+	ck_assert_msg(rc == -1 && err == EPROTO, "%s, then closed: fcgi_accept got %d (%s), "
+	    "want -1 (EPROTO)", tc->what, rc, strerror(err));
+	ck_assert_msg(now_s() - t0 < 4, "%s, then closed: took %.2f s, want no wait for "
+	    "the deadline (5 s)", tc->what, now_s() - t0);
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+END_TEST
+
+/* Parameters whole, then a body cut short: fcgi_read returns what came and
+ * fcgi_read_expired says why; fcgi_drop closes without an answer. A body
+ * cut short by the peer's close is no timeout. */
+struct body_case {
+	size_t sent;        /* body bytes sent */
+	bool closes;        /* then the peer closes its end */
+};
+
+static const struct body_case body_cases[] = {
+	{ 0, false }, { 10, false }, { 0, true }, { 10, true },
+};
+
+START_TEST(test_body_deadline)
+{
+	const struct body_case *tc = &body_cases[_i];
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	unsigned char b[256];
+	char body[100];
+	size_t n = 0, got;
+	struct pair p;
+	struct fcgi_req *r;
+	bool expired;
+
+	memset(body, 'x', sizeof(body));
+	put_record(b, &n, 1, begin, sizeof(begin));
+	put_record(b, &n, T_PARAMS, NULL, 0);
+	if (tc->sent > 0)
+		put_record(b, &n, T_STDIN, body, tc->sent);
+	pair_open(&p);
+	ck_assert_msg(write(p.client, b, n) == (ssize_t)n, "write: %s", strerror(errno));
+	if (tc->closes)
+		ck_assert_msg(shutdown(p.client, SHUT_WR) == 0, "shutdown: %s", strerror(errno));
+	r = fcgi_req_new(p.listen_fd, 1);
+	ck_assert_msg(fcgi_accept(r) == 0, "fcgi_accept: got -1 (%s), want 0",
+	    strerror(errno));
+	got = fcgi_read(r, body, sizeof(body));
+	expired = fcgi_read_expired(r);
+	ck_assert_msg(got == tc->sent, "%zu body bytes sent: fcgi_read got %zu", tc->sent, got);
+	ck_assert_msg(expired == !tc->closes, "%zu body bytes sent, closed %d: "
+	    "fcgi_read_expired got %d, want %d", tc->sent, tc->closes, expired, !tc->closes);
+	fcgi_drop(r);
+	fcgi_finish(r);
+	if (!tc->closes) {
+		unsigned char *resp;
+		size_t len;
+
+		resp = read_all(p.client, &len);
+		ck_assert_msg(len == 0, "dropped: got %zu bytes of answer, want none", len);
+		free(resp);
+	}
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+END_TEST
+
+/*
+ * fcgi_finish within the peer's time (2 s) when the peer holds on after
+ * the answer: parameters whole and then nothing (the end of the input
+ * never comes), or a body the answer did not read and a byte every 200 ms
+ * after it (libfcgi's own close waits 2 s for each). The server runs in a
+ * child; the parent plays the peer and times the child's exit.
+ */
+struct hold_case {
+	const char *what;
+	bool body;          /* send a body (unread), then trickle */
+};
+
+static const struct hold_case hold_cases[] = {
+	{ "parameters, then silence", false },
+	{ "an unread body, then a byte every 200 ms", true },
+};
+
+START_TEST(test_finish_bounded)
+{
+	const struct hold_case *tc = &hold_cases[_i];
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	unsigned char b[256];
+	size_t n = 0;
+	struct pair p;
+	double t0;
+	int status = 0;
+	pid_t pid, done = 0;
+
+	put_record(b, &n, 1, begin, sizeof(begin));
+	put_record(b, &n, T_PARAMS, NULL, 0);
+	if (tc->body)
+		put_record(b, &n, T_STDIN, "{\"a\":1}", 7);
+	pair_open(&p);
+	ck_assert_msg(write(p.client, b, n) == (ssize_t)n, "write: %s", strerror(errno));
+	t0 = now_s();
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		struct fcgi_req *r = fcgi_req_new(p.listen_fd, 2);
+
+		(void)close(p.client);
+		if (r == NULL || fcgi_accept(r) != 0 || fcgi_write(r, "ok", 2) != 0)
+			_exit(2);
+		fcgi_read_end(r);
+		fcgi_finish(r);
+		_exit(0);
+	}
+	(void)signal(SIGPIPE, SIG_IGN);
+	while (done == 0 && now_s() - t0 < 15) {
+		if (tc->body)
+			(void)!write(p.client, " ", 1);
+		(void)usleep(200000);
+		done = waitpid(pid, &status, WNOHANG);
+	}
+	if (done == 0) {
+		(void)kill(pid, SIGKILL);
+		(void)waitpid(pid, &status, 0);
+	}
+	ck_assert_msg(done == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "%s: the server got no further than fcgi_finish in 15 s (status %d), want "
+	    "it done after about 2 s", tc->what, status);
+	ck_assert_msg(now_s() - t0 < 10, "%s: fcgi_finish returned after %.2f s, want "
+	    "about 2 (before 10)", tc->what, now_s() - t0);
+	pair_close(&p);
+}
+END_TEST
+
 static Suite *
 fcgi_suite(void)
 {
@@ -377,6 +657,7 @@ fcgi_suite(void)
 	TCase *limits = tcase_create("limits");
 	TCase *errors = tcase_create("errors");
 	TCase *closing = tcase_create("close");
+	TCase *deadline = tcase_create("deadline");
 
 	tcase_add_loop_test(core, test_end_core, 0, NCASES(end_core));
 	suite_add_tcase(s, core);
@@ -384,8 +665,17 @@ fcgi_suite(void)
 	suite_add_tcase(s, limits);
 	tcase_add_loop_test(errors, test_end_errors, 0, NCASES(end_errors));
 	suite_add_tcase(s, errors);
-	tcase_add_loop_test(closing, test_close, 0, NCASES(close_cases));
+	tcase_add_loop_test(closing, test_close, 0,
+	    NCASES(close_cases) * NCASES(close_timeouts));
 	suite_add_tcase(s, closing);
+	tcase_add_loop_test(deadline, test_stop_core, 0, NCASES(stop_core));
+	tcase_add_loop_test(deadline, test_stop_limits, 0, NCASES(stop_limits));
+	tcase_add_loop_test(deadline, test_stop_closed, 0, NCASES(stop_core));
+	tcase_add_loop_test(deadline, test_body_deadline, 0, NCASES(body_cases));
+	tcase_add_loop_test(deadline, test_finish_bounded, 0, NCASES(hold_cases));
+	/* Each case waits for a deadline of 1-2 s; on a busy machine, more. */
+	tcase_set_timeout(deadline, 30);
+	suite_add_tcase(s, deadline);
 	return s;
 }
 

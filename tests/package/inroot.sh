@@ -19,7 +19,7 @@ check() {
     shift
     if "$@"; then ok "$what"; else bad "$what"; fi
 }
-# Owner, group and mode of a path, e.g. "orchid:www-data 700".
+# Owner, group and mode of a path, e.g. "orchid:orchid-fcgi 700".
 perms() { stat -c '%U:%G %a' "$1" 2>/dev/null; }
 finish() {
     echo "in the root: $passed passed, $failed failed"
@@ -49,8 +49,18 @@ else
     bad "user orchid: [$pw], want a system user with home /var/lib/orchid and nologin"
 fi
 got="$(perms /var/lib/orchid)"
-check "/var/lib/orchid is orchid:www-data 700 as the unit's StateDirectory= makes it (got: $got)" \
-    test "$got" = "orchid:www-data 700"
+check "/var/lib/orchid is orchid:orchid-fcgi 700 as the unit's StateDirectory= makes it (got: $got)" \
+    test "$got" = "orchid:orchid-fcgi 700"
+# The socket's group: a system group whose one member is nginx's user; the
+# orchid user is in no web group (the unit gives it orchid-fcgi).
+grent="$(getent group orchid-fcgi || true)"
+IFS=: read -r _ _ fcgi_gid members <<<"$grent"
+check "system group orchid-fcgi with www-data its only member (got: [$grent])" \
+    bash -c '[ -n "$1" ] && [ "$2" -lt 1000 ] && [ "$3" = www-data ]' _ "$grent" "${fcgi_gid:-99999}" "${members:-}"
+check "the user orchid is in no group but its own (got: $(id -Gn orchid 2>&1))" \
+    test "$(id -Gn orchid 2>&1)" = orchid
+check "the unit runs orchidd with group orchid-fcgi" \
+    grep -qx 'Group=orchid-fcgi' /lib/systemd/system/orchidd.service
 out="$(orchidd -n -c "$conf" 2>&1)"
 rc=$?
 check "orchidd -n -c $conf: exit $rc: $out" test "$rc" -eq 0
@@ -94,6 +104,27 @@ rc=$?
 check "nginx -t with the site enabled (exit $rc)" test "$rc" -eq 0
 [ "$rc" -eq 0 ] || echo "$out"
 
+# nginx's workers (user www-data, as Debian's nginx.conf says) get the group
+# when they start: a master with no listener, run here by hand.
+printf '%s\n' 'user www-data;' 'pid /tmp/nginx-groups.pid;' \
+    'error_log /tmp/nginx-groups.log;' 'events {}' >/tmp/nginx-groups.conf
+wgroups=""
+if nginx -c /tmp/nginx-groups.conf 2>/tmp/nginx-groups.err; then
+    for _ in $(seq 50); do
+        for st in /proc/[0-9]*/status; do
+            if grep -q '^Name:[[:space:]]*nginx' "$st" 2>/dev/null &&
+               grep -Eq "^Uid:[[:space:]]+$(id -u www-data)[[:space:]]" "$st" 2>/dev/null; then
+                wgroups="$(sed -n 's/^Groups:[[:space:]]*//p' "$st")"
+            fi
+        done
+        [ -n "$wgroups" ] && break
+        sleep 0.1
+    done
+    nginx -c /tmp/nginx-groups.conf -s quit 2>/dev/null || true
+fi
+check "an nginx worker (user www-data) has orchid-fcgi ($fcgi_gid) among its groups (got: [$wgroups]$(cat /tmp/nginx-groups.err 2>/dev/null))" \
+    bash -c '[[ " $1 " == *" $2 "* ]]' _ "$wgroups" "${fcgi_gid:-none}"
+
 # ---- reinstall: the upgrade path of the scripts --------------------------
 echo "# config edited by the test" >>"$conf"
 chmod 0750 /var/lib/orchid
@@ -105,8 +136,8 @@ else
 fi
 check "the edited config is kept" grep -q '^# config edited by the test' "$conf"
 got="$(perms /var/lib/orchid)"
-check "the postinst set /var/lib/orchid back to orchid:www-data 700 (got: $got)" \
-    test "$got" = "orchid:www-data 700"
+check "the postinst set /var/lib/orchid back to orchid:orchid-fcgi 700 (got: $got)" \
+    test "$got" = "orchid:orchid-fcgi 700"
 check "the user keeps uid $uid" test "$(id -u orchid)" = "$uid"
 check "the tenant is still there (orchidctl tenant list)" \
     bash -c 'runuser -u orchid -- orchidctl -c "$1" tenant list | grep -q pkgtest' _ "$conf"
