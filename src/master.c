@@ -69,8 +69,6 @@ struct master {
 	int nslots;
 	bool need_failchk;
 	bool need_recovery;
-	time_t recovered_at;   /* when the last full recovery completed */
-	int recovery_streak;   /* recoveries in a row, each soon after the last */
 	struct ratelimit *limiter;
 	struct metrics *metrics;
 };
@@ -599,37 +597,12 @@ start_children(struct master *m)
  * environment is unusable until recovery completes). The exception is a
  * recovery that met a corrupt page (stop_if_corrupt): no retry can pass it.
  */
-/* Recoveries closer together than this count as one fault coming back. */
-#define RECOVERY_QUIET_S 5
-
 static void
 full_recovery(struct master *m, const char *why)
 {
 	char err[512];
 	int wait_s = 1;
 
-	/*
-	 * A fault that comes back (a disk that fails every few writes) would
-	 * make recoveries follow each other as fast as they run, each one
-	 * ending every request in flight. From the fourth in a row, each
-	 * within RECOVERY_QUIET_S of the last, the master waits 1, 2, 4 ...
-	 * 30 s first; the processes still running go on meanwhile (reads
-	 * succeed if the environment is not panicked).
-	 */
-	if (m->recovered_at != 0 && now_s() - m->recovered_at < RECOVERY_QUIET_S)
-		m->recovery_streak++;
-	else
-		m->recovery_streak = 0;
-	if (m->recovery_streak >= 3) {
-		int n = m->recovery_streak - 3, d = 1 << (n < 5 ? n : 5);
-
-		d = d > 30 ? 30 : d;
-		log_warn("%s, again: recovery %d in a row, each within %d s of the last (the "
-		    "lines above say why); waiting %d s first", why, m->recovery_streak + 1,
-		    RECOVERY_QUIET_S, d);
-		if (pause_unless_stopped(m, d))
-			return;
-	}
 	log_warn("%s: stopping all processes and running recovery", why);
 	kill_all(m, SIGKILL);
 	wait_all(m, 5);
@@ -641,7 +614,6 @@ full_recovery(struct master *m, const char *why)
 		wait_s = wait_s * 2 > 30 ? 30 : wait_s * 2;
 	}
 	log_info("recovery complete");
-	m->recovered_at = now_s();
 	m->need_failchk = false;
 	m->need_recovery = false;
 	start_children(m);

@@ -318,11 +318,13 @@ flush_file(int fd)
 
 	if (flush_failed)
 		return EIO;
-	if (fdatasync(fd) == 0)
-		return 0;
-	e = errno;
-	if (e == EINTR)
-		return e;       /* Berkeley DB retries */
+	/* Berkeley DB does not retry what this returns: an interrupted flush
+	 * (a signal; none is expected here) is simply made again. */
+	do {
+		if (fdatasync(fd) == 0)
+			return 0;
+		e = errno;
+	} while (e == EINTR);
 	flush_failed = 1;
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	n = readlink(proc, path, sizeof(path) - 1);
