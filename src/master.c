@@ -560,18 +560,40 @@ recover_or_die(struct master *m)
 	}
 }
 
-/* Waits secs seconds, or less when a stop is asked for; true then. */
+/*
+ * Closes every connection waiting on the socket, unread: while no worker
+ * runs (a recovery that failed waits to be tried again), nginx then answers
+ * 502 at once instead of holding each request for fastcgi_read_timeout.
+ * Nothing of such a request was read, so nothing of it was done.
+ */
+static void
+refuse_waiting(struct master *m)
+{
+	int fd;
+
+	while ((fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+		(void)close(fd);
+}
+
+/* Waits secs seconds, or less when a stop is asked for; true then. While
+ * it waits, connections to the socket are refused (refuse_waiting). */
 static bool
 pause_unless_stopped(struct master *m, int secs)
 {
 	time_t until = now_s() + secs;
+	int flags = fcntl(m->listen_fd, F_GETFL);
 
+	(void)fcntl(m->listen_fd, F_SETFL, flags | O_NONBLOCK);
 	while (!got_term && now_s() < until) {
-		struct pollfd p = { m->sig_pipe[0], POLLIN, 0 };
+		struct pollfd p[2] = { { m->sig_pipe[0], POLLIN, 0 }, { m->listen_fd, POLLIN, 0 } };
 
-		(void)poll(&p, 1, 500);
+		(void)poll(p, 2, 500);
 		drain_sig_pipe(m);
+		if (p[1].revents & POLLIN)
+			refuse_waiting(m);
 	}
+	/* The workers' accept blocks. */
+	(void)fcntl(m->listen_fd, F_SETFL, flags);
 	return got_term != 0;
 }
 
@@ -594,7 +616,8 @@ start_children(struct master *m)
  * apart, until it works or orchidd is told to stop: exiting would leave the
  * service to systemd's restart limit, and an operator who frees space
  * expects the server back by itself. Nothing is served meanwhile (the
- * environment is unusable until recovery completes). The exception is a
+ * environment is unusable until recovery completes): connections are
+ * refused as they come (pause_unless_stopped). The exception is a
  * recovery that met a corrupt page (stop_if_corrupt): no retry can pass it.
  */
 static void
