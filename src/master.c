@@ -852,6 +852,13 @@ checksum_hook(void *arg, uint64_t *left_out)
 	return metrics_checksum_error(arg, left_out);
 }
 
+/* store_set_io_error_hook's function: a failed flush or write, counted. */
+static void
+io_error_hook(void *arg)
+{
+	metrics_event(arg, MEV_IO_ERROR);
+}
+
 int
 master_run(struct config *cfg)
 {
@@ -891,6 +898,7 @@ master_run(struct config *cfg)
 	/* Pages that fail their checksum, in any process, are counted and
 	 * their log lines rate-limited in the shared table. */
 	store_set_corrupt_hook(checksum_hook, m.metrics);
+	store_set_io_error_hook(io_error_hook, m.metrics);
 	recover_or_die(&m);
 	start_children(&m);
 	log_info("ready: %d workers on %s, durability %s", cfg->workers, cfg->socket,

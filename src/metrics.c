@@ -367,6 +367,9 @@ metrics_render(const struct metrics *m, struct buf *out,
 	counter(out, "orchid_checksum_errors_total", "Database pages that failed their "
 	    "checksum when read (a corrupt or torn page: the data needs repair).",
 	    LOAD(&m->events[MEV_CHECKSUM_ERROR]));
+	counter(out, "orchid_io_errors_total", "Flushes of the database and log files that "
+	    "failed, and writes that failed for another reason than a full disk: each stopped "
+	    "the environment for recovery.", LOAD(&m->events[MEV_IO_ERROR]));
 	buf_printf(out, "# HELP orchid_start_time_seconds When the master started (Unix "
 	    "time).\n# TYPE orchid_start_time_seconds gauge\norchid_start_time_seconds "
 	    "%lld\n", (long long)m->started);

@@ -35,6 +35,7 @@ enum metrics_event {
 	MEV_WORKER_FAILURE,  /* one exited abnormally (crash, signal, panic) */
 	MEV_RECOVERY,        /* a full recovery, the one at start included */
 	MEV_CHECKSUM_ERROR,  /* a page failed its checksum (metrics_checksum_error) */
+	MEV_IO_ERROR,        /* a flush or write of a database file failed (not a full disk) */
 	MEV_COUNT
 };
 

@@ -114,6 +114,15 @@ static struct {
 } corrupt;
 static bool (*corrupt_hook)(void *arg, uint64_t *left_out);
 static void *corrupt_hook_arg;
+static void (*io_error_hook)(void *arg);
+static void *io_error_hook_arg;
+
+static void
+note_io_error(void)
+{
+	if (io_error_hook != NULL)
+		io_error_hook(io_error_hook_arg);
+}
 
 static int64_t
 mono_ms(void)
@@ -289,6 +298,8 @@ event_notify(DB_ENV *env, u_int32_t event, void *info)
 		store_write_nospace = false;
 		return;
 	}
+	if (event == DB_EVENT_WRITE_FAILED)
+		note_io_error();
 	if (event == DB_EVENT_PANIC || event == DB_EVENT_WRITE_FAILED)
 		store_panic_seen = 1;
 }
@@ -326,6 +337,7 @@ flush_file(int fd)
 		e = errno;
 	} while (e == EINTR);
 	flush_failed = 1;
+	note_io_error();
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	n = readlink(proc, path, sizeof(path) - 1);
 	path[n > 0 ? n : 0] = '\0';
@@ -932,6 +944,13 @@ store_set_corrupt_hook(bool (*fn)(void *arg, uint64_t *left_out), void *arg)
 {
 	corrupt_hook = fn;
 	corrupt_hook_arg = arg;
+}
+
+void
+store_set_io_error_hook(void (*fn)(void *arg), void *arg)
+{
+	io_error_hook = fn;
+	io_error_hook_arg = arg;
 }
 
 int

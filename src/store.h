@@ -111,6 +111,14 @@ bool store_corrupt(char *file, size_t len, unsigned long *page);
  */
 void store_set_corrupt_hook(bool (*fn)(void *arg, uint64_t *left_out), void *arg);
 
+/*
+ * fn is called once for each flush or write of a database or log file that
+ * failed for another reason than a full disk (an I/O error), in this
+ * process and the processes it forks afterwards (orchidd counts them in
+ * its metrics). NULL: none.
+ */
+void store_set_io_error_hook(void (*fn)(void *arg), void *arg);
+
 /* Runs DB_ENV->failchk; 0 when the environment is usable, -1 when it needs recovery. */
 int store_failchk(struct store *s);
 

@@ -20,7 +20,7 @@ answer can be checked against what is stored). Phases:
 - a log flush fails and orchidd is killed with SIGKILL at once (the worst
   moment: while it recovers), then started again without faults.
 
-At the end, for every request: a 2xx write is there with its value (and
+orchid_io_errors_total counts the failures. At the end, for every request: a 2xx write is there with its value (and
 one version in its history); a 507 is absent; any other 5xx (500
 write_outcome_unknown, 503, nginx's 502/504) is there with its value or
 absent, never half there; no 4xx; every error body is JSON. The listing
@@ -294,6 +294,16 @@ def main():
         full = [r for r in writers.since(t0) if r[2] == 507]
         check(all(r[3] == "storage_full" for r in full),
               "writes refused for the injected ENOSPC are 507 storage_full (%d)" % len(full))
+
+        # The operator sees them: a counter (before the kill below, which
+        # starts a new master and so a new table).
+        st, _, body, _ = srv.request("GET", "/metrics")
+        io_errors = None
+        for line in body.decode(errors="replace").splitlines() if st == 200 else []:
+            if line.startswith("orchid_io_errors_total "):
+                io_errors = float(line.split()[1])
+        check(io_errors is not None and io_errors >= 5,
+              "orchid_io_errors_total counts the failed flushes and writes (%s)" % io_errors)
 
         # A failing flush, then kill -9 at once, while orchidd recovers.
         failed0 = shim.failed()
