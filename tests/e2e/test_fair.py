@@ -28,7 +28,8 @@ class TenantShareTest(ServerTestCase):
     send_timeout (10 s). A gets at most SHARE workers; tenant B is answered
     by the others."""
 
-    server_options = {"workers": WORKERS}
+    # None: orchidd's default (harness.py turns the limit off otherwise).
+    server_options = {"workers": WORKERS, "extra": {"tenant_max_inflight": None}}
 
     @classmethod
     def setUpClass(cls):
