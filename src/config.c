@@ -58,6 +58,8 @@ static const struct setting settings[] = {
 	{ "deadlock_retries", K_INT, OFF(deadlock_retries), 0, 0, 1000 },
 	{ "rate_limit", K_INT, OFF(rate_limit), 0, 0, 1000000 },
 	{ "rate_burst", K_INT, OFF(rate_burst), 0, 0, 10000000 },
+	{ "tenant_max_inflight", K_INT, OFF(tenant_max_inflight), 0, 0, 256 },
+	{ "list_scan_budget", K_INT, OFF(list_scan_budget), 0, 0, 100000000 },
 	{ "metrics", K_INT, OFF(metrics), 0, 0, 1 },
 	{ "failchk_timeout", K_INT, OFF(failchk_timeout), 0, 1, 600 },
 	{ "worker_start_timeout", K_INT, OFF(worker_start_timeout), 0, 1, 600 },
@@ -84,6 +86,22 @@ config_default_workers(void)
 	if (n < 1)
 		n = 1;
 	return n >= 8 ? 64 : n <= 1 ? 8 : (int)n * 8;
+}
+
+/*
+ * The requests one tenant may have in flight: the setting, or when it was
+ * left unset three quarters of the workers, so that at least one worker in
+ * four (and at least one) is left to the other tenants; 1 with 1 worker.
+ */
+int
+config_tenant_max_inflight(const struct config *c)
+{
+	int reserve;
+
+	if (c->tenant_max_inflight != CONFIG_DERIVED)
+		return c->tenant_max_inflight;
+	reserve = c->workers / 4 > 1 ? c->workers / 4 : 1;
+	return c->workers - reserve > 1 ? c->workers - reserve : 1;
 }
 
 void
@@ -117,6 +135,8 @@ config_defaults(struct config *c)
 	c->indexer_batch = 1000;
 	c->indexer_yield = 1;
 	c->deadlock_retries = 20;
+	c->tenant_max_inflight = (int)CONFIG_DERIVED;
+	c->list_scan_budget = 10000;
 	c->failchk_timeout = 2;
 	c->worker_start_timeout = 10;
 	c->shutdown_timeout = 30;

@@ -54,6 +54,10 @@ struct config {
 	int deadlock_retries;
 	int rate_limit;              /* requests per second per tenant; 0: off */
 	int rate_burst;              /* bucket size; 0: rate_limit */
+	int tenant_max_inflight;     /* requests of one tenant in flight at once;
+	                             * 0: no limit; CONFIG_DERIVED: from workers
+	                             * (config_tenant_max_inflight) */
+	int list_scan_budget;        /* records one list page may examine; 0: no limit */
 	int metrics;                /* 1: count requests and answer GET /metrics */
 	int failchk_timeout;        /* seconds */
 	int worker_start_timeout;   /* seconds */
@@ -63,6 +67,12 @@ struct config {
 	enum log_level log_level;
 	char path[CONFIG_PATH_MAX]; /* the file it came from, or "" */
 };
+
+/* A setting left unset whose value is derived from others when used. */
+#define CONFIG_DERIVED (-1)
+
+/* tenant_max_inflight as it applies: the setting, or derived from workers. */
+int config_tenant_max_inflight(const struct config *c);
 
 /* Fills c with the built-in defaults. */
 void config_defaults(struct config *c);

@@ -134,6 +134,25 @@ within_rate(const struct request *req, struct response *resp)
 	return false;
 }
 
+/*
+ * The tenant's share of the workers: false (and a 429) when it already has
+ * tenant_max_inflight requests in flight in other workers. The worker
+ * records the end of the request once its answer is written (a stream
+ * too), worker.c.
+ */
+static bool
+within_share(const struct request *req, struct response *resp)
+{
+	if (ratelimit_enter(req->limiter, req->slot, req->tenant,
+	    config_tenant_max_inflight(req->cfg)))
+		return true;
+	http_error(resp, 429, "tenant_busy", "This tenant already has as many requests in "
+	    "progress as it may (tenant_max_inflight); retry after the time in Retry-After.",
+	    NULL);
+	http_header(resp, "Retry-After", "1");
+	return false;
+}
+
 /* One request's transaction, as store_run calls it (again after a deadlock). */
 struct attempt {
 	struct store *s;
@@ -188,7 +207,7 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 
 	http_response_reset(resp);
 	rc = authenticate(&c, &ok);
-	if (rc == STORE_OK && ok && within_rate(a->req, resp) &&
+	if (rc == STORE_OK && ok && within_rate(a->req, resp) && within_share(a->req, resp) &&
 	    !answer_early(a->req, a->pr, a->m, resp) && !space_refused(a, resp)) {
 		if (a->m->own) {
 			/* Only authenticated here; the handler runs after. */

@@ -347,17 +347,23 @@ list_bounds(struct ctx *c, struct key_range *r)
 	return 0;
 }
 
+/* The next page: after the last key listed, or from the first key not
+ * examined when the page ran out of its scan budget (stop). */
 static void
 list_next_link(struct ctx *c, const struct emit *e, int64_t limit,
-    const struct key_range *r)
+    const struct key_range *r, const struct scan_stop *stop)
 {
 	struct buf l;
 
 	buf_init(&l, 0);
 	buf_adds(&l, "/v0/");
 	route_encode_segment(&l, e->coll, strlen(e->coll));
-	buf_printf(&l, "?limit=%lld&afterKey=", (long long)limit);
-	route_encode_query(&l, e->last, e->lastlen);
+	buf_printf(&l, "?limit=%lld&%s=", (long long)limit,
+	    stop->key != NULL ? "startKey" : "afterKey");
+	if (stop->key != NULL)
+		route_encode_query(&l, stop->key, stop->keylen);
+	else
+		route_encode_query(&l, e->last, e->lastlen);
 	if (r->end != NULL) {
 		buf_adds(&l, r->end_incl ? "&endKey=" : "&beforeKey=");
 		route_encode_query(&l, r->end, strlen(r->end));
@@ -380,6 +386,7 @@ handle_collection_list(struct ctx *c)
 {
 	struct emit e = { c, coll_of(c), true, 0, true, NULL, 0, NULL };
 	struct fields_filter *f;
+	struct scan_stop stop;
 	struct key_range r;
 	struct dom d;
 	int64_t limit;
@@ -397,13 +404,14 @@ handle_collection_list(struct ctx *c)
 	e.f = f;
 	handler_dom(c, &d);
 	buf_adds(&c->resp->body, "{\"results\":[");
-	rc = item_list(&d, coll_of(c), &r, limit, emit_entry, &e, &more);
+	rc = item_list(&d, coll_of(c), &r, limit, c->req->cfg->list_scan_budget, emit_entry,
+	    &e, &more, &stop);
 	fields_free(f);
 	if (rc != DOM_OK)
 		return handler_fail(c, rc, coll_of(c), NULL, NULL);
 	buf_printf(&c->resp->body, "],\"count\":%lld", (long long)e.count);
-	if (more && e.count > 0)
-		list_next_link(c, &e, limit, &r);
+	if (more && (e.count > 0 || stop.key != NULL))
+		list_next_link(c, &e, limit, &r, &stop);
 	buf_addc(&c->resp->body, '}');
 	return STORE_OK;
 }

@@ -42,6 +42,7 @@ struct request {
 	uint32_t tenant;            /* set by auth */
 	int64_t now_ms;             /* fixed at the start of the request */
 	struct ratelimit *limiter;  /* shared per-tenant buckets, or NULL */
+	int slot;                   /* the worker's slot (its in-flight entry) */
 	struct metrics *metrics;    /* shared counters; NULL: metrics = 0 */
 	int route;                  /* enum route_id, set by dispatch; 0: none */
 };

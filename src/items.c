@@ -381,7 +381,7 @@ past_end(const char *k, size_t kl, const struct key_range *r)
 
 enum dom_rc
 item_list(struct dom *d, const char *coll, const struct key_range *r, int64_t limit,
-    item_visit_fn fn, void *arg, bool *more)
+    int64_t budget, item_visit_fn fn, void *arg, bool *more, struct scan_stop *stop)
 {
 	struct store_cursor *cur;
 	struct item_version v;
@@ -389,11 +389,13 @@ item_list(struct dom *d, const char *coll, const struct key_range *r, int64_t li
 	size_t pl, kl, vl, sl = r->start ? strlen(r->start) : 0;
 	unsigned char *p;
 	uint64_t cid;
-	int64_t count = 0;
+	int64_t count = 0, examined = 0;
 	enum store_rc rc;
 	enum dom_rc out = coll_lookup(d, coll, &cid);
 
 	*more = false;
+	stop->key = NULL;
+	stop->keylen = 0;
 	if (out != DOM_OK)
 		return out == DOM_NOT_FOUND ? DOM_OK : out; /* no collection: empty */
 	if ((p = layout_item_key(d->arena, d->tenant, cid, NULL, sl, &pl)) == NULL)
@@ -413,6 +415,16 @@ item_list(struct dom *d, const char *coll, const struct key_range *r, int64_t li
 		if (r->start != NULL && !r->start_incl && keylen == sl &&
 		    memcmp(key, r->start, sl) == 0)
 			continue;
+		if (budget > 0 && examined++ == budget) {
+			/* The page ends before this key, not yet examined:
+			 * the next page starts at it. */
+			stop->key = mem_strndup(d->arena, key, keylen);
+			stop->keylen = keylen;
+			if (stop->key == NULL)
+				out = DOM_ERR;
+			*more = true;
+			break;
+		}
 		if (layout_item_decode(val, vl, &v) == -1) {
 			out = DOM_ERR;
 			break;

@@ -83,11 +83,20 @@ struct key_range {
 	bool end_incl;
 };
 
+/* Where a list page that ran out of its scan budget stopped. */
+struct scan_stop {
+	const char *key;    /* the first key not examined (in the arena), or NULL */
+	size_t keylen;
+};
+
 /*
  * The live items of a collection in key order within the range, up to limit.
- * *more: further items remain (or the visitor stopped early).
+ * *more: further items remain (or the visitor stopped early). At most budget
+ * records (live or deleted) are examined (0: no limit); when that ends the
+ * page, stop->key is where the next page starts (inclusive), else NULL.
  */
 enum dom_rc item_list(struct dom *d, const char *coll, const struct key_range *r,
-    int64_t limit, item_visit_fn fn, void *arg, bool *more);
+    int64_t limit, int64_t budget, item_visit_fn fn, void *arg, bool *more,
+    struct scan_stop *stop);
 
 #endif

@@ -710,8 +710,12 @@ reap(struct master *m)
 			continue;
 		}
 		FOR_SLOTS(m, i) {
-			if (m->slots[i].pid == pid)
-				note_worker_exit(m, &m->slots[i], status);
+			if (m->slots[i].pid != pid)
+				continue;
+			/* A worker killed in a request leaves its tenant's
+			 * in-flight entry behind: clear it. */
+			ratelimit_leave(m->limiter, i);
+			note_worker_exit(m, &m->slots[i], status);
 		}
 	}
 }

@@ -354,7 +354,7 @@ metrics_render(const struct metrics *m, struct buf *out,
 		retries += LOAD(&m->slot[i].retries);
 	}
 	counter(out, "orchid_rate_limited_requests_total", "Requests refused with 429 by "
-	    "orchidd's per-tenant rate limit (rate_limit, rate_burst).", limited);
+	    "orchidd's per-tenant limits (rate_limit, rate_burst, tenant_max_inflight).", limited);
 	counter(out, "orchid_deadlock_retries_total", "Transactions run again after "
 	    "Berkeley DB chose them as a deadlock's victim.", retries);
 	counter(out, "orchid_worker_starts_total", "Workers (and indexers) started by the "

@@ -16,6 +16,7 @@
 #define RL_SLOTS 4096
 #define RL_PROBE 16
 #define RL_SKEW_MS 1000    /* how far back a time may be and still be skew */
+#define RL_WORKERS (RATELIMIT_MAX_SLOT + 1)
 
 struct bucket {
 	uint32_t tenant;
@@ -24,9 +25,16 @@ struct bucket {
 	int64_t last_ms;   /* the time milli was computed for */
 };
 
+/* The request a worker slot has in flight, for tenant_max_inflight. */
+struct inflight {
+	uint32_t tenant;
+	bool busy;
+};
+
 struct ratelimit {
 	pthread_mutex_t lock;
 	struct bucket b[RL_SLOTS];
+	struct inflight w[RL_WORKERS];
 };
 
 struct ratelimit *
@@ -146,4 +154,55 @@ ratelimit_take(struct ratelimit *rl, uint32_t tenant, int64_t now_ms, int rate,
 		*retry_ms = (b->last_ms - now_ms) + (1000 - b->milli + rate - 1) / rate;
 	(void)pthread_mutex_unlock(&rl->lock);
 	return ok;
+}
+
+/*
+ * In-flight requests are counted by worker slot, not by a counter per
+ * tenant: each slot holds at most one request, so a worker that dies in the
+ * middle of one leaves only its own entry behind, which the master clears
+ * when it reaps it (and the next worker in the slot clears again before its
+ * first request). Nothing can leak for ever.
+ */
+bool
+ratelimit_enter(struct ratelimit *rl, int slot, uint32_t tenant, int max)
+{
+	int n = 0;
+	bool ok;
+
+	if (rl == NULL || slot < 0 || slot >= RL_WORKERS)
+		return true;
+	if (lock(rl) != 0)
+		return true; /* never refuse service because of the limiter */
+	for (int i = 0; i < RL_WORKERS; i++)
+		n += i != slot && rl->w[i].busy && rl->w[i].tenant == tenant;
+	/* max 0: off, but the slot is still recorded (a reload may set it). */
+	ok = max <= 0 || n < max;
+	rl->w[slot].tenant = tenant;
+	rl->w[slot].busy = ok;
+	(void)pthread_mutex_unlock(&rl->lock);
+	return ok;
+}
+
+void
+ratelimit_leave(struct ratelimit *rl, int slot)
+{
+	if (rl == NULL || slot < 0 || slot >= RL_WORKERS)
+		return;
+	if (lock(rl) != 0)
+		return;
+	rl->w[slot].busy = false;
+	(void)pthread_mutex_unlock(&rl->lock);
+}
+
+int
+ratelimit_inflight(struct ratelimit *rl, uint32_t tenant)
+{
+	int n = 0;
+
+	if (rl == NULL || lock(rl) != 0)
+		return 0;
+	for (int i = 0; i < RL_WORKERS; i++)
+		n += rl->w[i].busy && rl->w[i].tenant == tenant;
+	(void)pthread_mutex_unlock(&rl->lock);
+	return n;
 }

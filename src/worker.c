@@ -21,6 +21,7 @@
 #include "dispatch.h"
 #include "fcgi.h"
 #include "log.h"
+#include "ratelimit.h"
 #include "mem.h"
 #include "metrics.h"
 #include "reqparse.h"
@@ -349,6 +350,7 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 	req.arena = a;
 	req.cfg = cfg;
 	req.limiter = w->rl;
+	req.slot = w->slot;
 	req.metrics = w->metrics;
 	req.now_ms = timefmt_now_ms();
 	http_response_reset(resp);
@@ -375,6 +377,8 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 		write_stream(fr, cfg, &req, resp);
 	else
 		write_response(fr, &req, resp);
+	/* The request no longer counts against its tenant's share. */
+	ratelimit_leave(w->rl, w->slot);
 	/* Berkeley DB panicked, or a write of its failed (an I/O error), in
 	 * this request: this answer was complete (a commit that succeeded was
 	 * flushed), but the environment is to be recovered, so the worker
@@ -486,6 +490,8 @@ worker_main(const struct config *cfg, struct ratelimit *rl, struct metrics *metr
 	w.s = s;
 	w.cfg = cfg;
 	w.rl = rl;
+	/* The slot's last worker may have died in a request. */
+	ratelimit_leave(rl, slot);
 	w.metrics = cfg->metrics ? metrics : NULL;
 	w.slot = slot;
 	w.retries_seen = store_retry_count();

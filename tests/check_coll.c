@@ -433,6 +433,7 @@ START_TEST(test_drop_is_instant)
 	struct store_txn *t;
 	struct listed l;
 	uint64_t old, fresh;
+	struct scan_stop stop;
 	bool more;
 	int n = 0;
 
@@ -453,7 +454,7 @@ START_TEST(test_drop_is_instant)
 	t = reader(&d, 1);
 	ck_assert_msg(item_get(&d, "gone", "k01", &v) == DOM_NOT_FOUND,
 	    "item_get after drop: want DOM_NOT_FOUND");
-	ck_assert_msg(item_list(&d, "gone", &all, 100, count_visit, &n, &more) == DOM_OK &&
+	ck_assert_msg(item_list(&d, "gone", &all, 100, 0, count_visit, &n, &more, &stop) == DOM_OK &&
 	    n == 0 && !more, "item_list after drop: got %d items, want 0", n);
 	ck_assert_msg(item_history(&d, "gone", "k01", 0, 10, count_visit, &n, &more) ==
 	    DOM_NOT_FOUND, "item_history after drop: want DOM_NOT_FOUND");

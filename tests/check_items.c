@@ -974,6 +974,7 @@ static const struct list_case list_cases[] = {
 START_TEST(test_list)
 {
 	const struct list_case *tc = &list_cases[_i];
+	struct scan_stop stop;
 	struct td_rec r;
 	struct dom d;
 	bool more = !tc->more;
@@ -982,7 +983,7 @@ START_TEST(test_list)
 	list_data();
 	td_rec_init(&r, tc->stop_at, tc->fail_at);
 	td_begin(&d, tc->tenant);
-	rc = item_list(&d, tc->coll, &tc->range, tc->limit, record_key, &r, &more);
+	rc = item_list(&d, tc->coll, &tc->range, tc->limit, 0, record_key, &r, &more, &stop);
 	td_end(&d, rc);
 	ck_assert_msg(rc == tc->rc, "item_list(%s, [%s%s, %s%s], limit %" PRId64 "): "
 	    "got %s, want %s", tc->coll, tc->range.start ? tc->range.start : "-",
@@ -998,6 +999,54 @@ START_TEST(test_list)
 	    tc->range.end ? tc->range.end : "-", tc->range.end_incl ? " incl" : "",
 	    tc->limit, tc->stop_at, r.got, more ? " and more" : "", tc->want,
 	    tc->more ? " and more" : "");
+}
+END_TEST
+
+/* A scan budget ends a page after that many records, deleted ones too (T1
+ * "list": a, b deleted, c, d, dd, e, f deleted), where the next page starts. */
+struct budget_case {
+	struct key_range range;
+	int64_t limit, budget;
+	const char *want;
+	bool more;
+	const char *stop;     /* the next page's start key, or NULL */
+};
+
+static const struct budget_case budget_cases[] = {
+	{ ALL, 100, 2, "a", true, "c" },
+	{ START("b", true), 100, 1, "", true, "c" },
+	{ START("a", false), 100, 1, "", true, "c" },
+	{ ALL, 100, 6, "a,c,d,dd,e", true, "f" },
+	{ ALL, 100, 7, "a,c,d,dd,e", false, NULL },
+	{ ALL, 100, 0, "a,c,d,dd,e", false, NULL },
+	{ ALL, 2, 3, "a,c", true, "d" },
+	{ ALL, 2, 4, "a,c", true, NULL },
+	{ START("f", true), 100, 1, "", false, NULL },
+};
+
+START_TEST(test_list_budget)
+{
+	const struct budget_case *tc = &budget_cases[_i];
+	struct scan_stop stop;
+	struct td_rec r;
+	struct dom d;
+	bool more;
+	enum dom_rc rc;
+
+	list_data();
+	td_rec_init(&r, 0, 0);
+	td_begin(&d, T1);
+	rc = item_list(&d, "list", &tc->range, tc->limit, tc->budget, record_key, &r, &more,
+	    &stop);
+	ck_assert_msg(rc == DOM_OK, "budget case %d: got %s", _i, dom_rc_name(rc));
+	ck_assert_msg(strcmp(r.got, tc->want) == 0 && more == tc->more &&
+	    (tc->stop == NULL ? stop.key == NULL : stop.key != NULL &&
+	    stop.keylen == strlen(tc->stop) && memcmp(stop.key, tc->stop, stop.keylen) == 0),
+	    "budget case %d: got \"%s\"%s, next from %.*s; want \"%s\"%s, next from %s", _i,
+	    r.got, more ? " and more" : "", stop.key ? (int)stop.keylen : 1,
+	    stop.key ? stop.key : "-", tc->want, tc->more ? " and more" : "",
+	    tc->stop ? tc->stop : "-");
+	td_end(&d, rc);
 }
 END_TEST
 
@@ -1388,6 +1437,7 @@ items_suite(void)
 	tcase_add_test(limits, test_create_many);
 	tcase_add_loop_test(limits, test_history, 0, NCASES(history_cases));
 	tcase_add_loop_test(limits, test_list, 0, NCASES(list_cases));
+	tcase_add_loop_test(limits, test_list_budget, 0, NCASES(budget_cases));
 	tcase_set_timeout(limits, 60);
 	suite_add_tcase(s, limits);
 

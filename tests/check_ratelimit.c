@@ -446,6 +446,50 @@ START_TEST(test_shared)
 }
 END_TEST
 
+/*
+ * In-flight requests by worker slot (tenant_max_inflight): a tenant gets at
+ * most max slots, other tenants are not affected, entering again from the
+ * same slot (a retried transaction) does not count twice, a refused entry
+ * holds nothing, max 0 is no limit, and leaving frees the slot, also when
+ * the slot's process died in between (the master's reap).
+ */
+START_TEST(test_inflight)
+{
+	struct ratelimit *rl = ratelimit_new();
+	pid_t pid;
+	int status;
+
+	ck_assert_msg(rl != NULL, "ratelimit_new: got NULL, want a table");
+	ck_assert_msg(ratelimit_enter(rl, 0, 7, 2) && ratelimit_enter(rl, 1, 7, 2),
+	    "tenant 7, slots 0 and 1 of max 2: got refused, want allowed");
+	ck_assert_msg(ratelimit_enter(rl, 1, 7, 2), "slot 1 again: got refused, want allowed");
+	ck_assert_msg(!ratelimit_enter(rl, 2, 7, 2), "slot 2, a third: got allowed, want refused");
+	ck_assert_msg(ratelimit_inflight(rl, 7) == 2, "in flight: got %d, want 2",
+	    ratelimit_inflight(rl, 7));
+	ck_assert_msg(ratelimit_enter(rl, 2, 8, 2), "tenant 8, slot 2: got refused, want allowed");
+	ck_assert_msg(ratelimit_enter(rl, 3, 7, 0), "max 0: got refused, want allowed");
+	ck_assert_msg(ratelimit_inflight(rl, 7) == 3, "in flight with max 0: got %d, want 3",
+	    ratelimit_inflight(rl, 7));
+	ratelimit_leave(rl, 3);
+	ratelimit_leave(rl, 0);
+	ck_assert_msg(ratelimit_enter(rl, 4, 7, 2), "after a leave: got refused, want allowed");
+	pid = fork();
+	ck_assert_msg(pid != -1, "fork failed");
+	if (pid == 0)
+		_exit(ratelimit_enter(rl, 5, 9, 1) ? 0 : 1);
+	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "child's enter: got status %d, want 0", status);
+	ck_assert_msg(!ratelimit_enter(rl, 6, 9, 1), "the dead child's slot: got allowed, "
+	    "want refused until it is cleared");
+	ratelimit_leave(rl, 5);
+	ck_assert_msg(ratelimit_enter(rl, 6, 9, 1) && ratelimit_inflight(rl, 9) == 1,
+	    "after clearing the dead child's slot: got refused, want allowed");
+	ck_assert_msg(ratelimit_enter(rl, -1, 9, 1) && ratelimit_enter(rl, 100000, 9, 1) &&
+	    ratelimit_enter(NULL, 0, 9, 1), "out-of-range slot or no table: want allowed");
+	ratelimit_free(rl);
+}
+END_TEST
+
 static Suite *
 ratelimit_suite(void)
 {
@@ -456,6 +500,7 @@ ratelimit_suite(void)
 
 	tcase_add_loop_test(core, test_core, 0, NCASES(core_cases));
 	tcase_add_test(core, test_shared);
+	tcase_add_test(core, test_inflight);
 	suite_add_tcase(s, core);
 
 	tcase_add_loop_test(limits, test_limits, 0, NCASES(limit_cases));
