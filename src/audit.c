@@ -95,10 +95,12 @@ load(struct store_txn *t, struct arena *a, struct colls *named, struct colls *qu
 				r->malformed++;
 				continue;
 			}
-			if (pass == 1 && kl != LAYOUT_PREFIX_LEN) {
+			if (pass == 1 && kl < LAYOUT_PREFIX_LEN) {
 				r->malformed++;
 				continue;
 			}
+			if (pass == 1 && kl > LAYOUT_PREFIX_LEN)
+				continue; /* a purged item's events (reclaim.h) */
 			if (pass == 0) {
 				tenant = util_get_be32(k);
 				cid = cr.cid;

@@ -96,6 +96,13 @@ refusal(enum dom_rc rc, const struct bulk_op *op, struct bulk_fail *fail)
 		fail->message = "The result would be larger than the largest value the "
 		    "server stores (max_body).";
 		return;
+	case DOM_UNAVAILABLE:
+		/* An event at an ordinal of a purged item's events that are
+		 * still being removed (events.h, event_put_at). */
+		fail->code = "service_unavailable";
+		fail->message = "The item was purged and its events are still being "
+		    "removed; retry later.";
+		return;
 	default:
 		fail->code = "api_bad_request";
 		fail->message = "The API request is malformed.";

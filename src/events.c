@@ -55,6 +55,52 @@ put_event(struct dom *d, const char *coll, const unsigned char *k, size_t kl,
 	return dom_from_store(store_put(d->txn, STORE_DB_EVENTS, k, kl, rec, rl));
 }
 
+/*
+ * The events of an item purged with more events than a purge removes at once
+ * wait for the maintainer (reclaim.h): the queue entry in reclaim.db, keyed
+ * by the item key and its 0x00, holds the item's last ordinal at the purge.
+ * Every event of the item up to it is gone for reads; later events (the key
+ * reused) have larger ordinals. *floor gets it, 0 when nothing waits. k is
+ * an event key whose first il bytes are the item key. The read holds no lock
+ * (a purge or a reclaim step may change the entry without waiting for us).
+ */
+static enum dom_rc
+purge_floor(struct dom *d, const unsigned char *k, size_t il, uint64_t *floor)
+{
+	void *v;
+	size_t vl;
+	enum store_rc rc = store_get_committed(d->txn, STORE_DB_RECLAIM, k, il + 1, d->arena,
+	    &v, &vl);
+
+	*floor = 0;
+	if (rc == STORE_NOTFOUND)
+		return DOM_OK;
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	if (vl < 8)
+		return DOM_ERR;
+	*floor = util_get_be64(v);
+	return DOM_OK;
+}
+
+enum dom_rc
+event_purged(struct dom *d, const unsigned char *k, size_t il, uint64_t ord, bool *old)
+{
+	uint64_t floor;
+	enum dom_rc rc = purge_floor(d, k, il, &floor);
+
+	*old = rc == DOM_OK && floor != 0 && ord <= floor; /* 0: nothing waits */
+	return rc;
+}
+
+/* The item key's length in an event key k of type type (the event key up
+ * to the 0x00 before the type); plen: the key's length without position. */
+static size_t
+item_len(size_t plen, const char *type)
+{
+	return plen - strlen(type) - 2;
+}
+
 /* The next ordinal of this item, strictly above every earlier one. k is the
  * event key, whose first il bytes are the item key. */
 static enum dom_rc
@@ -87,7 +133,7 @@ event_create(struct dom *d, const struct event_name *n, int64_t ts, const char *
 	if (rc != DOM_OK)
 		return rc;
 	/* The item key is the event key up to the 0x00 before the type. */
-	rc = next_ordinal(d, k, pl - strlen(n->type) - 2, &pos->ord);
+	rc = next_ordinal(d, k, item_len(pl, n->type), &pos->ord);
 	if (rc != DOM_OK)
 		return rc;
 	pos->ts = (uint64_t)ts;
@@ -124,7 +170,15 @@ event_put_at(struct dom *d, const struct event_name *n, const struct evpos *pos,
 
 	if (rc != DOM_OK)
 		return rc;
-	rc = raise_ordinal(d, k, pl - strlen(n->type) - 2, pos->ord);
+	bool old;
+
+	/* An event at a position from before the item's purge would be taken
+	 * by the maintainer with the purged ones: not until they are gone. */
+	rc = event_purged(d, k, item_len(pl, n->type), pos->ord, &old);
+	if (rc == DOM_OK && old)
+		return DOM_UNAVAILABLE;
+	if (rc == DOM_OK)
+		rc = raise_ordinal(d, k, item_len(pl, n->type), pos->ord);
 	if (rc != DOM_OK)
 		return rc;
 	return put_event(d, n->coll, k, pl + 16, value, vlen, out);
@@ -146,7 +200,38 @@ load(struct dom *d, const struct event_name *n, const struct evpos *pos, bool rm
 	rc = store_get(d->txn, STORE_DB_EVENTS, *k, *kl, rmw, d->arena, &v, &vl);
 	if (rc != STORE_OK)
 		return dom_from_store(rc);
+	bool old;
+
+	drc = event_purged(d, *k, item_len(pl, n->type), pos->ord, &old);
+	if (drc == DOM_OK && old)
+		return DOM_NOT_FOUND;
+	if (drc != DOM_OK)
+		return drc;
 	return layout_event_decode(v, vl, r) == 0 ? DOM_OK : DOM_ERR;
+}
+
+/*
+ * For a list: *floor as purge_floor, and *none when every event the item
+ * has is one of those waiting (no event was written since the purge: its
+ * last ordinal is still the floor), so that a list of a purged item does not
+ * walk the events the maintainer has not removed yet.
+ */
+static enum dom_rc
+list_floor(struct dom *d, const unsigned char *k, size_t il, uint64_t *floor, bool *none)
+{
+	void *v;
+	size_t vl;
+	enum store_rc rc;
+	enum dom_rc drc = purge_floor(d, k, il, floor);
+
+	*none = false;
+	if (drc != DOM_OK || *floor == 0)
+		return drc;
+	rc = store_get(d->txn, STORE_DB_EVSEQ, k, il, false, d->arena, &v, &vl);
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return dom_from_store(rc);
+	*none = rc == STORE_NOTFOUND || (vl == 8 && util_get_be64(v) <= *floor);
+	return DOM_OK;
 }
 
 enum dom_rc
@@ -233,13 +318,17 @@ event_list(struct dom *d, const struct event_name *n, const struct evrange *r,
 	const void *kp, *vp;
 	size_t pl, kl, vl;
 	unsigned char *k;
+	uint64_t floor;
 	int64_t count = 0;
+	bool none;
 	enum store_rc rc;
 	enum dom_rc out = event_key(d, n, &r->hi, false, &k, &pl);
 
 	*more = false;
 	if (out != DOM_OK)
 		return out == DOM_NOT_FOUND ? DOM_OK : out; /* no collection: no events */
+	if ((out = list_floor(d, k, item_len(pl, n->type), &floor, &none)) != DOM_OK || none)
+		return out;
 	rc = store_cursor_open(d->txn, STORE_DB_EVENTS, &cur);
 	if (rc != STORE_OK)
 		return dom_from_store(rc);
@@ -252,6 +341,8 @@ event_list(struct dom *d, const struct event_name *n, const struct evrange *r,
 		if (kl != pl + 16 || memcmp(kp, k, pl) != 0)
 			break;
 		layout_event_pos_get(kp, pl, &p.ts, &p.ord);
+		if (floor != 0 && p.ord <= floor)
+			continue; /* purged; the maintainer removes it */
 		where = evrange_where(r, &p);
 		if (where > 0) /* only the exclusive upper bound itself */
 			continue;

@@ -33,6 +33,8 @@ enum dom_rc event_create(struct dom *d, const struct event_name *n, int64_t ts,
  * Stores value as the event at exactly pos (an import of an export),
  * replacing the one there, and raises the item's last ordinal to at least
  * pos->ord, so that events created later get larger ordinals.
+ * DOM_UNAVAILABLE when pos->ord is not above the last ordinal of the item's
+ * events that wait for removal after a purge (event_purged): retry later.
  */
 enum dom_rc event_put_at(struct dom *d, const struct event_name *n,
     const struct evpos *pos, const char *value, size_t vlen, struct event_record *out);
@@ -59,6 +61,14 @@ enum dom_rc event_patch(struct dom *d, const struct event_name *n,
  * present (then DOM_MISMATCH). */
 enum dom_rc event_delete(struct dom *d, const struct event_name *n,
     const struct evpos *pos, const struct dom_cond *if_match);
+
+/*
+ * *old: the event with key k and ordinal ord is one of the events of an item
+ * purged before it was written, which the maintainer has not removed yet
+ * (reclaim.h); no read shows it. il: the item key's length in k.
+ */
+enum dom_rc event_purged(struct dom *d, const unsigned char *k, size_t il, uint64_t ord,
+    bool *old);
 
 /* Visits one event of a list. */
 typedef enum dom_visit (*event_visit_fn)(void *arg, const struct evpos *pos,

@@ -15,6 +15,7 @@
 
 #include "buf.h"
 #include "collections.h"
+#include "events.h"
 #include "json.h"
 #include "layout.h"
 #include "log.h"
@@ -254,7 +255,6 @@ emit_event(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
 	uint64_t ts, ord;
 	char ordhex[17];
 
-	(void)d;
 	*wrote = false;
 	if (kl < LAYOUT_PREFIX_LEN + 4 + 16)
 		return malformed(x, "events.db");
@@ -266,6 +266,11 @@ emit_event(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
 	    z == type || z + 1 != end || layout_event_decode(v, vl, &r) == -1)
 		return malformed(x, "events.db");
 	layout_event_pos_get(k, (size_t)(end - k), &ts, &ord);
+	bool old;
+	enum dom_rc rc = event_purged(d, k, (size_t)(type - 1 - k), ord, &old);
+
+	if (rc != DOM_OK || old)
+		return rc; /* purged: the maintainer removes it */
 	ids_hex64(ord, ordhex);
 	buf_adds(b, "{\"kind\":\"event\",\"path\":{\"collection\":");
 	json_emit_string(b, (const char *)x->next.coll.p, x->next.coll.len);

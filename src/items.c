@@ -245,14 +245,60 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
 	return write_version(d, &ik, NULL, value, vlen, out);
 }
 
-/* Removes an item, its history, its ref index, its events and its
- * relations (both directions, relations.h), and counts it out of the live
- * items when it was live. */
+/* A purge removes at most this many of the item's events (and this many
+ * bytes of them) in its own transaction; more are left to the maintainer. */
+#define PURGE_EVENTS_MAX 1000
+#define PURGE_EVENTS_MAX_BYTES ((uint64_t)1 << 20)
+
+/*
+ * Removes the item's events (the prefix p, the item key and its 0x00, pl
+ * bytes), or, when there are more than a purge removes at once, removes that
+ * many and queues the rest for the maintainer in the same transaction
+ * (reclaim.h): the queue entry holds the item's last ordinal (evseq), which
+ * stays, so that events written after the purge get larger ordinals and are
+ * neither hidden nor removed with the old ones (events.h, event_purged).
+ */
+static enum dom_rc
+purge_events(struct dom *d, const unsigned char *p, size_t pl)
+{
+	uint64_t n = 0, bytes = 0;
+	size_t vl;
+	void *v;
+	enum store_rc rc = store_delete_prefix_max(d->txn, STORE_DB_EVENTS, p, pl,
+	    PURGE_EVENTS_MAX, PURGE_EVENTS_MAX_BYTES, &n, &bytes);
+
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	if (n < PURGE_EVENTS_MAX && bytes < PURGE_EVENTS_MAX_BYTES) {
+		/* All gone: so is the work of an older purge's queue entry.
+		 * Looked at first: a delete would write-lock the queue's page
+		 * even when there is nothing to delete. */
+		rc = store_del(d->txn, STORE_DB_EVSEQ, p, pl - 1);
+		if (rc == STORE_OK)
+			rc = store_get_committed(d->txn, STORE_DB_RECLAIM, p, pl, d->arena, &v, &vl);
+		if (rc == STORE_OK)
+			rc = store_del(d->txn, STORE_DB_RECLAIM, p, pl);
+		return dom_from_store(rc == STORE_NOTFOUND ? STORE_OK : rc);
+	}
+	rc = store_get(d->txn, STORE_DB_EVSEQ, p, pl - 1, true, d->arena, &v, &vl);
+	if (rc == STORE_OK && vl == 8 && util_get_be64(v) != 0) /* 0: nothing waits */
+		return dom_from_store(store_put(d->txn, STORE_DB_RECLAIM, p, pl, v, 8));
+	if (rc != STORE_OK && rc != STORE_NOTFOUND)
+		return dom_from_store(rc);
+	/* No last ordinal to mark the old events with (a store written
+	 * otherwise than by events.c, or only ordinal 0 imported): remove
+	 * them all here, as before. */
+	return dom_from_store(store_delete_prefix(d->txn, STORE_DB_EVENTS, p, pl, &n));
+}
+
+/* Removes an item, its history, its ref index, its events (or queues them,
+ * purge_events) and its relations (both directions, relations.h), and
+ * counts it out of the live items when it was live. XXX: versions and refs
+ * are removed in this transaction, however long the history. */
 static enum dom_rc
 purge_item(struct dom *d, struct ikey *ik, bool live)
 {
-	static const enum store_db dbs[] = { STORE_DB_VERSIONS, STORE_DB_REFS,
-		STORE_DB_EVENTS };
+	static const enum store_db dbs[] = { STORE_DB_VERSIONS, STORE_DB_REFS };
 	uint64_t n;
 	enum store_rc rc;
 	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key), live ? -1 : 0);
@@ -262,13 +308,13 @@ purge_item(struct dom *d, struct ikey *ik, bool live)
 	if (drc != DOM_OK)
 		return drc;
 	rc = store_del(d->txn, STORE_DB_ITEMS, ik->k, ik->len);
-	if (rc == STORE_OK)
-		rc = store_del(d->txn, STORE_DB_EVSEQ, ik->k, ik->len);
 	ik->k[ik->len] = 0;
 	for (size_t i = 0; rc == STORE_OK && i < sizeof(dbs) / sizeof(dbs[0]); i++)
 		rc = store_delete_prefix(d->txn, dbs[i], ik->k, ik->len + 1, &n);
 	if (rc != STORE_OK)
 		return dom_from_store(rc);
+	if ((drc = purge_events(d, ik->k, ik->len + 1)) != DOM_OK)
+		return drc;
 	return relation_purge_item(d, ik->k, ik->len);
 }
 

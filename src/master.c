@@ -196,7 +196,8 @@ maint_on_term(int sig)
 #define RECLAIM_LOOK_MS 1000
 #define RECLAIM_BACKOFF_S 5
 
-/* The maintainer's reclaim of dropped collections (reclaim.h). */
+/* The maintainer's reclaim of dropped collections and purged items' events
+ * (reclaim.h). */
 struct maint_reclaim {
 	struct arena *a;
 	bool busy;          /* the last step found work: take the next soon */
@@ -225,6 +226,13 @@ maint_reclaim_step(struct store *s, const struct config *cfg, struct maint_recla
 	mr->next_look = now_s() + RECLAIM_LOOK_MS / 1000;
 	if (r.idle)
 		return;
+	if (r.item) {
+		/* A purged item's events: one line when they are all gone. */
+		if (r.finished)
+			log_info("reclaim: the events of purged item \"%s\" of tenant %u "
+			    "(cid %llu) are gone", r.name, r.tenant, (unsigned long long)r.cid);
+		return;
+	}
 	if (r.tenant != mr->tenant || r.cid != mr->cid) {
 		log_info("reclaim: removing the records of dropped collection \"%s\" of "
 		    "tenant %u (cid %llu)", r.name, r.tenant, (unsigned long long)r.cid);

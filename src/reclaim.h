@@ -9,6 +9,13 @@
  * relations.h); the step that finds nothing left removes the counters and
  * the queue entry. A kill at any point loses nothing: the next step starts
  * again from the prefix, where the deleted records are already gone.
+ *
+ * A purge of an item with more events than it removes at once (items.c)
+ * queues the rest the same way, keyed by the item key and its 0x00 (which
+ * sorts after its collection's T | cid), with the item's last ordinal at the
+ * purge: a step removes the item's events up to that ordinal only (an event
+ * written after the purge, the key reused, has a larger one), looks at most
+ * at max of them, and notes in the entry where it stopped.
  */
 #ifndef ORCHID_RECLAIM_H
 #define ORCHID_RECLAIM_H
@@ -22,10 +29,11 @@ struct arena;
 
 struct reclaim_result {
 	bool idle;          /* the queue is empty: nothing was done */
-	bool finished;      /* the collection is gone and left the queue */
+	bool finished;      /* the collection (item) is gone and left the queue */
+	bool item;          /* a purged item's events, not a collection */
 	uint32_t tenant;    /* the collection worked on */
 	uint64_t cid;
-	const char *name;   /* its name, in the arena */
+	const char *name;   /* its name (an item's key), in the arena */
 	uint64_t deleted;   /* records deleted by this step */
 	uint64_t bytes;     /* their keys and values */
 };
@@ -33,7 +41,8 @@ struct reclaim_result {
 /*
  * One step in transaction t: deletes at most max records, and stops after 8
  * MiB of keys and values (plus, in the last step of a collection, its
- * LAYOUT_SHARDS counters and its queue entry) of the first queued collection. The caller commits t on STORE_OK (the
+ * LAYOUT_SHARDS counters and its queue entry) of the first queued collection
+ * or purged item (of which it looks at no more than max events). The caller commits t on STORE_OK (the
  * transaction runner retries a deadlock).
  */
 enum store_rc reclaim_step(struct store_txn *t, struct arena *a, uint64_t max,
@@ -47,7 +56,7 @@ enum store_rc reclaim_step(struct store_txn *t, struct arena *a, uint64_t max,
 enum store_rc reclaim_run(struct store *s, struct arena *a, uint64_t max, int steps,
     int retries, struct reclaim_result *last);
 
-/* The number of collections in the queue. */
+/* The number of collections and purged items in the queue. */
 enum store_rc reclaim_pending(struct store_txn *t, uint64_t *n);
 
 #endif

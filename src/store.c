@@ -1804,9 +1804,10 @@ dbt_in(DBT *d, const void *p, size_t len)
 	d->size = (u_int32_t)len;
 }
 
-enum store_rc
-store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
-    bool rmw, struct arena *a, void **val, size_t *vlen)
+/* DB->get with flags, the value adopted by the arena a. */
+static enum store_rc
+get_flags(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    u_int32_t flags, struct arena *a, void **val, size_t *vlen)
 {
 	DBT k, v;
 	int rc;
@@ -1818,7 +1819,7 @@ store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 
 	if (h == NULL)
 		return STORE_ERR;
-	rc = h->get(h, t->txn, &k, &v, rmw ? DB_RMW : 0);
+	rc = h->get(h, t->txn, &k, &v, flags);
 	if (rc != 0)
 		return map_rc(rc, "get");
 	if (mem_adopt(a, v.data) == NULL && v.size > 0)
@@ -1826,6 +1827,22 @@ store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
 	*val = v.data;
 	*vlen = v.size;
 	return STORE_OK;
+}
+
+enum store_rc
+store_get(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    bool rmw, struct arena *a, void **val, size_t *vlen)
+{
+	return get_flags(t, db, key, klen, rmw ? DB_RMW : 0, a, val, vlen);
+}
+
+enum store_rc
+store_get_committed(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+    struct arena *a, void **val, size_t *vlen)
+{
+	/* Degree 2 for this read only: its read lock is released when the
+	 * get returns, not at the commit of the (write) transaction. */
+	return get_flags(t, db, key, klen, DB_READ_COMMITTED, a, val, vlen);
 }
 
 enum store_rc

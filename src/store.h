@@ -291,6 +291,14 @@ enum store_rc store_log_flush(struct store *s);
  */
 enum store_rc store_get(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, bool rmw, struct arena *a, void **val, size_t *vlen);
+/*
+ * As store_get, but the read holds no lock once it returns (degree 2,
+ * DB_READ_COMMITTED), also inside a write transaction: a writer that
+ * changes the record meanwhile is not kept waiting for this transaction's
+ * commit, and a later read may see its change.
+ */
+enum store_rc store_get_committed(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, struct arena *a, void **val, size_t *vlen);
 enum store_rc store_put(struct store_txn *t, enum store_db db, const void *key,
     size_t klen, const void *val, size_t vlen);
 /* Deletes key; STORE_OK also when it was absent. */

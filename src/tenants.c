@@ -38,7 +38,10 @@ tenants_auth(struct store_txn *t, struct arena *a, const char *key, uint32_t *te
 	enum store_rc rc;
 
 	auth_digest(key, strlen(key), d);
-	rc = store_get(t, STORE_DB_APIKEYS, d, sizeof(d), false, a, &v, &vl);
+	/* Every request's transaction reads its key here, writes included: a
+	 * lock held until the commit would keep "key revoke" (a write on the
+	 * same page) waiting for the slowest write in progress. */
+	rc = store_get_committed(t, STORE_DB_APIKEYS, d, sizeof(d), a, &v, &vl);
 	if (rc != STORE_OK)
 		return rc;
 	if (vl < 4)

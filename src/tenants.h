@@ -15,7 +15,8 @@ struct arena;
 
 #define TENANT_MAX_NAME 64
 
-/* Looks up the tenant of an API key: STORE_OK with *tenant, or STORE_NOTFOUND. */
+/* Looks up the tenant of an API key: STORE_OK with *tenant, or STORE_NOTFOUND.
+ * The read holds no lock after it (store_get_committed), even in a write. */
 enum store_rc tenants_auth(struct store_txn *t, struct arena *a, const char *key,
     uint32_t *tenant);
 
