@@ -25,10 +25,12 @@ struct bucket {
 	int64_t last_ms;   /* the time milli was computed for */
 };
 
-/* The request a worker slot has in flight, for tenant_max_inflight. */
+/* The request a worker slot has in flight, for tenant_max_inflight; each
+ * slot is written by its worker (and cleared by the master), read by all,
+ * with atomics: no lock on the request path. */
 struct inflight {
 	uint32_t tenant;
-	bool busy;
+	uint32_t busy;
 };
 
 struct ratelimit {
@@ -167,20 +169,29 @@ bool
 ratelimit_enter(struct ratelimit *rl, int slot, uint32_t tenant, int max)
 {
 	int n = 0;
-	bool ok;
 
 	if (rl == NULL || slot < 0 || slot >= RL_WORKERS)
 		return true;
-	if (lock(rl) != 0)
-		return true; /* never refuse service because of the limiter */
-	for (int i = 0; i < RL_WORKERS; i++)
-		n += i != slot && rl->w[i].busy && rl->w[i].tenant == tenant;
-	/* max 0: off, but the slot is still recorded (a reload may set it). */
-	ok = max <= 0 || n < max;
-	rl->w[slot].tenant = tenant;
-	rl->w[slot].busy = ok;
-	(void)pthread_mutex_unlock(&rl->lock);
-	return ok;
+	/*
+	 * The slot is marked first, then the others are counted (both
+	 * sequentially consistent): two workers entering at once each see the
+	 * other, so the limit is never passed; at worst both refuse, and the
+	 * client's retry comes after Retry-After. max 0: off, but the slot is
+	 * still recorded (a reload may set it).
+	 */
+	__atomic_store_n(&rl->w[slot].tenant, tenant, __ATOMIC_RELAXED);
+	__atomic_store_n(&rl->w[slot].busy, 1, __ATOMIC_SEQ_CST);
+	if (max <= 0)
+		return true;
+	for (int i = 0; i < RL_WORKERS; i++) {
+		if (i != slot && __atomic_load_n(&rl->w[i].busy, __ATOMIC_SEQ_CST) &&
+		    __atomic_load_n(&rl->w[i].tenant, __ATOMIC_RELAXED) == tenant)
+			n++;
+	}
+	if (n < max)
+		return true;
+	__atomic_store_n(&rl->w[slot].busy, 0, __ATOMIC_RELEASE);
+	return false;
 }
 
 void
@@ -188,10 +199,7 @@ ratelimit_leave(struct ratelimit *rl, int slot)
 {
 	if (rl == NULL || slot < 0 || slot >= RL_WORKERS)
 		return;
-	if (lock(rl) != 0)
-		return;
-	rl->w[slot].busy = false;
-	(void)pthread_mutex_unlock(&rl->lock);
+	__atomic_store_n(&rl->w[slot].busy, 0, __ATOMIC_RELEASE);
 }
 
 int
@@ -199,10 +207,12 @@ ratelimit_inflight(struct ratelimit *rl, uint32_t tenant)
 {
 	int n = 0;
 
-	if (rl == NULL || lock(rl) != 0)
+	if (rl == NULL)
 		return 0;
-	for (int i = 0; i < RL_WORKERS; i++)
-		n += rl->w[i].busy && rl->w[i].tenant == tenant;
-	(void)pthread_mutex_unlock(&rl->lock);
+	for (int i = 0; i < RL_WORKERS; i++) {
+		if (__atomic_load_n(&rl->w[i].busy, __ATOMIC_ACQUIRE) &&
+		    __atomic_load_n(&rl->w[i].tenant, __ATOMIC_RELAXED) == tenant)
+			n++;
+	}
 	return n;
 }
