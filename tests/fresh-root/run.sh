@@ -127,7 +127,19 @@ if [ -n "$key" ]; then
         -H 'Content-Type: application/json' -d '{"fresh":true}' "$u")"
     get="$(curl -s -u "$key:" "$u")"
     echo "fresh-root: PUT $put, GET $get"
-    if [ "$put" = 201 ] && [ "$get" = '{"fresh":true}' ]; then
+    # Run as root, script/server runs neither orchidd nor nginx's workers
+    # as root (issue 15): orchidd as orchid, the workers as nobody.
+    as_root=""
+    for d in /proc/[0-9]*; do
+        cmd="$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null || true)"
+        uid="$(awk '/^Uid:/ {print $2}' "$d/status" 2>/dev/null || true)"
+        case "$cmd" in
+            */orchidd\ *|"nginx: worker"*)
+                [ "$uid" = 0 ] && as_root="$as_root [${d#/proc/} $cmd]" ;;
+        esac
+    done
+    echo "fresh-root: orchidd and nginx worker processes running as root:${as_root:- none}"
+    if [ "$put" = 201 ] && [ "$get" = '{"fresh":true}' ] && [ -z "$as_root" ]; then
         ok=1
     fi
 fi
@@ -135,7 +147,8 @@ if [ "$ok" = 1 ]; then
     passed=$((passed + 1))
 else
     failed=$((failed + 1))
-    echo "FAIL: script/server did not serve a PUT and a GET; its output:"
+    echo "FAIL: script/server did not serve a PUT and a GET, or ran orchidd or nginx's" \
+        "workers as root; its output:"
     tail -n 60 "$log"
 fi
 kill -TERM "$server" 2>/dev/null
