@@ -200,6 +200,46 @@ def run_threads(targets, timeout=120.0, during=None, background=(), stop=None):
     raise AssertionError("\n".join(parts))
 
 
+def metric(server, name):
+    """The value of a metric without labels from server's /metrics, or None."""
+    st, _, body, _ = server.request("GET", "/metrics")
+    if st != 200:
+        return None
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def hold_page(db_load, datadir, dbfile, key_hex):
+    """Starts db_load on dbfile in the environment at datadir and has it put
+    one record (key key_hex, an empty value) in a transaction it keeps open,
+    so that it holds the write lock on that record's page. Returns (proc,
+    release): release() makes db_load abort its transaction (a line that is
+    neither data nor DATA=END; end of input would commit it) and returns its
+    exit status."""
+    load = subprocess.Popen([db_load, "-h", datadir, dbfile], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def release():
+        if load.poll() is None:
+            try:
+                load.stdin.write(b"not data\n")
+                load.stdin.close()
+            except OSError:
+                pass
+        try:
+            return load.wait(30)
+        except subprocess.TimeoutExpired:
+            load.kill()
+            return load.wait(30)
+
+    load.stdin.write(b"VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n %s\n 00\n"
+                     % key_hex.encode())
+    load.stdin.flush()
+    return load, release
+
+
 def _stop_all():
     # A test stopped by its watchdog in the middle of a cleanup can leave a
     # server running: never leave processes behind when the run ends.

@@ -285,29 +285,9 @@ class DeadlockGivesUpTest(ServerTestCase, JsonErrorMixin):
         keys = [bytes.fromhex(k) for k in data[0::2]]
         self.assertEqual(len(keys), 6, "precondition: the six events of a and z")
         gate = sorted(k for k in keys if b"a\x00t\x00" in k)[-1] + b"\x00"
-        load = subprocess.Popen([self.db_load, "-h", srv.datadir, "events.db"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-
-        def abort_load():
-            # A line that is neither data nor DATA=END makes db_load abort
-            # its transaction (end of input would commit it).
-            if load.poll() is None:
-                try:
-                    load.stdin.write(b"not data\n")
-                    load.stdin.close()
-                except OSError:
-                    pass
-            try:
-                return load.wait(30)
-            except subprocess.TimeoutExpired:
-                load.kill()
-                return load.wait(30)
-
+        load, abort_load = harness.hold_page(self.db_load, srv.datadir, "events.db",
+                                             gate.hex())
         self.addCleanup(abort_load)
-        load.stdin.write(b"VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n %s\n 00\n"
-                         % gate.hex().encode())
-        load.stdin.flush()
         self.assertTrue(wait_for(lambda: load.poll() is not None or " WRITE " in "".join(
             line for line in self.stat("-Co").splitlines() if "events.db" in line), 30),
                         "db_load did not take its lock")

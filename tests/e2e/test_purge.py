@@ -16,7 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import ServerTestCase
+from harness import ServerTestCase, hold_page
 
 EVENTS = 120000      # by hand: 10^6, see docs/storage.md
 CHUNK = 12000        # bulk operations per request (under nginx's 2m)
@@ -162,26 +162,8 @@ class RevokeDuringWriteTest(ServerTestCase):
         key = srv.new_key("revokee")
         self.assertEqual(srv.request("PUT", "/v0/c/a", key=key, body={"v": 1})[0], 201)
         # An outside transaction holds items.db's only leaf page.
-        load = subprocess.Popen([db_load, "-h", srv.datadir, "items.db"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE)
-
-        def abort_load():
-            if load.poll() is None:
-                try:
-                    load.stdin.write(b"not data\n")
-                    load.stdin.close()
-                except OSError:
-                    pass
-            try:
-                return load.wait(30)
-            except subprocess.TimeoutExpired:
-                load.kill()
-                return load.wait(30)
-
+        load, abort_load = hold_page(db_load, srv.datadir, "items.db", "00")
         self.addCleanup(abort_load)
-        load.stdin.write(b"VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 00\n 00\n")
-        load.stdin.flush()
 
         def locks(what):
             out = subprocess.run([db_stat, "-h", srv.datadir, "-Co"], capture_output=True,

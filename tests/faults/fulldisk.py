@@ -68,13 +68,7 @@ def mount_tmpfs():
 
 
 def metric(server, name):
-    st, _, body, _ = server.request("GET", "/metrics")
-    if st != 200:
-        return None
-    for line in body.decode().splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
+    return harness.metric(server, name)
 
 
 def main():

@@ -297,11 +297,7 @@ def main():
 
         # The operator sees them: a counter (before the kill below, which
         # starts a new master and so a new table).
-        st, _, body, _ = srv.request("GET", "/metrics")
-        io_errors = None
-        for line in body.decode(errors="replace").splitlines() if st == 200 else []:
-            if line.startswith("orchid_io_errors_total "):
-                io_errors = float(line.split()[1])
+        io_errors = harness.metric(srv, "orchid_io_errors_total")
         check(io_errors is not None and io_errors >= 5,
               "orchid_io_errors_total counts the failed flushes and writes (%s)" % io_errors)
 
