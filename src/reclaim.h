@@ -31,6 +31,7 @@ struct reclaim_result {
 	bool idle;          /* the queue is empty: nothing was done */
 	bool finished;      /* the collection (item) is gone and left the queue */
 	bool item;          /* a purged item's events, not a collection */
+	bool versions;      /* a purged item's versions and refs (item too) */
 	uint32_t tenant;    /* the collection worked on */
 	uint64_t cid;
 	const char *name;   /* its name (an item's key), in the arena */
