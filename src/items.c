@@ -87,6 +87,23 @@ read_floor(struct dom *d, unsigned char *ik, size_t il, uint64_t *floor)
 	return DOM_OK;
 }
 
+enum dom_rc
+item_version_purged(struct dom *d, const unsigned char *k, size_t il, uint64_t seq,
+    bool *old)
+{
+	unsigned char *ik = mem_alloc(d->arena, il + 1);
+	uint64_t floor;
+	enum dom_rc rc;
+
+	*old = false;
+	if (ik == NULL)
+		return DOM_ERR;
+	memcpy(ik, k, il);
+	if ((rc = read_floor(d, ik, il, &floor)) == DOM_OK)
+		*old = seq <= floor;
+	return rc;
+}
+
 /* +1 when an item becomes live, -1 when it stops being live, else 0. */
 static int
 live_delta(const struct item_version *prev, bool live_after)
