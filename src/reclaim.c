@@ -1,6 +1,6 @@
 /*
- * reclaim: bounded removal of dropped collections and of the events of
- * purged items (reclaim.h).
+ * reclaim: bounded removal of dropped collections and of the events,
+ * versions and refs of purged items (reclaim.h).
  */
 #include "reclaim.h"
 

@@ -15,7 +15,10 @@
  * sorts after its collection's T | cid), with the item's last ordinal at the
  * purge: a step removes the item's events up to that ordinal only (an event
  * written after the purge, the key reused, has a larger one), looks at most
- * at max of them, and notes in the entry where it stopped.
+ * at max of them, and notes in the entry where it stopped. A purge of an
+ * item with more versions or refs than it removes at once queues them under
+ * the item key, its 0x00 and 'v', with the item's last seq (its floor,
+ * items.c): a step removes the versions, then the refs, with a seq up to it.
  */
 #ifndef ORCHID_RECLAIM_H
 #define ORCHID_RECLAIM_H
