@@ -22,6 +22,7 @@
 #include "domain.h"
 #include "events.h"
 #include "items.h"
+#include "layout.h"
 /* JSONC_CFLAGS puts json-c's own json.h first on the include path. */
 #include "../src/json.h"
 #include "audit.h"
@@ -836,6 +837,28 @@ audit_clean(void)
 	buf_free(&out);
 }
 
+/* item_version_purged (an export's filter) of version seq of COLL/KEY. */
+static bool
+version_purged(uint64_t seq)
+{
+	struct dom d;
+	unsigned char *k;
+	size_t kl;
+	uint64_t cid;
+	bool old = false;
+	enum dom_rc rc;
+
+	td_begin(&d, T1);
+	rc = coll_lookup(&d, COLL, &cid);
+	k = rc == DOM_OK ? layout_item_key(d.arena, T1, cid, KEY, 9, &kl) : NULL;
+	if (k != NULL)
+		rc = item_version_purged(&d, k, kl, seq, &old);
+	td_end(&d, rc);
+	ck_assert_msg(k != NULL && rc == DOM_OK, "item_version_purged: got %s",
+	    dom_rc_name(rc));
+	return old;
+}
+
 START_TEST(test_purge_long)
 {
 	struct item_version v;
@@ -861,6 +884,7 @@ START_TEST(test_purge_long)
 	ck_assert(do_put(T1, COLL, KEY, V2, NULL, NULL, &v) == DOM_OK && v.seq == LONG + 1);
 	ck_assert(do_get_ref(T1, COLL, KEY, REF1, IDS_REF_LEN, &v) == DOM_NOT_FOUND);
 	ck_assert(history_len(T1, COLL, KEY) == 1);
+	ck_assert(version_purged(1) && version_purged(LONG) && !version_purged(LONG + 1));
 	/* A value equal to an old one: its ref now points to the new version. */
 	ck_assert(do_put(T1, COLL, KEY, V1, NULL, NULL, &v) == DOM_OK && v.seq == LONG + 2);
 	for (int pass = 0; pass < 2; pass++) {
