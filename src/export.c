@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "collections.h"
 #include "events.h"
+#include "items.h"
 #include "json.h"
 #include "layout.h"
 #include "log.h"
@@ -232,12 +233,16 @@ emit_version(struct export *x, struct dom *d, const unsigned char *k, size_t kl,
     const void *v, size_t vl, bool *wrote)
 {
 	struct item_version iv;
+	bool old;
+	enum dom_rc rc;
 
-	(void)d;
 	*wrote = false;
 	if (kl < LAYOUT_PREFIX_LEN + 1 + 9 || k[kl - 9] != 0 ||
 	    layout_item_decode(v, vl, &iv) == -1)
 		return malformed(x, "versions.db");
+	rc = item_version_purged(d, k, kl - 9, iv.seq, &old);
+	if (rc != DOM_OK || old)
+		return rc; /* purged: the maintainer removes it */
 	*wrote = true;
 	return write_item(x, (const char *)k + LAYOUT_PREFIX_LEN,
 	    kl - LAYOUT_PREFIX_LEN - 9, &iv);

@@ -61,6 +61,49 @@ read_head(struct dom *d, const unsigned char *ik, size_t il, bool rmw,
 	return layout_item_decode(p, pl, v) == 0 ? DOM_OK : DOM_ERR;
 }
 
+/*
+ * The item's floor: the last seq of a purged incarnation whose versions and
+ * refs still wait for reclaim (refs.db, I | 0x00, be64; see purge_versions),
+ * or 0. A new incarnation starts above it; versions and refs at or below it
+ * are gone for every reader. ik holds I with room for its 0x00.
+ */
+static enum dom_rc
+read_floor(struct dom *d, unsigned char *ik, size_t il, uint64_t *floor)
+{
+	void *p;
+	size_t pl;
+	enum store_rc rc;
+
+	*floor = 0;
+	ik[il] = 0;
+	rc = store_get(d->txn, STORE_DB_REFS, ik, il + 1, false, d->arena, &p, &pl);
+	if (rc == STORE_NOTFOUND)
+		return DOM_OK;
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	if (pl != 8)
+		return DOM_ERR;
+	*floor = util_get_be64(p);
+	return DOM_OK;
+}
+
+enum dom_rc
+item_version_purged(struct dom *d, const unsigned char *k, size_t il, uint64_t seq,
+    bool *old)
+{
+	unsigned char *ik = mem_alloc(d->arena, il + 1);
+	uint64_t floor;
+	enum dom_rc rc;
+
+	*old = false;
+	if (ik == NULL)
+		return DOM_ERR;
+	memcpy(ik, k, il);
+	if ((rc = read_floor(d, ik, il, &floor)) == DOM_OK)
+		*old = seq <= floor;
+	return rc;
+}
+
 /* +1 when an item becomes live, -1 when it stops being live, else 0. */
 static int
 live_delta(const struct item_version *prev, bool live_after)
@@ -83,7 +126,9 @@ write_version(struct dom *d, struct ikey *ik, const struct item_version *prev,
 	enum dom_rc drc;
 
 	memset(v, 0, sizeof(*v));
-	v->seq = prev ? prev->seq + 1 : 1;
+	if (prev == NULL && (drc = read_floor(d, ik->k, ik->len, &v->seq)) != DOM_OK)
+		return drc;
+	v->seq = prev ? prev->seq + 1 : v->seq + 1;
 	/* The time of the write, taken with the item locked (not when the
 	 * request arrived: a deadlock retry or a slow body would make history
 	 * go back in time), and never before the previous version's. An
@@ -139,6 +184,7 @@ item_get_ref(struct dom *d, const char *coll, const char *key, const char *ref,
 	unsigned char refbin[IDS_REF_BYTES];
 	struct ikey ik;
 	size_t kl, pl;
+	uint64_t floor;
 	void *p;
 	enum store_rc rc;
 	enum dom_rc drc;
@@ -149,10 +195,14 @@ item_get_ref(struct dom *d, const char *coll, const char *key, const char *ref,
 		return DOM_NOT_FOUND; /* hex, but no ref is that long */
 	if ((drc = item_key(d, coll, key, false, &ik)) != DOM_OK)
 		return drc;
+	if ((drc = read_floor(d, ik.k, ik.len, &floor)) != DOM_OK)
+		return drc;
 	kl = layout_ref_key(ik.k, ik.len, refbin);
 	rc = store_get(d->txn, STORE_DB_REFS, ik.k, kl, false, d->arena, &p, &pl);
 	if (rc == STORE_OK && pl != 8)
 		return DOM_ERR;
+	if (rc == STORE_OK && util_get_be64(p) <= floor)
+		return DOM_NOT_FOUND; /* a purged version's, waiting for reclaim */
 	if (rc == STORE_OK) {
 		kl = layout_version_key(ik.k, ik.len, util_get_be64(p));
 		rc = store_get(d->txn, STORE_DB_VERSIONS, ik.k, kl, false, d->arena, &p, &pl);
@@ -249,6 +299,9 @@ item_create(struct dom *d, const char *coll, const char *value, size_t vlen,
  * bytes of them) in its own transaction; more are left to the maintainer. */
 #define PURGE_EVENTS_MAX 1000
 #define PURGE_EVENTS_MAX_BYTES ((uint64_t)1 << 20)
+/* The same for its versions, and for its refs. */
+#define PURGE_VERSIONS_MAX 1000
+#define PURGE_VERSIONS_MAX_BYTES ((uint64_t)1 << 20)
 
 /*
  * Removes the item's events (the prefix p, the item key and its 0x00, pl
@@ -291,28 +344,73 @@ purge_events(struct dom *d, const unsigned char *p, size_t pl)
 	return dom_from_store(store_delete_prefix(d->txn, STORE_DB_EVENTS, p, pl, &n));
 }
 
-/* Removes an item, its history, its ref index, its events (or queues them,
- * purge_events) and its relations (both directions, relations.h), and
- * counts it out of the live items when it was live. XXX: versions and refs
- * are removed in this transaction, however long the history. */
+/*
+ * Removes the item's versions and refs (the prefix p, the item key and its
+ * 0x00, pl bytes), at most PURGE_VERSIONS_MAX records (and bytes) of each;
+ * when more remain, keeps the floor (read_floor: the head's seq, or the
+ * floor already kept when there is no head) and queues the rest for the
+ * maintainer under I | 0x00 | 'v' in reclaim.db (reclaim.h), the floor as
+ * its value. When all are gone, so are the floor and an older entry.
+ */
 static enum dom_rc
-purge_item(struct dom *d, struct ikey *ik, bool live)
+purge_versions(struct dom *d, unsigned char *p, size_t pl, const struct item_version *head)
 {
-	static const enum store_db dbs[] = { STORE_DB_VERSIONS, STORE_DB_REFS };
-	uint64_t n;
+	unsigned char seq[8];
+	uint64_t floor, n = 0, bytes = 0, rn = 0, rbytes = 0;
+	size_t vl;
+	void *v;
 	enum store_rc rc;
-	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key), live ? -1 : 0);
+	enum dom_rc drc = read_floor(d, p, pl - 1, &floor);
+
+	if (drc != DOM_OK)
+		return drc;
+	if (head != NULL)
+		floor = head->seq;
+	rc = store_delete_prefix_max(d->txn, STORE_DB_VERSIONS, p, pl, PURGE_VERSIONS_MAX,
+	    PURGE_VERSIONS_MAX_BYTES, &n, &bytes);
+	if (rc == STORE_OK)
+		rc = store_delete_prefix_max(d->txn, STORE_DB_REFS, p, pl, PURGE_VERSIONS_MAX,
+		    PURGE_VERSIONS_MAX_BYTES, &rn, &rbytes);
+	if (rc != STORE_OK)
+		return dom_from_store(rc);
+	p[pl] = 'v';
+	if (n < PURGE_VERSIONS_MAX && bytes < PURGE_VERSIONS_MAX_BYTES &&
+	    rn < PURGE_VERSIONS_MAX && rbytes < PURGE_VERSIONS_MAX_BYTES) {
+		/* All gone, the floor with them (the first key of the
+		 * refs prefix): an older entry has nothing left to do. */
+		rc = store_get_committed(d->txn, STORE_DB_RECLAIM, p, pl + 1, d->arena, &v, &vl);
+		if (rc == STORE_OK)
+			rc = store_del(d->txn, STORE_DB_RECLAIM, p, pl + 1);
+		return dom_from_store(rc == STORE_NOTFOUND ? STORE_OK : rc);
+	}
+	util_put_be64(seq, floor);
+	rc = store_put(d->txn, STORE_DB_RECLAIM, p, pl + 1, seq, 8);
+	if (rc == STORE_OK)
+		rc = store_put(d->txn, STORE_DB_REFS, p, pl, seq, 8);
+	return dom_from_store(rc);
+}
+
+/* Removes an item, its history and its ref index (or queues them,
+ * purge_versions), its events (or queues them, purge_events) and its
+ * relations (both directions, relations.h), and counts it out of the live
+ * items when it was live. head: the head, or NULL when there is none. */
+static enum dom_rc
+purge_item(struct dom *d, struct ikey *ik, const struct item_version *head)
+{
+	enum store_rc rc;
+	enum dom_rc drc = coll_count_add(d, ik->cid, ik->key, strlen(ik->key),
+	    head != NULL && !head->tombstone ? -1 : 0);
 
 	if (drc == DOM_OK)
 		drc = index_note(d, INDEX_PURGE, ik->coll, ik->k, ik->len);
 	if (drc != DOM_OK)
 		return drc;
-	rc = store_del(d->txn, STORE_DB_ITEMS, ik->k, ik->len);
-	ik->k[ik->len] = 0;
-	for (size_t i = 0; rc == STORE_OK && i < sizeof(dbs) / sizeof(dbs[0]); i++)
-		rc = store_delete_prefix(d->txn, dbs[i], ik->k, ik->len + 1, &n);
-	if (rc != STORE_OK)
+	if ((rc = store_del(d->txn, STORE_DB_ITEMS, ik->k, ik->len)) != STORE_OK)
 		return dom_from_store(rc);
+	ik->k[ik->len] = 0;
+	if ((drc = purge_versions(d, ik->k, ik->len + 1, head)) != DOM_OK)
+		return drc;
+	ik->k[ik->len] = 0;
 	if ((drc = purge_events(d, ik->k, ik->len + 1)) != DOM_OK)
 		return drc;
 	return relation_purge_item(d, ik->k, ik->len);
@@ -335,7 +433,7 @@ item_delete(struct dom *d, const char *coll, const char *key,
 	if (nocoll)
 		return DOM_OK; /* no collection: nothing to delete */
 	if (purge)
-		return purge_item(d, &ik, live);
+		return purge_item(d, &ik, prev);
 	if (!live)
 		return DOM_OK; /* nothing to delete: nothing is written */
 	return write_version(d, &ik, prev, NULL, 0, &v);
@@ -376,6 +474,7 @@ item_history(struct dom *d, const char *coll, const char *key, int64_t offset,
 	struct item_version head, v;
 	struct ikey ik;
 	size_t kl, pl, keylen = strlen(key);
+	uint64_t floor;
 	int64_t i;
 	enum dom_rc rc;
 
@@ -384,8 +483,12 @@ item_history(struct dom *d, const char *coll, const char *key, int64_t offset,
 		return rc;
 	if ((rc = read_head(d, ik.k, ik.len, false, &head)) != DOM_OK)
 		return rc;
-	/* Versions are numbered 1..head.seq without gaps: page by seq. */
-	for (i = 0; i < limit && (uint64_t)(offset + i) < head.seq; i++) {
+	if ((rc = read_floor(d, ik.k, ik.len, &floor)) != DOM_OK)
+		return rc;
+	if (floor > head.seq)
+		return DOM_ERR;
+	/* Versions are numbered floor+1..head.seq without gaps: page by seq. */
+	for (i = 0; i < limit && (uint64_t)(offset + i) < head.seq - floor; i++) {
 		void *p;
 		enum store_rc src;
 
@@ -405,7 +508,7 @@ item_history(struct dom *d, const char *coll, const char *key, int64_t offset,
 			return DOM_ERR;
 		}
 	}
-	*more = (uint64_t)(offset + i) < head.seq;
+	*more = (uint64_t)(offset + i) < head.seq - floor;
 	return DOM_OK;
 }
 

@@ -75,6 +75,14 @@ typedef enum dom_visit (*item_visit_fn)(void *arg, const char *key, size_t keyle
 enum dom_rc item_history(struct dom *d, const char *coll, const char *key,
     int64_t offset, int64_t limit, item_visit_fn fn, void *arg, bool *more);
 
+/*
+ * *old when version seq of the item with key k (I, il bytes) was purged and
+ * waits for reclaim (its seq is not above the item's floor, items.c): a
+ * reader must not see it.
+ */
+enum dom_rc item_version_purged(struct dom *d, const unsigned char *k, size_t il,
+    uint64_t seq, bool *old);
+
 /* Key bounds of a listing: each NULL for none; incl: the bound itself is in. */
 struct key_range {
 	const char *start;

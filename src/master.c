@@ -227,10 +227,12 @@ maint_reclaim_step(struct store *s, const struct config *cfg, struct maint_recla
 	if (r.idle)
 		return;
 	if (r.item) {
-		/* A purged item's events: one line when they are all gone. */
+		/* A purged item's events, or its versions and refs: one line
+		 * when they are all gone. */
 		if (r.finished)
-			log_info("reclaim: the events of purged item \"%s\" of tenant %u "
-			    "(cid %llu) are gone", r.name, r.tenant, (unsigned long long)r.cid);
+			log_info("reclaim: the %s of purged item \"%s\" of tenant %u "
+			    "(cid %llu) are gone", r.versions ? "versions and refs" : "events",
+			    r.name, r.tenant, (unsigned long long)r.cid);
 		return;
 	}
 	if (r.tenant != mr->tenant || r.cid != mr->cid) {

@@ -1,6 +1,6 @@
 /*
- * reclaim: bounded removal of dropped collections and of the events of
- * purged items (reclaim.h).
+ * reclaim: bounded removal of dropped collections and of the events,
+ * versions and refs of purged items (reclaim.h).
  */
 #include "reclaim.h"
 
@@ -65,8 +65,9 @@ first_entry(struct store_txn *t, struct arena *a, struct entry *e, struct reclai
 		r->item = kl > LAYOUT_PREFIX_LEN;
 		/* A collection's value is its name; an item's, the last
 		 * ordinal of its purged events (and where a step stopped). */
+		r->versions = r->item && e->k[kl - 1] == 'v';
 		if ((r->name = r->item ? mem_strndup(a, (const char *)e->k + LAYOUT_PREFIX_LEN,
-		    kl - LAYOUT_PREFIX_LEN - 1) : mem_strndup(a, v, vl)) == NULL)
+		    kl - LAYOUT_PREFIX_LEN - 1 - r->versions) : mem_strndup(a, v, vl)) == NULL)
 			rc = STORE_ERR;
 	}
 	store_cursor_close(c);
@@ -137,6 +138,102 @@ item_step(struct store_txn *t, struct arena *a, const struct entry *e, uint64_t 
 	return rc;
 }
 
+/*
+ * Deletes, through c (on versions.db or refs.db), the records of the prefix
+ * e->k (I | 0x00, e->kl - 1 bytes) from key from (fl bytes) whose seq (the
+ * key's last 8 bytes for a version, the value for a ref) is at most floor,
+ * looking at no more than max - *seen of them. refs: skips the floor's own
+ * record. *stop is set, and *k (*kl) is where, when the budget ran out.
+ */
+static enum store_rc
+floor_scan(struct store_cursor *c, const struct entry *e, const void *from, size_t fl,
+    bool refs, uint64_t floor, uint64_t max, uint64_t *seen, struct reclaim_result *r,
+    const void **k, size_t *kl, bool *stop)
+{
+	const void *v;
+	size_t pl = e->kl - 1, vl;
+	enum store_rc rc;
+
+	*stop = false;
+	rc = store_cursor_get(c, STORE_SEEK_GE, from, fl, k, kl, &v, &vl);
+	for (; rc == STORE_OK; rc = store_cursor_get(c, STORE_NEXT, NULL, 0, k, kl, &v, &vl)) {
+		if (*kl < pl || memcmp(*k, e->k, pl) != 0)
+			break;
+		if (*kl == pl && refs)
+			continue; /* the floor itself */
+		if (*seen >= max || r->bytes >= RECLAIM_MAX_BYTES) {
+			*stop = true;
+			break;
+		}
+		(*seen)++;
+		if (*kl != pl + 8 || (refs && vl != 8))
+			return STORE_ERR;
+		if (util_get_be64(refs ? v : (const unsigned char *)*k + pl) > floor) {
+			if (refs)
+				continue; /* a version written after the purge */
+			break; /* versions come in seq order: the rest are newer */
+		}
+		r->bytes += *kl + vl;
+		if ((rc = store_cursor_del(c)) != STORE_OK)
+			return rc;
+		r->deleted++;
+	}
+	return rc == STORE_NOTFOUND ? STORE_OK : rc;
+}
+
+/*
+ * The step of a purged item's versions and refs (items.c, purge_versions):
+ * deletes its versions with a seq up to the entry's floor, then its refs
+ * pointing at one (from where the last step stopped, noted in the entry
+ * after the floor), looking at no more than max records. At the end the
+ * entry goes, and so does the item's floor record when the item has not
+ * been written since (no head): a new write then starts again at seq 1.
+ */
+static enum store_rc
+versions_step(struct store_txn *t, struct arena *a, const struct entry *e, uint64_t max,
+    struct reclaim_result *r)
+{
+	struct store_cursor *c;
+	const void *k;
+	size_t kl;
+	void *hv;
+	uint64_t floor = util_get_be64(e->v), seen = 0;
+	bool stop;
+	enum store_rc rc = store_cursor_open(t, STORE_DB_VERSIONS, &c);
+
+	if (rc != STORE_OK)
+		return rc;
+	rc = floor_scan(c, e, e->k, e->kl - 1, false, floor, max, &seen, r, &k, &kl, &stop);
+	store_cursor_close(c);
+	if (rc != STORE_OK || stop)
+		return rc;
+	if ((rc = store_cursor_open(t, STORE_DB_REFS, &c)) != STORE_OK)
+		return rc;
+	rc = floor_scan(c, e, e->vl > 8 ? e->v + 8 : e->k, e->vl > 8 ? e->vl - 8 : e->kl - 1,
+	    true, floor, max, &seen, r, &k, &kl, &stop);
+	if (rc == STORE_OK && stop) {
+		unsigned char *nv = mem_alloc(a, 8 + kl);
+
+		if (nv == NULL) {
+			rc = STORE_ERR;
+		} else {
+			memcpy(nv, e->v, 8);
+			memcpy(nv + 8, k, kl);
+			rc = store_put(t, STORE_DB_RECLAIM, e->k, e->kl, nv, 8 + kl);
+		}
+	}
+	store_cursor_close(c);
+	if (rc != STORE_OK || stop)
+		return rc;
+	rc = store_get(t, STORE_DB_ITEMS, e->k, e->kl - 2, true, a, &hv, &kl);
+	if (rc == STORE_NOTFOUND)
+		rc = store_del(t, STORE_DB_REFS, e->k, e->kl - 1);
+	if (rc == STORE_OK)
+		rc = store_del(t, STORE_DB_RECLAIM, e->k, e->kl);
+	r->finished = rc == STORE_OK;
+	return rc;
+}
+
 enum store_rc
 reclaim_step(struct store_txn *t, struct arena *a, uint64_t max, struct reclaim_result *r)
 {
@@ -151,6 +248,8 @@ reclaim_step(struct store_txn *t, struct arena *a, uint64_t max, struct reclaim_
 		r->idle = true;
 		return STORE_OK;
 	}
+	if (rc == STORE_OK && r->versions)
+		return versions_step(t, a, &e, max, r);
 	if (rc == STORE_OK && r->item)
 		return item_step(t, a, &e, max, r);
 	p = e.k;

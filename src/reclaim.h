@@ -15,7 +15,10 @@
  * sorts after its collection's T | cid), with the item's last ordinal at the
  * purge: a step removes the item's events up to that ordinal only (an event
  * written after the purge, the key reused, has a larger one), looks at most
- * at max of them, and notes in the entry where it stopped.
+ * at max of them, and notes in the entry where it stopped. A purge of an
+ * item with more versions or refs than it removes at once queues them under
+ * the item key, its 0x00 and 'v', with the item's last seq (its floor,
+ * items.c): a step removes the versions, then the refs, with a seq up to it.
  */
 #ifndef ORCHID_RECLAIM_H
 #define ORCHID_RECLAIM_H
@@ -31,6 +34,7 @@ struct reclaim_result {
 	bool idle;          /* the queue is empty: nothing was done */
 	bool finished;      /* the collection (item) is gone and left the queue */
 	bool item;          /* a purged item's events, not a collection */
+	bool versions;      /* a purged item's versions and refs (item too) */
 	uint32_t tenant;    /* the collection worked on */
 	uint64_t cid;
 	const char *name;   /* its name (an item's key), in the arena */

@@ -22,9 +22,13 @@
 #include "domain.h"
 #include "events.h"
 #include "items.h"
+#include "layout.h"
 /* JSONC_CFLAGS puts json-c's own json.h first on the include path. */
 #include "../src/json.h"
+#include "audit.h"
+#include "buf.h"
 #include "patch.h"
+#include "reclaim.h"
 #include "testdom.h"
 #include "timefmt.h"
 
@@ -759,6 +763,165 @@ START_TEST(test_purge)
 }
 END_TEST
 
+/*
+ * A purge of an item with more versions than a purge removes at once
+ * (PURGE_VERSIONS_MAX in items.c, 1000): LONG puts of distinct values, the
+ * first V1. The purge removes at most 1000 of each (the rest wait for
+ * reclaim, the test of boundedness), answers 404 at once, hides the old
+ * versions and refs; the key reused starts above them; reclaim removes them
+ * all, and keeps a ref the new incarnation reused; the audit accepts it all.
+ */
+#define LONG 3000
+#define BOUND 1000
+
+/* The records of a database (the fixture's environment is fresh). */
+static uint64_t
+count_records(enum store_db db)
+{
+	struct store_txn *t = NULL;
+	struct store_cursor *c = NULL;
+	const void *k, *v;
+	size_t kl, vl;
+	uint64_t n = 0;
+	enum store_rc rc;
+
+	ck_assert(store_begin(td_st, false, &t) == STORE_OK);
+	ck_assert(store_cursor_open(t, db, &c) == STORE_OK);
+	for (rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &k, &kl, &v, &vl);
+	    rc == STORE_OK; rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl))
+		n++;
+	ck_assert_msg(rc == STORE_NOTFOUND, "counting records: got %d", (int)rc);
+	store_cursor_close(c);
+	store_abort(t);
+	return n;
+}
+
+static void
+put_long(const char *key, int n)
+{
+	struct item_version v;
+
+	for (int i = 0; i < n; i++) {
+		char val[32];
+		enum dom_rc rc;
+
+		if (i == 0)
+			rc = do_put(T1, COLL, key, V1, NULL, NULL, &v);
+		else {
+			ck_assert(snprintf(val, sizeof(val), "{\"n\":%d}", i) < (int)sizeof(val));
+			rc = do_put(T1, COLL, key, val, NULL, NULL, &v);
+		}
+		ck_assert_msg(rc == DOM_OK && v.seq == (uint64_t)i + 1, "put %d: got %s seq %"
+		    PRIu64, i, dom_rc_name(rc), v.seq);
+	}
+}
+
+static void
+reclaim_all(void)
+{
+	struct reclaim_result r;
+
+	ck_assert(reclaim_run(td_st, td_ar, 300, 1000, 3, &r) == STORE_OK && r.idle);
+}
+
+static void
+audit_clean(void)
+{
+	struct audit_report r;
+	struct buf out;
+
+	buf_init(&out, 1 << 16);
+	ck_assert(audit_run(td_st, &out, &r) == STORE_OK);
+	ck_assert_msg(r.orphans == 0 && r.old_keys == 0 && r.malformed == 0 &&
+	    r.bad_counts == 0 && r.unmirrored == 0, "audit: %s", out.b_data ? out.b_data : "");
+	buf_free(&out);
+}
+
+/* item_version_purged (an export's filter) of version seq of COLL/KEY. */
+static bool
+version_purged(uint64_t seq)
+{
+	struct dom d;
+	unsigned char *k;
+	size_t kl;
+	uint64_t cid;
+	bool old = false;
+	enum dom_rc rc;
+
+	td_begin(&d, T1);
+	rc = coll_lookup(&d, COLL, &cid);
+	k = rc == DOM_OK ? layout_item_key(d.arena, T1, cid, KEY, 9, &kl) : NULL;
+	if (k != NULL)
+		rc = item_version_purged(&d, k, kl, seq, &old);
+	td_end(&d, rc);
+	ck_assert_msg(k != NULL && rc == DOM_OK, "item_version_purged: got %s",
+	    dom_rc_name(rc));
+	return old;
+}
+
+START_TEST(test_purge_long)
+{
+	struct item_version v;
+	uint64_t n;
+	enum dom_rc rc;
+
+	put_long(KEY, LONG);
+	ck_assert(do_delete(T1, COLL, KEY, NULL, true) == DOM_OK);
+	/* Bounded: the purge's transaction removed BOUND of each. */
+	n = count_records(STORE_DB_VERSIONS);
+	ck_assert_msg(n == LONG - BOUND, "after the purge: got %" PRIu64 " versions left, "
+	    "want %d (the purge removes at most %d)", n, LONG - BOUND, BOUND);
+	n = count_records(STORE_DB_REFS);
+	ck_assert_msg(n == LONG - BOUND + 1, "after the purge: got %" PRIu64 " refs.db "
+	    "records, want %d and the floor", n, LONG - BOUND);
+	ck_assert(count_records(STORE_DB_RECLAIM) == 1);
+	/* Gone for every reader at once. */
+	ck_assert(do_get(T1, COLL, KEY, &v) == DOM_NOT_FOUND);
+	ck_assert(history_len(T1, COLL, KEY) == -1);
+	ck_assert(do_get_ref(T1, COLL, KEY, REF1, IDS_REF_LEN, &v) == DOM_NOT_FOUND);
+	audit_clean();
+	/* The key reused: above the floor, the old ref still hidden. */
+	ck_assert(do_put(T1, COLL, KEY, V2, NULL, NULL, &v) == DOM_OK && v.seq == LONG + 1);
+	ck_assert(do_get_ref(T1, COLL, KEY, REF1, IDS_REF_LEN, &v) == DOM_NOT_FOUND);
+	ck_assert(history_len(T1, COLL, KEY) == 1);
+	ck_assert(version_purged(1) && version_purged(LONG) && !version_purged(LONG + 1));
+	/* A value equal to an old one: its ref now points to the new version. */
+	ck_assert(do_put(T1, COLL, KEY, V1, NULL, NULL, &v) == DOM_OK && v.seq == LONG + 2);
+	for (int pass = 0; pass < 2; pass++) {
+		ck_assert(history_len(T1, COLL, KEY) == 2);
+		rc = do_get_ref(T1, COLL, KEY, REF1, IDS_REF_LEN, &v);
+		ck_assert_msg(rc == DOM_OK && v.seq == LONG + 2 && strcmp(v.ref, REF1) == 0,
+		    "pass %d: get by " REF1 ": got %s seq %" PRIu64, pass, dom_rc_name(rc), v.seq);
+		rc = do_get_ref(T1, COLL, KEY, REF2, IDS_REF_LEN, &v);
+		ck_assert(rc == DOM_OK && v.seq == LONG + 1);
+		if (pass == 0)
+			reclaim_all();
+	}
+	/* Reclaim removed every old version and ref; the floor stays under
+	 * the new incarnation. */
+	ck_assert_msg(count_records(STORE_DB_VERSIONS) == 2, "versions after reclaim: %"
+	    PRIu64, count_records(STORE_DB_VERSIONS));
+	ck_assert_msg(count_records(STORE_DB_REFS) == 3, "refs.db after reclaim: %" PRIu64,
+	    count_records(STORE_DB_REFS));
+	ck_assert(count_records(STORE_DB_RECLAIM) == 0);
+	audit_clean();
+	/* A small purge: everything in its transaction, the floor too. */
+	ck_assert(do_delete(T1, COLL, KEY, NULL, true) == DOM_OK);
+	ck_assert(count_records(STORE_DB_VERSIONS) == 0 && count_records(STORE_DB_REFS) == 0 &&
+	    count_records(STORE_DB_RECLAIM) == 0);
+	ck_assert(do_put(T1, COLL, KEY, V2, NULL, NULL, &v) == DOM_OK && v.seq == 1);
+	/* Purged and not written again: reclaim removes the floor at the end. */
+	put_long("bob", BOUND + 200);
+	ck_assert(do_delete(T1, COLL, "bob", NULL, true) == DOM_OK);
+	ck_assert(count_records(STORE_DB_VERSIONS) == 1 + 200);
+	reclaim_all();
+	ck_assert(count_records(STORE_DB_VERSIONS) == 1 && count_records(STORE_DB_REFS) == 1 &&
+	    count_records(STORE_DB_RECLAIM) == 0);
+	ck_assert(do_put(T1, COLL, "bob", V2, NULL, NULL, &v) == DOM_OK && v.seq == 1);
+	audit_clean();
+}
+END_TEST
+
 /* ---- history ------------------------------------------------------------- */
 
 /* alice: V1, V2, deleted, VB, V1 (seq 1..5). */
@@ -1435,6 +1598,7 @@ items_suite(void)
 
 	tcase_add_checked_fixture(limits, td_setup, td_teardown);
 	tcase_add_test(limits, test_create_many);
+	tcase_add_test(limits, test_purge_long);
 	tcase_add_loop_test(limits, test_history, 0, NCASES(history_cases));
 	tcase_add_loop_test(limits, test_list, 0, NCASES(list_cases));
 	tcase_add_loop_test(limits, test_list_budget, 0, NCASES(budget_cases));

@@ -20,6 +20,7 @@ from harness import ServerTestCase, hold_page
 
 EVENTS = 120000      # by hand: 10^6, see docs/storage.md
 CHUNK = 12000        # bulk operations per request (under nginx's 2m)
+VERSIONS = 3000      # of one item: more than a purge removes at once
 
 
 def _db_util(name):
@@ -140,6 +141,72 @@ class PurgeManyEventsTest(ServerTestCase):
         self.assertEqual(st, 200)
         self.assertEqual([r["value"] for r in doc["results"]], [{"new": 1}])
         self.assertEqual(self.req("GET", "/v0/c/big")[3], {"v": 2})
+        self.server.stop_orchidd()
+        self.server.orchidctl("verify")
+        self.server.start_orchidd()
+        self.server.wait_ready()
+
+
+    def count_records(self, db_dump, db, key):
+        """The records of db whose key holds key and its 0x00."""
+        out = subprocess.run([db_dump, "-h", self.server.datadir, db],
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        data = out.split("HEADER=END\n", 1)[1].split("DATA=END", 1)[0].split()
+        want = (key.encode() + b"\0").hex()
+        return sum(1 for k in data[0::2] if want in k)
+
+    def test_purge_of_many_versions(self):
+        """VERSIONS versions (more than the 1000 a purge removes at once):
+        gone at once, the key reused starts above them, an old ref is 404,
+        a reused ref works, the maintainer removes every old version and
+        ref, and verify accepts the store meanwhile and after."""
+        db_dump = _db_util("dump")
+        if not db_dump:
+            self.skipTest("the Berkeley DB utilities (db5.3-util) are not installed")
+        body = "".join(json.dumps({"path": {"collection": "v", "key": "purgelong",
+                                            "kind": "item"}, "value": {"i": i}}) + "\n"
+                       for i in range(VERSIONS))
+        st, _, text, doc = self.req("POST", "/v0", raw_body=body, timeout=120,
+                                    headers={"Content-Type": "application/orchestrate-export-stream+json"})
+        self.assertEqual((st, doc and doc.get("success_count")), (200, VERSIONS), text[:300])
+        st, _, _, doc = self.req("GET", "/v0/v/purgelong/refs?limit=100")
+        self.assertEqual(st, 200)
+        old = {r["path"]["ref"]: r for r in doc["results"]}
+        oldest = doc["results"][-1]["path"]["ref"]
+        st, h, _, _ = self.req("GET", "/v0/v/purgelong/refs/" + oldest)
+        self.assertEqual(st, 200)
+        self.assertEqual(self.req("DELETE", "/v0/v/purgelong?purge=true", timeout=120)[0], 204)
+        self.assertEqual(self.req("GET", "/v0/v/purgelong")[0], 404)
+        self.assertEqual(self.req("GET", "/v0/v/purgelong/refs")[0], 404)
+        self.assertEqual(self.req("GET", "/v0/v/purgelong/refs/" + oldest)[0], 404)
+        # The key reused: the new versions only; the same content as an
+        # old version has its ref, which answers with the new version.
+        st, h, _, _ = self.req("PUT", "/v0/v/purgelong", body={"new": 1})
+        self.assertEqual(st, 201)
+        st, h, _, _ = self.req("PUT", "/v0/v/purgelong", body={"i": VERSIONS - 1})
+        self.assertEqual(st, 201)
+        reused = h["etag"].strip('"')
+        self.assertIn(reused, old)
+        st, _, _, doc = self.req("GET", "/v0/v/purgelong/refs?values=true&limit=100")
+        self.assertEqual([r["value"] for r in doc["results"]], [{"i": VERSIONS - 1}, {"new": 1}])
+        self.assertEqual(self.req("GET", "/v0/v/purgelong/refs/" + oldest)[0], 404)
+        # An export with history holds only the new versions.
+        st, _, body, _ = self.req("GET", "/v0/v?export=true&history=true", timeout=120)
+        self.assertEqual(st, 200)
+        got = [json.loads(x) for x in body.splitlines() if x.strip()]
+        got = [x.get("value") for x in got if x.get("kind") == "item" and
+               x["path"]["key"] == "purgelong"]
+        self.assertEqual(got, [{"new": 1}, {"i": VERSIONS - 1}])
+        self.assertTrue(wait_for(lambda: self.count_records(db_dump, "versions.db",
+                                                           "purgelong") == 2, 120, 1.0),
+                        "the purged versions were not all removed")
+        # The two new refs and the floor (I | 0x00, the key's own prefix).
+        self.assertTrue(wait_for(lambda: self.count_records(db_dump, "refs.db",
+                                                           "purgelong") == 3, 60, 1.0),
+                        "the purged refs were not all removed")
+        st, _, _, doc = self.req("GET", "/v0/v/purgelong/refs/" + reused)
+        self.assertEqual((st, doc), (200, {"i": VERSIONS - 1}))
+        self.assertEqual(self.req("GET", "/v0/v/purgelong/refs/" + oldest)[0], 404)
         self.server.stop_orchidd()
         self.server.orchidctl("verify")
         self.server.start_orchidd()
