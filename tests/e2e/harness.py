@@ -325,7 +325,9 @@ class Server:
 
     workers, durability, log_level and extra (a dict of further config keys)
     go into orchidd.conf; env (a dict) is added to orchidd's environment (not
-    nginx's). nginx_settings ({directive: value}) replaces the value of
+    nginx's). nginx_replace ({text: text}) replaces text that appears once in
+    orchid-dev.conf.in (its http-level lines). nginx_settings ({directive:
+    value}) replaces the value of
     directives that conf/nginx/orchid-locations.conf sets (each must be set
     there; every place it is set, the bulk location's too), e.g.
     {"fastcgi_read_timeout": "1s"}.
@@ -333,13 +335,14 @@ class Server:
     """
 
     def __init__(self, workers=2, durability=None, log_level=None, extra=None,
-                 startup_timeout=30.0, env=None, nginx_settings=None):
+                 startup_timeout=30.0, env=None, nginx_settings=None, nginx_replace=None):
         self.workers = workers
         self.env = dict(env or {})
         self.durability = durability
         self.log_level = log_level
         self.extra = dict(extra or {})
         self.nginx_settings = dict(nginx_settings or {})
+        self.nginx_replace = dict(nginx_replace or {})
         self.startup_timeout = startup_timeout
         self.tmp = None
         self.port = None
@@ -459,6 +462,11 @@ class Server:
                             ("@PREFIX@", self.nginx_prefix), ("@CONFDIR@", CONFDIR),
                             ("@USER_LINE@", user_line)):
             text = text.replace(name, value)
+        for old_text, new_text in self.nginx_replace.items():
+            # Text of orchid-dev.conf.in itself (its http-level lines).
+            if text.count(old_text) != 1:
+                raise ServerError("orchid-dev.conf.in does not hold %r once" % old_text)
+            text = text.replace(old_text, new_text)
         if self.nginx_settings:
             # A copy of the locations with the settings replaced, included
             # in place of the source tree's.

@@ -4,9 +4,12 @@
 address. Timings are generous bounds, never tight."""
 
 import base64
+import http.client
+import json
 import os
 import signal
 import socket
+import threading
 import time
 
 from harness import ServerTestCase
@@ -218,3 +221,63 @@ class AnonymousFloodTest(ServerTestCase):
         # With a key: answered by orchidd, during the flood's limit.
         self.assertEqual(srv.request("HEAD", "/v0", key=key)[0], 200)
         self.assertEqual(srv.request("PUT", "/v0/c/k", key=key, body={})[0], 201)
+
+
+class FailedAuthFloodTest(ServerTestCase):
+    """nginx's orchid_perip zone: a client guessing keys (every request with
+    a key, a wrong one) is limited per address, 200 a second with a burst of
+    400, before orchidd spends a worker on each 401. The shipped configs
+    exempt all of 127.0.0.0/8; this server exempts 127.0.0.1 only, and the
+    guesser speaks from 127.0.0.2."""
+
+    server_options = {"workers": 2,
+                      "nginx_replace": {"127.0.0.0/8 1;": "127.0.0.1/32 1;"}}
+
+    def statuses(self, source, key, n, threads=8):
+        """n requests with key from source, on `threads` kept connections at
+        once (faster than 200 a second even where each 401 is slow)."""
+        seen = {}
+        last = {}
+        lock = threading.Lock()
+        token = base64.b64encode(("%s:" % key).encode()).decode()
+
+        def client():
+            conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30,
+                                              source_address=(source, 0))
+            try:
+                for _ in range(n // threads):
+                    conn.request("GET", "/v0/c/k",
+                                 headers={"Authorization": "Basic " + token})
+                    resp = conn.getresponse()
+                    body = resp.read()
+                    with lock:
+                        seen[resp.status] = seen.get(resp.status, 0) + 1
+                        last[resp.status] = (resp.status, dict(
+                            (k.lower(), v) for k, v in resp.getheaders()), body)
+                    if resp.getheader("connection", "").lower() == "close":
+                        conn.close()
+            finally:
+                conn.close()
+
+        workers = [threading.Thread(target=client) for _ in range(threads)]
+        for t in workers:
+            t.start()
+        for t in workers:
+            t.join(120)
+        return seen, last
+
+    def test_a_key_guesser_gets_429_from_nginx(self):
+        srv = self.server
+        key = srv.new_key("guessed")
+        wrong = "00000000-0000-4000-8000-000000000000"
+        seen, last = self.statuses("127.0.0.2", wrong, 1600)
+        self.assertGreater(seen.get(401, 0), 0, seen)
+        self.assertGreater(seen.get(429, 0), 0, "no 429 in %s" % seen)
+        self.assertEqual(set(seen), {401, 429}, seen)
+        status, headers, body = last[429]
+        self.assertEqual(json.loads(body).get("code"), "rate_limited", body)
+        self.assertEqual(headers.get("retry-after"), "1")
+        # The exempt address is not limited, with the right key or not.
+        seen, _ = self.statuses("127.0.0.1", wrong, 800)
+        self.assertEqual(set(seen), {401}, seen)
+        self.assertEqual(srv.request("HEAD", "/v0", key=key)[0], 200)
