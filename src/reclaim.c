@@ -82,6 +82,21 @@ first_entry(struct store_txn *t, struct arena *a, struct entry *e, struct reclai
  * At the end the entry goes, and the item's last ordinal too when no event
  * was written since the purge.
  */
+/* Records in entry e where its next step resumes: the key k (kl bytes)
+ * after e's 8-byte marker. */
+static enum store_rc
+save_resume(struct store_txn *t, struct arena *a, const struct entry *e, const void *k,
+    size_t kl)
+{
+	unsigned char *nv = mem_alloc(a, 8 + kl);
+
+	if (nv == NULL)
+		return STORE_ERR;
+	memcpy(nv, e->v, 8);
+	memcpy(nv + 8, k, kl);
+	return store_put(t, STORE_DB_RECLAIM, e->k, e->kl, nv, 8 + kl);
+}
+
 static enum store_rc
 item_step(struct store_txn *t, struct arena *a, const struct entry *e, uint64_t max,
     struct reclaim_result *r)
@@ -114,15 +129,7 @@ item_step(struct store_txn *t, struct arena *a, const struct entry *e, uint64_t 
 		r->deleted++;
 	}
 	if (rc == STORE_OK && stopped) {
-		unsigned char *nv = mem_alloc(a, 8 + kl);
-
-		if (nv == NULL) {
-			rc = STORE_ERR;
-		} else {
-			memcpy(nv, e->v, 8);
-			memcpy(nv + 8, k, kl);
-			rc = store_put(t, STORE_DB_RECLAIM, e->k, e->kl, nv, 8 + kl);
-		}
+		rc = save_resume(t, a, e, k, kl);
 		store_cursor_close(c);
 		return rc;
 	}
@@ -211,17 +218,8 @@ versions_step(struct store_txn *t, struct arena *a, const struct entry *e, uint6
 		return rc;
 	rc = floor_scan(c, e, e->vl > 8 ? e->v + 8 : e->k, e->vl > 8 ? e->vl - 8 : e->kl - 1,
 	    true, floor, max, &seen, r, &k, &kl, &stop);
-	if (rc == STORE_OK && stop) {
-		unsigned char *nv = mem_alloc(a, 8 + kl);
-
-		if (nv == NULL) {
-			rc = STORE_ERR;
-		} else {
-			memcpy(nv, e->v, 8);
-			memcpy(nv + 8, k, kl);
-			rc = store_put(t, STORE_DB_RECLAIM, e->k, e->kl, nv, 8 + kl);
-		}
-	}
+	if (rc == STORE_OK && stop)
+		rc = save_resume(t, a, e, k, kl);
 	store_cursor_close(c);
 	if (rc != STORE_OK || stop)
 		return rc;
