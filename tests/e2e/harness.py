@@ -200,6 +200,15 @@ def run_threads(targets, timeout=120.0, during=None, background=(), stop=None):
     raise AssertionError("\n".join(parts))
 
 
+def db_util(name):
+    """The path of Berkeley DB's utility `name` (db5.3_load, ...), or None."""
+    for candidate in ("db5.3_" + name, "db_" + name):
+        path = shutil.which(candidate)
+        if path:
+            return path
+    return None
+
+
 def segv_not_reported():
     """Environment for an orchidd a test makes panic on purpose (a corrupt
     page, a failed flush): a panic can catch another process inside

@@ -15,7 +15,6 @@ import hashlib
 import http.client
 import os
 import re
-import shutil
 import signal
 import subprocess
 import threading
@@ -195,12 +194,7 @@ class GeneratedKeysTest(ServerTestCase):
 
 
 # ---------------------------------------------------------------------------
-def _db_util(name):
-    for candidate in ("db5.3_" + name, "db_" + name):
-        path = shutil.which(candidate)
-        if path:
-            return path
-    return None
+_db_util = harness.db_util
 
 
 class DeadlockGivesUpTest(ServerTestCase, JsonErrorMixin):

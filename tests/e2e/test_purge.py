@@ -9,26 +9,20 @@ key starts fresh.
 """
 import json
 import re
-import shutil
 import subprocess
 import sys
 import threading
 import time
 import unittest
 
-from harness import ServerTestCase, hold_page
+from harness import ServerTestCase, db_util, hold_page
 
 EVENTS = 120000      # by hand: 10^6, see docs/storage.md
 CHUNK = 12000        # bulk operations per request (under nginx's 2m)
 VERSIONS = 3000      # of one item: more than a purge removes at once
 
 
-def _db_util(name):
-    for candidate in ("db5.3_" + name, "db_" + name):
-        path = shutil.which(candidate)
-        if path:
-            return path
-    return None
+_db_util = db_util
 
 
 def wait_for(cond, timeout, step=0.2):
