@@ -106,7 +106,8 @@ http_header(struct response *r, const char *name, const char *fmt, ...)
 
 	/* Any length: a header that does not fit the buffer's cap marks the
 	 * response failed (500), it is never dropped. */
-	buf_printf(&r->headers, "%s: ", name);
+	buf_adds(&r->headers, name);
+	buf_adds(&r->headers, ": ");
 	va_start(ap, fmt);
 	buf_vprintf(&r->headers, fmt, ap);
 	va_end(ap);

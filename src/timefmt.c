@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 #define MS_PER_SEC	INT64_C(1000)
@@ -438,6 +439,15 @@ timefmt_parse(const char *s, size_t len, int64_t *ms)
 	return parse_named(&c, ms);
 }
 
+/* Writes v (0..99) as two digits; returns the position after them. */
+static char *
+two_digits(char *p, int v)
+{
+	p[0] = (char)('0' + v / 10);
+	p[1] = (char)('0' + v % 10);
+	return p + 2;
+}
+
 /* Splits an in-range ms into its civil fields; day of week 0 is Sunday. */
 static int
 split_ms(int64_t ms, struct stamp *t, int *wday)
@@ -465,15 +475,31 @@ int
 timefmt_http_date(int64_t ms, char *buf, size_t size)
 {
 	struct stamp t;
-	int wday, n;
+	int wday;
+	char *p = buf;
 
-	if (buf == NULL || split_ms(ms, &t, &wday) == -1)
+	/* By hand, not snprintf: every item answer has one (Last-Modified),
+	 * and the fields are fixed-width (years 1970..9999). */
+	if (buf == NULL || size < TIMEFMT_HTTP_DATE_SIZE || split_ms(ms, &t, &wday) == -1)
 		return -1;
-	n = snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    day_abbr[wday], t.st_day, mon_names[t.st_mon - 1], t.st_year,
-	    t.st_hour, t.st_min, t.st_sec);
-	if (n < 0 || (size_t)n >= size)
-		return -1;
+	memcpy(p, day_abbr[wday], 3);
+	p += 3;
+	*p++ = ',';
+	*p++ = ' ';
+	p = two_digits(p, t.st_day);
+	*p++ = ' ';
+	memcpy(p, mon_names[t.st_mon - 1], 3);
+	p += 3;
+	*p++ = ' ';
+	p = two_digits(p, t.st_year / 100);
+	p = two_digits(p, t.st_year % 100);
+	*p++ = ' ';
+	p = two_digits(p, t.st_hour);
+	*p++ = ':';
+	p = two_digits(p, t.st_min);
+	*p++ = ':';
+	p = two_digits(p, t.st_sec);
+	memcpy(p, " GMT", 5);
 	return 0;
 }
 

@@ -117,10 +117,25 @@ get_param(void *ctx, const char *name)
 static void
 head_lines(struct buf *h, const struct request *req, const struct response *resp)
 {
-	buf_printf(h, "Status: %d %s\r\nContent-Type: %s\r\nX-ORCHESTRATE-REQ-ID: %s\r\n",
-	    resp->status, http_reason(resp->status),
-	    resp->content_type != NULL ? resp->content_type : "application/json",
-	    req->req_id);
+	char status[4];
+
+	/* No printf: these lines go out with every answer. */
+	status[0] = (char)('0' + resp->status / 100 % 10);
+	status[1] = (char)('0' + resp->status / 10 % 10);
+	status[2] = (char)('0' + resp->status % 10);
+	status[3] = '\0';
+	buf_adds(h, "Status: ");
+	if (resp->status >= 100 && resp->status <= 999)
+		buf_adds(h, status);
+	else
+		buf_printf(h, "%d", resp->status);
+	buf_addc(h, ' ');
+	buf_adds(h, http_reason(resp->status));
+	buf_adds(h, "\r\nContent-Type: ");
+	buf_adds(h, resp->content_type != NULL ? resp->content_type : "application/json");
+	buf_adds(h, "\r\nX-ORCHESTRATE-REQ-ID: ");
+	buf_adds(h, req->req_id);
+	buf_adds(h, "\r\n");
 }
 
 static void

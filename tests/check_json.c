@@ -553,6 +553,39 @@ START_TEST(test_emit_cap)
 }
 END_TEST
 
+/* buf_printf writes into the room the buffer has when the piece fits, and
+ * grows it when not; the cap (b_max) holds either way, and a refused piece
+ * leaves the buffer as it was, terminated. */
+START_TEST(test_printf_room_and_cap)
+{
+	struct buf b;
+	char want[600];
+
+	buf_init(&b, 0);
+	ck_assert_int_eq(buf_adds(&b, "a"), 0);         /* 256 bytes of room */
+	ck_assert_int_eq(buf_printf(&b, "%d-%s", 42, "x"), 0);
+	ck_assert_str_eq(b.b_data, "a42-x");
+	memset(want, 'y', 500);
+	want[500] = '\0';
+	ck_assert_int_eq(buf_printf(&b, "%s", want), 0); /* does not fit: grows */
+	ck_assert_uint_eq(b.b_len, 505);
+	ck_assert_int_eq(memcmp(b.b_data + 5, want, 500), 0);
+	ck_assert_int_eq(b.b_data[505], '\0');
+	buf_free(&b);
+
+	/* Room past the cap: a cap of 8 in a 256-byte buffer. */
+	buf_init(&b, 8);
+	ck_assert_int_eq(buf_adds(&b, "abc"), 0);
+	ck_assert_int_eq(buf_printf(&b, "%s", "12345"), 0);  /* exactly 8 */
+	ck_assert_str_eq(b.b_data, "abc12345");
+	ck_assert_int_eq(buf_printf(&b, "%s", "z"), -1);
+	ck_assert(b.b_failed);
+	ck_assert_uint_eq(b.b_len, 8);
+	ck_assert_str_eq(b.b_data, "abc12345");
+	buf_free(&b);
+}
+END_TEST
+
 static Suite *
 json_suite(void)
 {
@@ -573,6 +606,7 @@ json_suite(void)
 	tcase_add_loop_test(limits, test_parse_nesting, 0, NCASES(nest_cases));
 	tcase_add_test(limits, test_parse_wide);
 	tcase_add_test(limits, test_emit_cap);
+	tcase_add_test(limits, test_printf_room_and_cap);
 	tcase_set_timeout(limits, 60);
 	suite_add_tcase(s, limits);
 
