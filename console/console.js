@@ -55,6 +55,7 @@ function showOk(text) {
 }
 // An API error: its HTTP status, code and message, as the API sent them.
 function showError(err, lead) {
+  if (err && err.handled) return;  // a 401 has signed out and said so
   const box = h('div.msg.error', { role: 'alert' });
   if (err instanceof ApiError) {
     build(box, {}, [lead ? lead + ' ' : '', 'HTTP ', String(err.status), ' ',
@@ -186,6 +187,7 @@ function onUnauthorized(err) {
   sessionStorage.removeItem(KEY_STORE);
   renderLogin();
   showError(err, 'Signed out: the API key was refused.');
+  err.handled = true;
 }
 
 // ---- login --------------------------------------------------------------------
