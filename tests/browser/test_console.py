@@ -173,6 +173,8 @@ class ConsoleTest(unittest.TestCase):
         st, hd, _, _ = self.server.request("GET", "/console/console.js")
         self.assertEqual(st, 200)
         self.assertIn("javascript", hd["content-type"])
+        # Static files: any other method is the JSON 405.
+        self.assertEqual(self.server.request("POST", "/console/index.html")[0], 405)
 
     def test_01_wrong_key_shows_401(self):
         self.login("not-a-key")
