@@ -156,7 +156,8 @@ function parseHash() {
   const qi = raw.indexOf('?');
   const pathPart = qi < 0 ? raw : raw.slice(0, qi);
   const params = new URLSearchParams(qi < 0 ? '' : raw.slice(qi + 1));
-  const parts = pathPart.split('/').filter((p) => p !== '').map(decodeURIComponent);
+  const dec = (p) => { try { return decodeURIComponent(p); } catch (e) { return p; } };
+  const parts = pathPart.split('/').filter((p) => p !== '').map(dec);
   return { kind: parts[0] || '', parts: parts.slice(1), params };
 }
 
