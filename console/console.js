@@ -534,10 +534,20 @@ async function suggest(coll, query, field) {
     const { doc } = await api('GET', '/v0/' + seg(coll) +
       qs({ query, limit: 0, aggregate: field + ':top_values:limit:100' }));
     const agg = (doc.aggregates || [])[0];
-    return agg && agg.entries ? agg.entries.map((e) => String(e.value)) : [];
+    return agg && agg.entries ? agg.entries.map((e) => ({ name: String(e.value), count: e.count })) : [];
   } catch (e) {
     return [];
   }
+}
+
+// Shows the names suggest() found as buttons (each fills input and runs
+// show) and as the input's datalist, and fills in the first.
+function showNames(box, datalist, input, list, lead, none, show) {
+  datalist.replaceChildren(...list.map((v) => h('option', { value: v.name })));
+  if (!list.length) { box.replaceChildren(none); return; }
+  box.replaceChildren(lead, ...list.map((v) => h('button', { type: 'button', class: 'name',
+    onclick: () => { input.value = v.name; show(); } }, v.name + ' (' + v.count + ')')));
+  if (!input.value) input.value = list[0].name;
 }
 
 // Events of one type on a time axis; a range (typed, or dragged on the
@@ -651,10 +661,11 @@ function eventsPanel(sec, coll, key, path) {
       await firstPage();
     } catch (e) { showError(e, 'Event not added:'); }
   });
-  sec.replaceChildren(h('h3', {}, 'Events'), form, out, add);
+  const typeList = h('p.meta', { id: 'ev-type-list' });
+  sec.replaceChildren(h('h3', {}, 'Events'), typeList, form, out, add);
   suggest(coll, '@path.kind:event AND @path.key:' + phrase(key), '@path.type').then((list) => {
-    types.replaceChildren(...list.map((v) => h('option', { value: v })));
-    if (list.length && !typeIn.value) typeIn.value = list[0];
+    showNames(typeList, types, typeIn, list, 'Event types of this item: ', 'No events found by search.',
+      () => firstPage().catch((e) => showError(e)));
   });
 }
 
@@ -683,10 +694,11 @@ function relationsPanel(sec, coll, key, path) {
     clearStatus();
     load(path + '/relations/' + seg(kindIn.value) + qs({ limit: 10 })).catch((e) => showError(e));
   });
-  sec.replaceChildren(h('h3', {}, 'Relations'), form, out);
+  const kindList = h('p.meta', { id: 'rel-kind-list' });
+  sec.replaceChildren(h('h3', {}, 'Relations'), kindList, form, out);
   suggest(coll, '@path.kind:relationship AND @path.source.key:' + phrase(key), '@path.relation').then((list) => {
-    kinds.replaceChildren(...list.map((v) => h('option', { value: v })));
-    if (list.length && !kindIn.value) kindIn.value = list[0];
+    showNames(kindList, kinds, kindIn, list, 'Relation kinds out of this item: ', 'No relations found by search.',
+      () => form.requestSubmit());
   });
 }
 

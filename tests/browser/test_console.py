@@ -292,6 +292,7 @@ class ConsoleTest(unittest.TestCase):
         # The type is suggested from a search aggregate over the item's events.
         self.wait(lambda: self.find("#ev-type").get_attribute("value") == "login",
                   "the suggested event type")
+        self.assertEqual(self.texts("#ev-type-list button"), ["login (12)"])
         self.set_value("#ev-new-value", '{"via": "console"}')
         self.find("#event-add").click()
         self.wait_status("Event added")
@@ -317,9 +318,10 @@ class ConsoleTest(unittest.TestCase):
 
     def test_07_relations(self):
         self.open_item("people", "p03")
-        self.wait(lambda: self.find("#rel-kind").get_attribute("value") == "friend",
-                  "the suggested relation kind")
-        self.find("#relations-show").click()
+        self.wait(lambda: self.texts("#rel-kind-list button") == ["friend (2)"],
+                  "the relation kinds found by search")
+        self.assertEqual(self.find("#rel-kind").get_attribute("value"), "friend")
+        self.find("#rel-kind-list button").click()
         self.wait(lambda: [t.split()[0] for t in self.texts("#relations-list li")] ==
                   ["people/p04", "people/p05"], "the related items")
         self.finds("#relations-list a")[1].click()
