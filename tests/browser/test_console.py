@@ -107,6 +107,8 @@ class ConsoleTest(unittest.TestCase):
             return WebDriverWait(self.driver, WAIT, ignored_exceptions=(
                 NoSuchElementException, StaleElementReferenceException)).until(lambda d: cond())
         except TimeoutException:
+            if callable(what):
+                what = what()
             self.fail("timed out waiting for %s; status: %r" % (what, self.status_text()))
 
     def find(self, css):
@@ -133,7 +135,9 @@ class ConsoleTest(unittest.TestCase):
         return [e.text for e in self.finds(css)]
 
     def wait_texts(self, css, want):
-        self.wait(lambda: self.texts(css) == want, "%s to be %r (is %r)" % (
+        # The message is made only on failure: the elements read now may be
+        # replaced a moment later.
+        self.wait(lambda: self.texts(css) == want, lambda: "%s to be %r (is %r)" % (
             css, want, self.texts(css)))
 
     def set_value(self, css, text):
