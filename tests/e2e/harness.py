@@ -42,6 +42,7 @@ import unittest
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRCDIR = os.path.normpath(os.path.join(HERE, "..", ".."))
 CONFDIR = os.path.join(SRCDIR, "conf", "nginx")
+CONSOLEDIR = os.path.join(SRCDIR, "console")
 BUILDDIR = os.path.abspath(
     os.environ.get("ORCHID_BUILDDIR") or os.environ.get("abs_top_builddir") or SRCDIR
 )
@@ -469,6 +470,7 @@ class Server:
         user_line = "user root root;" if os.geteuid() == 0 else ""
         for name, value in (("@PORT@", str(self.port)), ("@SOCKET@", self.socket_path),
                             ("@PREFIX@", self.nginx_prefix), ("@CONFDIR@", CONFDIR),
+                            ("@CONSOLEDIR@", CONSOLEDIR),
                             ("@USER_LINE@", user_line)):
             text = text.replace(name, value)
         for old_text, new_text in self.nginx_replace.items():

@@ -158,7 +158,8 @@ check "after purge: dpkg knows the package no more (status: ${status:-none})" \
     test -z "$status" -o "$status" = not-installed
 check "after purge: /etc/orchid and the nginx conffiles are gone" \
     test ! -e /etc/orchid -a ! -e /etc/nginx/conf.d/orchid.conf -a \
-         ! -e /etc/nginx/snippets/orchid-locations.conf -a ! -e /etc/nginx/sites-available/orchid
+         ! -e /etc/nginx/snippets/orchid-locations.conf -a ! -e /etc/nginx/sites-available/orchid -a \
+         ! -e /etc/nginx/snippets/orchid-console.conf
 check "after purge: the dangling sites-enabled/orchid link is removed, nginx -t passes" \
     bash -c '! test -L /etc/nginx/sites-enabled/orchid && nginx -q -t'
 check "after purge: /var/lib/orchid and its data are kept, and the purge said so" \

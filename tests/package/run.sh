@@ -125,7 +125,11 @@ expect=(
     /usr/lib/sysusers.d/orchid.conf
     /etc/nginx/conf.d/orchid.conf
     /etc/nginx/snippets/orchid-locations.conf
+    /etc/nginx/snippets/orchid-console.conf
     /etc/nginx/sites-available/orchid
+    /usr/share/orchid/console/index.html
+    /usr/share/orchid/console/console.js
+    /usr/share/orchid/console/console.css
     /usr/share/doc/orchid/copyright
     /usr/share/doc/orchid/README.Debian
     /usr/share/doc/orchid/operations.md
@@ -155,7 +159,8 @@ fi
 mkdir -p "$work/control"
 dpkg-deb -e "$deb" "$work/control"
 want_conffiles="$(printf '%s\n' /etc/nginx/conf.d/orchid.conf /etc/nginx/sites-available/orchid \
-    /etc/nginx/snippets/orchid-locations.conf /etc/orchid/orchidd.conf)"
+    /etc/nginx/snippets/orchid-console.conf /etc/nginx/snippets/orchid-locations.conf \
+    /etc/orchid/orchidd.conf)"
 got_conffiles="$(sort "$work/control/conffiles" 2>/dev/null || true)"
 if [ "$got_conffiles" = "$want_conffiles" ]; then
     ok "conffiles: $(echo "$got_conffiles" | tr '\n' ' ')"
