@@ -403,14 +403,15 @@ run_list(struct store *s, int which)
 		buf_adds(&out, "ID\tNAME\n");
 		rc = tenants_list(t, &out);
 	} else {
-		uint64_t queued;
+		uint64_t colls, items;
 
 		rc = store_stats(s, &out) == 0 ? STORE_OK : STORE_ERR;
 		if (rc == STORE_OK)
-			rc = reclaim_pending(t, &queued);
+			rc = reclaim_pending(t, &colls, &items);
 		if (rc == STORE_OK)
-			buf_printf(&out, "reclaim: %llu dropped collections queued\n",
-			    (unsigned long long)queued);
+			buf_printf(&out, "reclaim: %llu dropped collections queued, "
+			    "%llu purged items' entries queued\n",
+			    (unsigned long long)colls, (unsigned long long)items);
 	}
 	store_abort(t);
 	mem_free(a);

@@ -308,19 +308,22 @@ reclaim_run(struct store *s, struct arena *a, uint64_t max, int steps, int retri
 }
 
 enum store_rc
-reclaim_pending(struct store_txn *t, uint64_t *n)
+reclaim_pending(struct store_txn *t, uint64_t *collections, uint64_t *items)
 {
 	struct store_cursor *c;
 	const void *k, *v;
 	size_t kl, vl;
 	enum store_rc rc = store_cursor_open(t, STORE_DB_RECLAIM, &c);
 
-	*n = 0;
+	*collections = 0;
+	*items = 0;
 	if (rc != STORE_OK)
 		return rc;
+	/* A collection's entry is its prefix alone; a purged item's entries
+	 * (events, versions) are longer (reclaim.h). */
 	for (rc = store_cursor_get(c, STORE_SEEK_FIRST, NULL, 0, &k, &kl, &v, &vl);
 	    rc == STORE_OK; rc = store_cursor_get(c, STORE_NEXT, NULL, 0, &k, &kl, &v, &vl))
-		(*n)++;
+		(*(kl > LAYOUT_PREFIX_LEN ? items : collections))++;
 	store_cursor_close(c);
 	return rc == STORE_NOTFOUND ? STORE_OK : rc;
 }

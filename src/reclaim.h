@@ -60,7 +60,8 @@ enum store_rc reclaim_step(struct store_txn *t, struct arena *a, uint64_t max,
 enum store_rc reclaim_run(struct store *s, struct arena *a, uint64_t max, int steps,
     int retries, struct reclaim_result *last);
 
-/* The number of collections and purged items in the queue. */
-enum store_rc reclaim_pending(struct store_txn *t, uint64_t *n);
+/* The numbers of dropped collections and of purged items' entries (one for
+ * events, one for versions and refs) in the queue. */
+enum store_rc reclaim_pending(struct store_txn *t, uint64_t *collections, uint64_t *items);
 
 #endif

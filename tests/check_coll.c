@@ -273,11 +273,13 @@ static uint64_t
 queued(void)
 {
 	struct store_txn *t = NULL;
-	uint64_t n = 0;
+	uint64_t n = 0, items = 0;
 
 	ck_assert_msg(store_begin(st, false, &t) == STORE_OK, "store_begin: got an error");
-	ck_assert_msg(reclaim_pending(t, &n) == STORE_OK, "reclaim_pending: got an error");
+	ck_assert_msg(reclaim_pending(t, &n, &items) == STORE_OK, "reclaim_pending: got an error");
 	store_abort(t);
+	ck_assert_msg(items == 0, "reclaim_pending: %llu purged items' entries, want 0",
+	    (unsigned long long)items);
 	return n;
 }
 

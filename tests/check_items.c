@@ -875,6 +875,17 @@ START_TEST(test_purge_long)
 	ck_assert_msg(n == LONG - BOUND + 1, "after the purge: got %" PRIu64 " refs.db "
 	    "records, want %d and the floor", n, LONG - BOUND);
 	ck_assert(count_records(STORE_DB_RECLAIM) == 1);
+	{
+		/* orchidctl stats tells it from a dropped collection. */
+		struct store_txn *t = NULL;
+		uint64_t colls = 9, items = 9;
+
+		ck_assert(store_begin(td_st, false, &t) == STORE_OK);
+		ck_assert(reclaim_pending(t, &colls, &items) == STORE_OK);
+		store_abort(t);
+		ck_assert_msg(colls == 0 && items == 1, "reclaim_pending: %" PRIu64
+		    " collections, %" PRIu64 " items; want 0 and 1", colls, items);
+	}
 	/* Gone for every reader at once. */
 	ck_assert(do_get(T1, COLL, KEY, &v) == DOM_NOT_FOUND);
 	ck_assert(history_len(T1, COLL, KEY) == -1);

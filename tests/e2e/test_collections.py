@@ -61,7 +61,7 @@ class CollectionsBase(ServerTestCase):
 
     def queued(self):
         out = self.server.orchidctl("stats").stdout.decode()
-        m = re.search(r"(?m)^reclaim: (\d+) dropped collections queued$", out)
+        m = re.search(r"(?m)^reclaim: (\d+) dropped collections queued, \d+ purged items. entries queued$", out)
         self.assertIsNotNone(m, out)
         return int(m.group(1))
 

@@ -612,7 +612,7 @@ class LifecycleTest(RelationsBase):
 
         def queued():
             out = self.server.orchidctl("stats").stdout.decode()
-            m = re.search(r"(?m)^reclaim: (\d+) dropped collections queued$", out)
+            m = re.search(r"(?m)^reclaim: (\d+) dropped collections queued, \d+ purged items. entries queued$", out)
             return m is not None and int(m.group(1)) == 0
         self.assertTrue(wait_for(queued, 60), "the reclaim queue did not empty")
         self.assertEqual(self.keys(self.trav("keep/a", "k")[1]), ["keep/z"])
