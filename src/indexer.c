@@ -21,6 +21,7 @@
 #include "buf.h"
 #include "config.h"
 #include "domain.h"
+#include "events.h"
 #include "ids.h"
 #include "index.h"
 #include "json.h"
@@ -563,6 +564,23 @@ apply_event(struct apply *ap, struct store_txn *t, struct arena *a, const char *
 	if (kl <= LAYOUT_PREFIX_LEN)
 		return AP_OK;
 	rc = live_get(t, a, STORE_DB_EVENTS, coll, k, kl, &cid, &p, &pl);
+	if (rc == STORE_OK) {
+		/* An event of a purged item that waits for the maintainer is
+		 * still stored but gone for reads (events.h, event_purged): it
+		 * must not be indexed again (the purge's own entry, or a
+		 * rebuild, comes across it). */
+		const char *key, *type;
+		size_t keylen, typelen;
+		uint64_t ts, ord, c;
+		bool old = false;
+		struct dom dm = { .txn = t, .arena = a };
+
+		if (event_key_split(k, kl, &c, &key, &keylen, &type, &typelen, &ts, &ord) == 0 &&
+		    event_purged(&dm, k, LAYOUT_PREFIX_LEN + keylen, ord, &old) != DOM_OK)
+			return AP_STORE;
+		if (old)
+			rc = STORE_NOTFOUND;
+	}
 
 	if (rc == STORE_OK && layout_event_decode(p, pl, &r) == 0) {
 		if (event_doc(a, coll, k, kl, &r, &d) == -1)

@@ -133,6 +133,39 @@ class SearchIndexTest(ServerTestCase):
         self.assertEqual(self.found("gone", "t:back")[0], ["a"])
         self.assertEqual(self.found("gone", "t:vanish")[0], [])
 
+    def test_purge_of_many_events_stays_out_of_the_index(self):
+        """A purge of more events than it removes at once (1000) queues the
+        rest for the maintainer (docs/storage.md, "Purged items"). Until the
+        maintainer removes them they are still stored, but gone for reads,
+        and they must stay out of the index: neither the indexer's applying
+        of the purge nor a rebuild may index them again. The maintainer is
+        stopped meanwhile, so that they wait."""
+        many = 1010
+        self.put("pm", "k", {"t": "manyword"})
+        for i in range(many):
+            st, _, body, _ = self.server.request("POST", "/v0/pm/k/events/e", key=self.key,
+                                                 body={"w": "manyword", "i": i})
+            self.assertEqual(st, 201, body)
+        query = "@path.kind:event AND w:manyword"
+        self.assertEqual(self.found("pm", query, limit=0)[1], many)
+        maint = self.server.orchidd_pids()["maintainer"]
+        self.assertIsNotNone(maint)
+        os.kill(maint, signal.SIGSTOP)
+        try:
+            st, _, body, _ = self.server.request("DELETE", "/v0/pm/k?purge=true", key=self.key)
+            self.assertEqual(st, 204, body)
+            self.assertEqual(self.found("pm", query, limit=0)[1], 0)
+            # The key reused: its new event is found, the old ones are not.
+            st, _, body, _ = self.server.request("POST", "/v0/pm/k/events/e", key=self.key,
+                                                 body={"w": "manyword", "i": "new"})
+            self.assertEqual(st, 201, body)
+            self.assertEqual(self.found("pm", query, limit=0)[1], 1)
+            proc = self.server.orchidctl("reindex", "searchidx", timeout=120)
+            self.assertRegex(proc.stdout.decode(), r"documents indexed, ready")
+            self.assertEqual(self.found("pm", query, limit=0)[1], 1)
+        finally:
+            os.kill(maint, signal.SIGCONT)
+
     def test_reindex_online(self):
         for i in range(30):
             self.put("reidx", "r%d" % i, {"color": "teal", "i": i})
