@@ -1767,10 +1767,15 @@ static void
 retry_pause(int attempt)
 {
 	static unsigned int seed;
+	static pid_t seeded_by;
 	long us = 200L << (attempt < 7 ? attempt : 7);
 
-	if (seed == 0)
-		seed = (unsigned int)getpid() ^ (unsigned int)time(NULL);
+	/* Per process: a worker forked after its parent drew would otherwise
+	 * draw the same pauses as its siblings. */
+	if (seeded_by != getpid()) {
+		seeded_by = getpid();
+		seed = (unsigned int)seeded_by ^ (unsigned int)time(NULL);
+	}
 	if (us > 25000)
 		us = 25000;
 	us = us / 2 + (long)(rand_r(&seed) % (unsigned int)us);
