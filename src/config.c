@@ -66,6 +66,15 @@ static const struct setting settings[] = {
 	{ "shutdown_timeout", K_INT, OFF(shutdown_timeout), 0, 1, 3600 },
 	{ "request_read_timeout", K_INT, OFF(request_read_timeout), 0, 0, 3600 },
 	{ "log_level", K_LOGLEVEL, OFF(log_level), 0, 0, 0 },
+	{ "replication_site", STR(replication_site) },
+	{ "replication_peers", STR(replication_peers) },
+	{ "replication_url", STR(replication_url) },
+	{ "replication_creator", K_INT, OFF(replication_creator), 0, 0, 1 },
+	{ "replication_priority", K_INT, OFF(replication_priority), 0, 0, 1000000 },
+	{ "replication_ack_policy", STR(replication_ack_policy) },
+	{ "replication_ack_timeout", K_INT, OFF(replication_ack_timeout), 0, 10, 600000 },
+	{ "replication_heartbeat", K_INT, OFF(replication_heartbeat), 0, 100, 60000 },
+	{ "replication_read_wait", K_INT, OFF(replication_read_wait), 0, 0, 600000 },
 };
 
 /*
@@ -142,6 +151,88 @@ config_defaults(struct config *c)
 	c->shutdown_timeout = 30;
 	c->request_read_timeout = 10;
 	c->log_level = LOG_LEVEL_INFO;
+	c->replication_priority = 100;
+	snprintf(c->replication_ack_policy, sizeof(c->replication_ack_policy), "quorum");
+	c->replication_ack_timeout = 2000;
+	c->replication_heartbeat = 500;
+	c->replication_read_wait = 2000;
+}
+
+bool
+config_replicated(const struct config *c)
+{
+	return c->replication_site[0] != '\0';
+}
+
+/* "host:port" with a port of 1 to 65535 and a host of no spaces or commas. */
+static bool
+host_port_ok(const char *s, size_t len)
+{
+	const char *colon = NULL;
+	int64_t port;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == ':')
+			colon = s + i;
+		else if (s[i] == ',' || isspace((unsigned char)s[i]))
+			return false;
+	}
+	return colon != NULL && colon > s &&
+	    util_parse_int64(colon + 1, len - (size_t)(colon + 1 - s), 1, 65535, &port) == 0;
+}
+
+static int
+check_replication(const struct config *c, char *err, size_t errlen)
+{
+	const char *p = c->replication_peers;
+	static const char *policies[] = { "quorum", "all", "one", "none" };
+	bool known = false;
+
+	if (!config_replicated(c))
+		return 0;
+	if (!host_port_ok(c->replication_site, strlen(c->replication_site))) {
+		snprintf(err, errlen, "replication_site must be host:port");
+		return -1;
+	}
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+
+		while (n > 0 && isspace((unsigned char)*p)) {
+			p++;
+			n--;
+		}
+		while (n > 0 && isspace((unsigned char)p[n - 1]))
+			n--;
+		if (!host_port_ok(p, n)) {
+			snprintf(err, errlen, "replication_peers must be host:port[,host:port...]");
+			return -1;
+		}
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	if (c->replication_peers[0] == '\0' && !c->replication_creator) {
+		snprintf(err, errlen, "replication_peers is empty: a site that does not create "
+		    "the group (replication_creator = 0) joins it through its peers");
+		return -1;
+	}
+	if (strncmp(c->replication_url, "http://", 7) != 0 &&
+	    strncmp(c->replication_url, "https://", 8) != 0) {
+		snprintf(err, errlen, "replication_url must be this site's public base URL "
+		    "(http://... or https://...): replicas redirect writes to the master's");
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(policies) / sizeof(policies[0]); i++)
+		known = known || strcmp(c->replication_ack_policy, policies[i]) == 0;
+	if (!known) {
+		snprintf(err, errlen, "replication_ack_policy must be quorum, all, one or none");
+		return -1;
+	}
+	if (c->search) {
+		snprintf(err, errlen, "replication needs search = 0: each site's search index "
+		    "is its own and is not replicated (docs/replication.md)");
+		return -1;
+	}
+	return 0;
 }
 
 const char *
@@ -343,5 +434,5 @@ config_check(const struct config *c, char *err, size_t errlen)
 		snprintf(err, errlen, "socket path longer than a Unix socket allows");
 		return -1;
 	}
-	return 0;
+	return check_replication(c, err, errlen);
 }

@@ -65,6 +65,18 @@ struct config {
 	int request_read_timeout;   /* seconds a FastCGI connection has to deliver
 	                             * its whole request; 0: no limit */
 	enum log_level log_level;
+	/* Replication (docs/replication.md); off while replication_site is "". */
+	char replication_site[256];   /* this site's host:port for Berkeley DB's
+	                               * replication manager */
+	char replication_peers[1024]; /* other sites' host:port, comma-separated */
+	char replication_url[512];    /* this site's public base URL, for the
+	                               * redirect of writes sent to a replica */
+	int replication_creator;      /* 1: this site may create the group */
+	int replication_priority;     /* election priority; 0: never the master */
+	char replication_ack_policy[16]; /* quorum, all, one or none */
+	int replication_ack_timeout;  /* ms a commit waits for its acknowledgements */
+	int replication_heartbeat;    /* ms between the master's heartbeats */
+	int replication_read_wait;    /* ms a read with Orchid-Read-After may wait */
 	char path[CONFIG_PATH_MAX]; /* the file it came from, or "" */
 };
 
@@ -89,6 +101,9 @@ int config_set(struct config *c, const char *key, const char *value, char *err,
 
 /* Checks cross-setting rules after loading (paths set, and so on). */
 int config_check(const struct config *c, char *err, size_t errlen);
+
+/* True when replication is configured (replication_site is set). */
+bool config_replicated(const struct config *c);
 
 /* The durability name ("sync", "write", "none"). */
 const char *config_durability_name(enum durability d);

@@ -11,6 +11,7 @@
 #include "config.h"
 #include "handler.h"
 #include "log.h"
+#include "mem.h"
 #include "ratelimit.h"
 #include "routes.h"
 #include "store.h"
@@ -228,6 +229,66 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 	return rc;
 }
 
+/*
+ * A write sent to a replica (docs/replication.md): 307 to the same URI at
+ * the master's replication_url, which the master's heartbeat brings to
+ * every site; 503 while no master is known (an election) or its heartbeat
+ * has not arrived yet.
+ */
+static void
+answer_not_master(struct store *s, struct request *req, struct response *resp)
+{
+	struct store_rep_info *ri = mem_alloc(req->arena, sizeof(*ri));
+	const char *master = NULL;
+
+	if (ri != NULL && store_rep_info(s, ri) == 0 && ri->role == STORE_ROLE_REPLICA) {
+		for (int i = 0; i < ri->nsites; i++) {
+			if (ri->sites[i].master)
+				master = ri->sites[i].addr;
+		}
+	}
+	if (master != NULL && ri->beat_ms != 0 && strcmp(master, ri->beat_site) == 0 &&
+	    ri->beat_url[0] != '\0') {
+		size_t n = strlen(ri->beat_url);
+
+		if (n > 0 && ri->beat_url[n - 1] == '/')
+			n--;
+		http_error(resp, 307, "not_master", "This site is a replica: writes go to the "
+		    "master, at the URL in Location.", NULL);
+		http_header(resp, "Location", "%.*s%s", (int)n, ri->beat_url, req->uri);
+		return;
+	}
+	http_error(resp, 503, "no_master", "This site is a replica and no master is known "
+	    "now (an election may be under way); nothing was changed. Retry shortly.", NULL);
+	http_header(resp, "Retry-After", "1");
+}
+
+/* Orchid-Read-After on a read: waits until this site has the commit the
+ * token names; false (and the answer) when it cannot. */
+static bool
+read_after(struct store *s, struct request *req, struct response *resp)
+{
+	switch (store_wait_applied(s, req->read_after, req->cfg->replication_read_wait)) {
+	case STORE_APPLIED_YES:
+		return true;
+	case STORE_APPLIED_BAD:
+		http_error(resp, 400, "bad_token", "Orchid-Read-After must be a token from an "
+		    "Orchid-Commit-Token header: 40 hexadecimal digits.", NULL);
+		return false;
+	case STORE_APPLIED_NEVER:
+		http_error(resp, 409, "token_unknown", "This site will not have the write that "
+		    "token names: it was never acknowledged and was rolled back in a failover, "
+		    "or it is of another replication group.", NULL);
+		return false;
+	default:
+		http_error(resp, 503, "replica_behind", "This replica has not yet received the "
+		    "write the Orchid-Read-After token names (replication_read_wait); retry, or "
+		    "read from the master.", NULL);
+		http_header(resp, "Retry-After", "1");
+		return false;
+	}
+}
+
 int
 dispatch_request(struct store *s, struct request *req, const struct parse_result *pr,
     struct response *resp)
@@ -235,9 +296,16 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 	struct route_match m;
 	struct attempt a = { s, req, pr, resp, &m, false };
 	enum store_rc rc;
+	bool rep = config_replicated(req->cfg);
 
 	routes_match(req, &m);
 	req->route = (int)m.id;
+	if (rep && m.write && store_role(s, NULL, 0) != STORE_ROLE_MASTER) {
+		answer_not_master(s, req, resp);
+		return 0;
+	}
+	if (rep && req->read_after != NULL && !m.write && !read_after(s, req, resp))
+		return 0;
 	rc = store_run(s, m.write && !m.own, req->cfg->deadlock_retries, attempt, &a);
 	if (rc == STORE_OK && a.go) {
 		struct ctx c = { req, resp, NULL, s };
@@ -266,6 +334,26 @@ dispatch_request(struct store *s, struct request *req, const struct parse_result
 		    "durable (the database met an I/O error while committing it): it may or may "
 		    "not have been stored. Read it back before writing it again.", NULL);
 		return -1;
+	}
+	if (rep && rc == STORE_ERR && store_unacked()) {
+		log_err("%s %s: committed here but not acknowledged by the replication group "
+		    "within replication_ack_timeout", req->method_name, req->uri);
+		http_error(resp, 503, "replication_unacknowledged", "The write was not "
+		    "acknowledged by enough sites of the replication group in time "
+		    "(replication_ack_policy): it may or may not survive a failover. Read it "
+		    "back before writing it again.", NULL);
+		http_header(resp, "Retry-After", "1");
+		return 0;
+	}
+	if (rep && rc == STORE_ERR && store_not_master()) {
+		answer_not_master(s, req, resp);
+		return 0;
+	}
+	if (rep && rc == STORE_OK && m.write && resp->status < 300) {
+		char tok[64];
+
+		if (store_commit_token(tok, sizeof(tok)))
+			http_header(resp, "Orchid-Commit-Token", "%s", tok);
 	}
 	switch (rc) {
 	case STORE_OK:

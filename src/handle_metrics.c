@@ -124,6 +124,47 @@ render_store(const struct store_metrics *sm, struct buf *out)
 		    sm->files[i].name, sm->files[i].bytes);
 }
 
+/* A replicated site's part, lag and group (docs/replication.md). */
+static int
+render_replication(struct store *s, struct arena *a, int64_t now_ms, struct buf *out)
+{
+	struct store_rep_info *ri = mem_alloc(a, sizeof(*ri));
+	static const char *roles[] = { "single", "master", "replica", "unknown" };
+	int connected = 0;
+
+	if (ri == NULL || store_rep_info(s, ri) == -1)
+		return -1;
+	if (ri->role == STORE_ROLE_SINGLE)
+		return 0;
+	buf_adds(out, "# HELP orchid_replication_role This site's part in its replication "
+	    "group: 1 for the part it has now.\n# TYPE orchid_replication_role gauge\n");
+	for (int i = 1; i < 4; i++)
+		buf_printf(out, "orchid_replication_role{role=\"%s\"} %d\n", roles[i],
+		    (int)ri->role == i);
+	for (int i = 0; i < ri->nsites; i++)
+		connected += ri->sites[i].connected;
+	db_gauge(out, "orchid_replication_sites", "Sites of the replication group this site "
+	    "knows, itself included.", (double)ri->nsites);
+	db_gauge(out, "orchid_replication_connected_sites", "Sites this site is connected "
+	    "to, itself included.", (double)connected);
+	if (ri->role == STORE_ROLE_MASTER)
+		db_gauge(out, "orchid_replication_lag_seconds", "Age of the master's last "
+		    "heartbeat this site has applied (0 on the master).", 0);
+	else if (ri->beat_ms != 0)
+		db_gauge(out, "orchid_replication_lag_seconds", "Age of the master's last "
+		    "heartbeat this site has applied (0 on the master).",
+		    (double)(now_ms - ri->beat_ms) / 1000.0);
+	db_gauge(out, "orchid_replication_generation", "Replication generation (one more "
+	    "per elected master).", (double)ri->gen);
+	db_counter(out, "orchid_replication_elections_total", "Elections this site took "
+	    "part in since its last recovery.", ri->elections);
+	db_counter(out, "orchid_replication_master_changes_total", "Times this site saw a "
+	    "new master since its last recovery.", ri->master_changes);
+	db_counter(out, "orchid_replication_unacknowledged_total", "Commits of this site "
+	    "that the group did not acknowledge in time (answered 503).", ri->perm_failed);
+	return 0;
+}
+
 enum store_rc
 handle_metrics(struct ctx *c)
 {
@@ -154,5 +195,8 @@ handle_metrics(struct ctx *c)
 	db_gauge(&resp->body, "orchid_workers", "Workers configured (workers).",
 	    (double)c->req->cfg->workers);
 	render_store(&sm, &resp->body);
+	if (config_replicated(c->req->cfg) &&
+	    render_replication(c->store, c->req->arena, c->req->now_ms, &resp->body) == -1)
+		return STORE_ERR;
 	return resp->body.b_failed ? STORE_ERR : STORE_OK;
 }

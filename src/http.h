@@ -36,6 +36,7 @@ struct request {
 	const char *if_match;
 	const char *if_none_match;
 	const char *content_type;
+	const char *read_after;     /* Orchid-Read-After: a commit token */
 	const char *body;           /* body bytes (not NUL-terminated) */
 	size_t body_len;
 	char req_id[40];

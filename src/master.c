@@ -73,7 +73,8 @@ struct master {
 	struct metrics *metrics;
 };
 
-static volatile sig_atomic_t got_term, got_hup, got_chld;
+static volatile sig_atomic_t got_term, got_hup, got_chld, got_usr1;
+static void drain_sig_pipe(struct master *m);
 static int sig_pipe_w = -1;
 
 static void
@@ -87,6 +88,8 @@ on_signal(int sig)
 		got_hup = 1;
 	else if (sig == SIGCHLD)
 		got_chld = 1;
+	else if (sig == SIGUSR1)
+		got_usr1 = 1;
 	if (sig_pipe_w != -1)
 		(void)!write(sig_pipe_w, "", 1);
 	errno = saved;
@@ -252,6 +255,68 @@ maint_reclaim_step(struct store *s, const struct config *cfg, struct maint_recla
 	}
 }
 
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * A replicated site's maintainer is its replication process (store.h): it
+ * joins the group first, and reports ready once the site is the master or
+ * a replica that has caught up. Until then no worker starts: a new site
+ * has no databases before the master's arrive.
+ */
+static void
+maint_rep_wait(struct store *s)
+{
+	char err[512];
+	time_t start = now_s(), told = start;
+
+	for (;;) {
+		int rc = store_rep_ready(s, err, sizeof(err));
+
+		if (rc == 1)
+			return;
+		if (rc == -1) {
+			log_err("replication: %s", err);
+			_exit(1);
+		}
+		if (maint_stop)
+			_exit(0);
+		if (now_s() - told >= 10) {
+			told = now_s();
+			log_info("replication: waiting for a master (for %lld s)",
+			    (long long)(told - start));
+		}
+		(void)usleep(50000);
+	}
+}
+
+/* From a replication thread: the master replaces the workers (recycle_workers). */
+static void
+maint_group_changed(void)
+{
+	(void)kill(getppid(), SIGUSR1);
+}
+
+/* The master's heartbeat, when this site is the master (store.h). */
+static void
+maint_heartbeat(struct store *s, int64_t *next_ms, int interval)
+{
+	int64_t t = now_ms();
+
+	if (t < *next_ms)
+		return;
+	*next_ms = t + interval;
+	if (store_role(s, NULL, 0) == STORE_ROLE_MASTER &&
+	    store_rep_heartbeat(s, t) != STORE_OK && !store_not_master())
+		log_debug("replication: the heartbeat was not acknowledged");
+}
+
 /* Milliseconds until the maintainer's next timer. */
 static int
 maint_timeout(const struct maint_reclaim *mr, time_t next_ckpt)
@@ -270,6 +335,8 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 	struct store *s;
 	struct sigaction sa;
 	time_t next_ckpt;
+	int64_t next_beat = 0;
+	bool rep = config_replicated(cfg);
 	char err[512], c;
 
 	log_init("maint", cfg->log_level);
@@ -291,17 +358,26 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 		log_err("out of memory");
 		_exit(1);
 	}
-	if (store_open(cfg, &s, err, sizeof(err)) == -1) {
+	if (rep)
+		store_set_rep_change_hook(maint_group_changed);
+	if (store_open_ex(cfg, &s, rep ? STORE_OPEN_REP_LISTENER : 0, err, sizeof(err)) == -1) {
 		log_err("%s", err);
 		_exit(1);
 	}
+	if (rep)
+		maint_rep_wait(s);
 	if (write(resp_fd, "R", 1) != 1)
 		_exit(1);
 	next_ckpt = now_s() + cfg->checkpoint_interval;
 	mr.busy = true; /* a queue left by an earlier run resumes at once */
 	while (!maint_stop && !store_panicked(s)) {
 		struct pollfd p = { cmd_fd, POLLIN, 0 };
-		int n = poll(&p, 1, maint_timeout(&mr, next_ckpt));
+		int wait = maint_timeout(&mr, next_ckpt);
+		int n;
+
+		if (rep && wait > cfg->replication_heartbeat)
+			wait = cfg->replication_heartbeat;
+		n = poll(&p, 1, wait);
 
 		if (n > 0) {
 			if (read(cmd_fd, &c, 1) != 1 || c == 'Q')
@@ -321,7 +397,11 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 			(void)store_checkpoint(s, false);
 			next_ckpt = now_s() + cfg->checkpoint_interval;
 		}
-		if (mr.busy || now_s() >= mr.next_look)
+		if (rep)
+			maint_heartbeat(s, &next_beat, cfg->replication_heartbeat);
+		/* Reclaim writes: the master's; a replica receives its result. */
+		if ((mr.busy || now_s() >= mr.next_look) &&
+		    (!rep || store_role(s, NULL, 0) == STORE_ROLE_MASTER))
 			maint_reclaim_step(s, cfg, &mr);
 	}
 	if (store_panicked(s))
@@ -396,8 +476,22 @@ start_maintainer(struct master *m)
 	m->maint_resp = resp[0];
 	p.fd = resp[0];
 	p.events = POLLIN;
-	if (poll(&p, 1, m->cfg->worker_start_timeout * 1000) != 1 ||
-	    read(resp[0], &c, 1) != 1 || c != 'R') {
+	/* A replicated site waits for its group as long as it takes (the
+	 * maintainer logs why), unless told to stop. */
+	for (time_t until = now_s() + m->cfg->worker_start_timeout;;) {
+		int n = poll(&p, 1, 500);
+
+		if (n == 1)
+			break;
+		drain_sig_pipe(m);
+		if (got_term) {
+			(void)kill(pid, SIGTERM);
+			return -2;
+		}
+		if (!config_replicated(m->cfg) && now_s() >= until)
+			break;
+	}
+	if (read(resp[0], &c, 1) != 1 || c != 'R') {
 		log_err("the maintainer did not start");
 		return -1;
 	}
@@ -530,6 +624,9 @@ recover(struct master *m, char *err, size_t errlen)
 	if (store_recover(m->cfg, err, errlen) == -1)
 		return -1;
 	metrics_event(m->metrics, MEV_RECOVERY);
+	/* A replicated group is of the current format (docs/replication.md). */
+	if (config_replicated(m->cfg))
+		return 0;
 	return upgrade_run(m->cfg, err, errlen);
 }
 
@@ -610,7 +707,11 @@ pause_unless_stopped(struct master *m, int secs)
 static void
 start_children(struct master *m)
 {
-	if (start_maintainer(m) == -1)
+	int rc = start_maintainer(m);
+
+	if (rc == -2)
+		return;   /* told to stop while it waited for its group */
+	if (rc == -1)
 		fatal("cannot start the maintainer");
 	FOR_SLOTS(m, i) {
 		m->slots[i].quick_deaths = 0;
@@ -792,6 +893,11 @@ reload(struct master *m)
 		log_warn("SIGHUP: \"search\" changes only with a restart; kept at %d",
 		    m->cfg->search);
 	next.search = m->cfg->search;
+	/* Nor does a site's place in its replication group. */
+	memcpy(next.replication_site, m->cfg->replication_site, sizeof(next.replication_site));
+	memcpy(next.replication_peers, m->cfg->replication_peers, sizeof(next.replication_peers));
+	memcpy(next.replication_url, m->cfg->replication_url, sizeof(next.replication_url));
+	next.replication_creator = m->cfg->replication_creator;
 	*m->cfg = next;
 	for (int i = m->nslots; i < m->cfg->workers; i++) {
 		memset(&m->slots[i], 0, sizeof(m->slots[i]));
@@ -830,8 +936,30 @@ install_signals(struct master *m)
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
 	(void)sigaction(SIGCHLD, &sa, NULL);
+	(void)sigaction(SIGUSR1, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+/*
+ * The maintainer's SIGUSR1: the replication group changed (a site joined
+ * or left, this site became the master). A worker's replication manager
+ * connects to the sites it knew when it started, so the workers are
+ * replaced: each finishes its request and exits, and its successor
+ * connects to the group as it is now.
+ */
+static void
+recycle_workers(struct master *m)
+{
+	int n = 0;
+
+	for (int i = 0; i < m->nslots; i++) {
+		if (m->slots[i].pid > 0 && m->slots[i].ready_fd == -1) {
+			(void)kill(m->slots[i].pid, SIGTERM);
+			n++;
+		}
+	}
+	log_info("replication: the group changed; %d workers are replaced", n);
 }
 
 
@@ -931,6 +1059,10 @@ master_run(struct config *cfg)
 		if (got_hup) {
 			got_hup = 0;
 			reload(&m);
+		}
+		if (got_usr1) {
+			got_usr1 = 0;
+			recycle_workers(&m);
 		}
 		check_ready(&m);
 		if (m.need_failchk && !m.need_recovery) {

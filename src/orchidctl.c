@@ -59,6 +59,10 @@ static const char usage_text[] =
     "  key revoke KEY|ID   revoke a key at once\n"
     "  tenant list         list tenants: id, name\n"
     "  stats               environment statistics\n"
+    "  group               the replication group: sites, their parts, this\n"
+    "                      site's lag (orchidd running)\n"
+    "  group remove HOST:PORT\n"
+    "                      remove a dead site from the replication group\n"
     "  backup DIR          hot backup into the new directory DIR\n"
     "  restore DIR [LOGDIR]\n"
     "                      restore the backup DIR into DATADIR (a new or empty\n"
@@ -207,6 +211,14 @@ open_store(const struct config *cfg)
 	char err[1024];
 	int lock = master_lock(cfg->datadir, 0);
 
+	/* A replicated site's environment is joined only while its orchidd
+	 * runs: the first process to join it becomes the site's replication
+	 * process, which must be orchidd's maintainer. */
+	if (lock != -1 && config_replicated(cfg)) {
+		fprintf(stderr, "orchidctl: %s is a replicated site (replication_site): start "
+		    "orchidd first\n", cfg->datadir);
+		exit(CTL_FAIL);
+	}
 	if (lock != -1 && (store_recover(cfg, err, sizeof(err)) == -1 ||
 	    upgrade_run(cfg, err, sizeof(err)) == -1)) {
 		fprintf(stderr, "orchidctl: %s\n", err);
@@ -770,6 +782,14 @@ reindex(const struct config *cfg, const char *tenant)
 	char err[1024];
 	int lock = master_lock(cfg->datadir, 0), rc = 0;
 
+	if (config_replicated(cfg)) {
+		fprintf(stderr, "orchidctl: a replicated site has no search index (search = 0)\n");
+		if (lock != -1)
+			(void)close(lock);
+		free(r);
+		free(p);
+		return 1;
+	}
 	if (r == NULL || p == NULL || (r->a = mem_new()) == NULL) {
 		fprintf(stderr, "orchidctl: out of memory\n");
 		return 1;
@@ -1191,6 +1211,76 @@ cmd_import(struct config *cfg, struct store *s, char **a)
 	return import_run(s, cfg, a[0], a[1]);
 }
 
+static int64_t
+wall_ms(void)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The replication group as this site sees it (docs/replication.md). */
+static int
+cmd_group(struct config *cfg, struct store *s, char **a)
+{
+	struct store_rep_info ri;
+
+	(void)a;
+	if (!config_replicated(cfg)) {
+		fprintf(stderr, "orchidctl: replication is not configured (replication_site)\n");
+		return CTL_FAIL;
+	}
+	if (store_rep_info(s, &ri) == -1) {
+		fprintf(stderr, "orchidctl: cannot read the replication state\n");
+		return CTL_FAIL;
+	}
+	printf("SITE\tROLE\tCONNECTED\n");
+	for (int i = 0; i < ri.nsites; i++) {
+		const struct store_rep_site *x = &ri.sites[i];
+		const char *role = x->master ? "master" :
+		    x->self ? (ri.role == STORE_ROLE_REPLICA ? "replica" : "unknown") :
+		    x->connected ? "replica" : "unreachable";
+
+		printf("%s\t%s\t%s\n", x->addr, role, x->self ? "self" : x->connected ? "yes" : "no");
+	}
+	if (ri.role == STORE_ROLE_MASTER)
+		printf("this site: master; lag 0 s\n");
+	else if (ri.beat_ms != 0)
+		printf("this site: %s; lag %.3f s (the last heartbeat of master %s)\n",
+		    ri.role == STORE_ROLE_REPLICA ? "replica" : "no master known",
+		    (double)(wall_ms() - ri.beat_ms) / 1000.0, ri.beat_site);
+	else
+		printf("this site: %s; lag unknown (no heartbeat yet)\n",
+		    ri.role == STORE_ROLE_REPLICA ? "replica" : "no master known");
+	printf("generation %u, elections %llu (won %llu), master changes %llu, "
+	    "unacknowledged commits %llu\n", (unsigned)ri.gen,
+	    (unsigned long long)ri.elections, (unsigned long long)ri.elections_won,
+	    (unsigned long long)ri.master_changes, (unsigned long long)ri.perm_failed);
+	return 0;
+}
+
+static int
+cmd_group_remove(struct config *cfg, struct store *s, char **a)
+{
+	char err[512];
+
+	if (!config_replicated(cfg)) {
+		fprintf(stderr, "orchidctl: replication is not configured (replication_site)\n");
+		return CTL_FAIL;
+	}
+	if (strcmp(a[0], cfg->replication_site) == 0) {
+		fprintf(stderr, "orchidctl: %s is this site: remove it from another site\n", a[0]);
+		return CTL_FAIL;
+	}
+	if (store_rep_remove(s, a[0], err, sizeof(err)) == -1) {
+		fprintf(stderr, "orchidctl: %s\n", err);
+		return CTL_FAIL;
+	}
+	printf("removed %s from the replication group\n", a[0]);
+	return 0;
+}
+
 /* Every command but export (which reads options of its own); the usage
  * text and orchidctl(8) list the same ones (tests/docs/check_docs.py). */
 static const struct command commands[] = {
@@ -1200,6 +1290,8 @@ static const struct command commands[] = {
 	{ "key", "revoke", 1, 1, NEED_STORE, cmd_key_revoke },
 	{ "tenant", "list", 0, 0, NEED_STORE, cmd_tenant_list },
 	{ "stats", NULL, 0, 0, NEED_STORE, cmd_stats },
+	{ "group", "remove", 1, 1, NEED_STORE, cmd_group_remove },
+	{ "group", NULL, 0, 0, NEED_STORE, cmd_group },
 	{ "backup", NULL, 1, 1, NEED_STORE, cmd_backup },
 	{ "restore", NULL, 1, 2, NEED_ITSELF, cmd_restore },
 	{ "verify", NULL, 0, 0, NEED_ENV, cmd_verify },

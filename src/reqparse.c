@@ -42,6 +42,7 @@ reqparse_fill(struct request *req, struct parse_result *pr, reqparse_param_fn ge
 	req->if_match = get(ctx, "HTTP_IF_MATCH");
 	req->if_none_match = get(ctx, "HTTP_IF_NONE_MATCH");
 	req->content_type = get(ctx, "CONTENT_TYPE");
+	req->read_after = get(ctx, "HTTP_ORCHID_READ_AFTER");
 	req->uri = uri ? uri : "";
 	q = strchr(req->uri, '?');
 	req->path_raw = req->uri;

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <db.h>
@@ -62,6 +63,7 @@ struct store_txn {
 	struct store *s;
 	DB_TXN *txn;
 	bool nosync;                  /* commit without flushing the log */
+	bool write;
 	struct store_cursor *cursors; /* still open; closed before commit/abort */
 };
 
@@ -86,6 +88,17 @@ static bool store_commit_failed;
 
 /* Set by the panic callback; a process has one environment at a time. */
 static volatile sig_atomic_t store_panic_seen;
+
+/* Replication (store.h, docs/replication.md). DB_EVENT_REP_PERM_FAILED
+ * comes from Berkeley DB's threads as well as the committing one: a
+ * counter, compared around each commit. */
+static unsigned long rep_perm_failed;
+static bool store_unacked_seen;     /* the last commit missed its acks */
+static bool store_readonly_seen;    /* a write met a replica (EACCES) */
+static bool rep_on;                 /* this process's environment replicates */
+static DB_TXN_TOKEN last_token;
+static bool last_token_set;
+#define HEARTBEAT_KEY "replication.heartbeat"
 
 /* Set while store_recover opens the environment (the master, single-threaded). */
 static bool store_recovering;
@@ -242,6 +255,18 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
 	 * the region files by hand and goes on. Not an error: the open's own
 	 * return code says whether recovery worked.
 	 */
+	/*
+	 * A replica's refusal of a write (BDB0111, "attempt to modify a
+	 * read-only database") is answered by the caller (store_not_master);
+	 * and the internal init of a new replica reads every file of the data
+	 * directory, the lock file too (BDB0004 on orchidd.lock), and skips
+	 * what is not a database.
+	 */
+	if (rep_on && (strncmp(msg, "BDB0111 ", 8) == 0 ||
+	    (strncmp(msg, "BDB0004 ", 8) == 0 && strstr(msg, "orchidd.lock") != NULL))) {
+		log_debug("bdb: %s", msg);
+		return;
+	}
 	if (store_recovering && strncmp(msg, "BDB1546 ", 8) == 0) {
 		log_info("bdb: %s (regions left by a killed process; recovery removes them)",
 		    msg);
@@ -289,6 +314,71 @@ errcall(const DB_ENV *env, const char *pfx, const char *msg)
  * disk"). Any other write failure, an I/O error above all, still panics:
  * after it nothing says what reached the disk.
  */
+/* The replication events: logged (most arrive in the maintainer, the
+ * replication process); a missed acknowledgement is counted. */
+static void (*rep_change_hook)(void);
+
+void
+store_set_rep_change_hook(void (*fn)(void))
+{
+	rep_change_hook = fn;
+}
+
+static void
+rep_event(u_int32_t event, void *info)
+{
+	if ((event == DB_EVENT_REP_MASTER || event == DB_EVENT_REP_SITE_ADDED ||
+	    event == DB_EVENT_REP_SITE_REMOVED || event == DB_EVENT_REP_CLIENT) &&
+	    rep_change_hook != NULL)
+		rep_change_hook();
+	switch (event) {
+	case DB_EVENT_REP_PERM_FAILED:
+		__atomic_add_fetch(&rep_perm_failed, 1, __ATOMIC_SEQ_CST);
+		break;
+	case DB_EVENT_REP_MASTER:
+		log_info("replication: this site is the master now");
+		break;
+	case DB_EVENT_REP_CLIENT:
+		log_info("replication: this site is a replica now");
+		break;
+	case DB_EVENT_REP_NEWMASTER:
+		log_info("replication: site %d is the master", info != NULL ? *(int *)info : -1);
+		break;
+	case DB_EVENT_REP_STARTUPDONE:
+		log_info("replication: this replica has caught up with the master");
+		break;
+	case DB_EVENT_REP_ELECTED:
+		log_info("replication: this site won an election");
+		break;
+	case DB_EVENT_REP_DUPMASTER:
+		log_warn("replication: two masters met; this one steps down");
+		break;
+	case DB_EVENT_REP_ELECTION_FAILED:
+		log_warn("replication: an election failed (too few sites voted); it is held again");
+		break;
+	case DB_EVENT_REP_JOIN_FAILURE:
+		log_err("replication: this site cannot join the group (its log cannot be "
+		    "synchronized without rolling back its own commits)");
+		break;
+	case DB_EVENT_REP_LOCAL_SITE_REMOVED:
+		log_warn("replication: this site was removed from the group");
+		break;
+	case DB_EVENT_REP_INIT_DONE:
+		log_info("replication: copied the master's databases (internal init)");
+		break;
+	case DB_EVENT_REP_SITE_ADDED:
+	case DB_EVENT_REP_SITE_REMOVED:
+		log_info("replication: site %d %s the group", info != NULL ? *(int *)info : -1,
+		    event == DB_EVENT_REP_SITE_ADDED ? "joined" : "left");
+		break;
+	case DB_EVENT_REP_MASTER_FAILURE:
+		log_warn("replication: the master is gone; an election follows");
+		break;
+	default:
+		break;
+	}
+}
+
 static void
 event_notify(DB_ENV *env, u_int32_t event, void *info)
 {
@@ -302,6 +392,7 @@ event_notify(DB_ENV *env, u_int32_t event, void *info)
 		note_io_error();
 	if (event == DB_EVENT_PANIC || event == DB_EVENT_WRITE_FAILED)
 		store_panic_seen = 1;
+	rep_event(event, info);
 }
 
 /*
@@ -378,6 +469,25 @@ map_rc(int rc, const char *what)
 	case DB_LOCK_DEADLOCK:
 	case DB_LOCK_NOTGRANTED:
 		return STORE_RETRY;
+	case DB_REP_LOCKOUT:
+		/* A replica synchronizing with the master: a moment later. */
+		return STORE_RETRY;
+	case EACCES:
+		if (rep_on) {
+			store_readonly_seen = true;
+			log_debug("%s: this site is a replica", what);
+			return STORE_ERR;
+		}
+		log_err("%s: %s", what, db_strerror(rc));
+		return STORE_ERR;
+	case DB_REP_HANDLE_DEAD:
+		/* A commit this replica had was rolled back (it rejoined after a
+		 * failover): its database handles are stale. The process stops and
+		 * its replacement opens new ones. */
+		log_warn("%s: the database handles died with a rolled-back commit; "
+		    "this process is replaced", what);
+		store_panic_seen = 1;
+		return STORE_PANIC;
 	case DB_RUNRECOVERY:
 		store_panic_seen = 1;
 		if (corrupt.seen)
@@ -467,6 +577,121 @@ write_db_config(const struct config *cfg, char *err, size_t errlen)
 	return 0;
 }
 
+/* Splits "host:port" (checked by config_check) into host and port. */
+static void
+split_site(const char *text, size_t len, char *host, size_t hostlen, u_int *port)
+{
+	const char *colon = memrchr(text, ':', len);
+	size_t hl = colon != NULL ? (size_t)(colon - text) : 0;
+
+	if (hl >= hostlen)
+		hl = hostlen - 1;
+	memcpy(host, text, hl);
+	host[hl] = '\0';
+	*port = colon != NULL ? (u_int)strtoul(colon + 1, NULL, 10) : 0;
+}
+
+static int
+add_site(DB_ENV *env, const char *text, size_t len, bool local, bool creator,
+    char *err, size_t errlen)
+{
+	char host[256];
+	u_int port;
+	DB_SITE *site;
+	int rc;
+
+	split_site(text, len, host, sizeof(host), &port);
+	rc = env->repmgr_site(env, host, port, &site, 0);
+	if (rc == 0) {
+		if (local) {
+			rc = site->set_config(site, DB_LOCAL_SITE, 1);
+			if (rc == 0 && creator)
+				rc = site->set_config(site, DB_GROUP_CREATOR, 1);
+		} else {
+			rc = site->set_config(site, DB_BOOTSTRAP_HELPER, 1);
+		}
+		(void)site->close(site);
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "replication site %s:%u: %s", host, port, db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
+static u_int32_t
+ack_policy(const char *name)
+{
+	if (strcmp(name, "all") == 0)
+		return DB_REPMGR_ACKS_ALL;
+	if (strcmp(name, "one") == 0)
+		return DB_REPMGR_ACKS_ONE;
+	if (strcmp(name, "none") == 0)
+		return DB_REPMGR_ACKS_NONE;
+	return DB_REPMGR_ACKS_QUORUM;
+}
+
+/*
+ * The replication manager's settings (docs/replication.md): this site and
+ * its helpers, the acknowledgement policy and the timeouts. Every process
+ * sets them (the local site must match what the environment has); only
+ * the replication process acts on most of them.
+ */
+static int
+rep_configure(DB_ENV *env, const struct config *cfg, char *err, size_t errlen)
+{
+	const char *p = cfg->replication_peers;
+	db_timeout_t hb = (db_timeout_t)cfg->replication_heartbeat * 1000;
+	int rc;
+
+	if (add_site(env, cfg->replication_site, strlen(cfg->replication_site), true,
+	    cfg->replication_creator != 0, err, errlen) == -1)
+		return -1;
+	while (*p != '\0') {
+		const char *e = strchr(p, ',');
+		size_t n = e != NULL ? (size_t)(e - p) : strlen(p);
+
+		while (n > 0 && (*p == ' ' || *p == '\t')) {
+			p++;
+			n--;
+		}
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n > 0 && add_site(env, p, n, false, false, err, errlen) == -1)
+			return -1;
+		p = e != NULL ? e + 1 : p + strlen(p);
+	}
+	rc = env->repmgr_set_ack_policy(env, ack_policy(cfg->replication_ack_policy));
+	if (rc == 0)
+		rc = env->rep_set_priority(env, (u_int32_t)cfg->replication_priority);
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_ACK_TIMEOUT,
+		    (db_timeout_t)cfg->replication_ack_timeout * 1000);
+	/* The master sends a heartbeat every replication_heartbeat ms; a
+	 * replica that hears nothing for 4 of them calls an election. */
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_SEND, hb);
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_HEARTBEAT_MONITOR, hb * 4);
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_ELECTION_TIMEOUT, hb * 4);
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_ELECTION_RETRY, hb * 2);
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_CONNECTION_RETRY, hb * 2);
+	/* By default a master's checkpoint sleeps 30 s before it logs its
+	 * record, to give the replicas time to write their own pages first;
+	 * the maintainer (heartbeats, failchk) cannot sleep that long. A
+	 * replica then flushes its cache when the record arrives instead. */
+	if (rc == 0)
+		rc = env->rep_set_timeout(env, DB_REP_CHECKPOINT_DELAY, 0);
+	if (rc != 0) {
+		snprintf(err, errlen, "replication settings: %s", db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
     size_t errlen)
@@ -477,6 +702,14 @@ env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
 	 * transactional environment. DB_CREATE only creates missing regions. */
 	u_int32_t flags = DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | DB_INIT_LOG |
 	    DB_INIT_MPOOL | extra;
+	/* The replication manager runs threads of its own in every process
+	 * that joins: DB_THREAD is required (every DBT that receives data is
+	 * DB_DBT_MALLOC, REALLOC or USERMEM here). */
+	bool rep = config_replicated(cfg);
+
+	if (rep)
+		flags |= DB_INIT_REP | DB_THREAD;
+	rep_on = rep;
 
 	rc = db_env_create(&env, 0);
 	if (rc != 0) {
@@ -491,12 +724,17 @@ env_open(const struct config *cfg, DB_ENV **out, u_int32_t extra, char *err,
 	env->set_errcall(env, errcall);
 	(void)env->set_event_notify(env, event_notify);
 	/* Both are needed before open for failchk to track processes. */
-	(void)env->set_thread_count(env, (u_int32_t)(cfg->workers * 4 + 64));
+	(void)env->set_thread_count(env, (u_int32_t)(cfg->workers * (rep ? 12 : 4) + 64));
 	(void)env->set_isalive(env, is_alive);
 	rc = env->open(env, cfg->datadir, flags, 0600);
 	if (rc != 0) {
 		snprintf(err, errlen, "opening the environment in %s: %s", cfg->datadir,
 		    db_strerror(rc));
+		(void)env->close(env, 0);
+		flush_env = NULL;
+		return -1;
+	}
+	if (rep && rep_configure(env, cfg, err, errlen) == -1) {
 		(void)env->close(env, 0);
 		flush_env = NULL;
 		return -1;
@@ -827,6 +1065,10 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	if (rc == -1)
 		return -1;
 	rc = allocate_regions(cfg->datadir, err, errlen);
+	/* A replicated site's databases are the group's: the master creates
+	 * them (store_rep_ready) and the replicas receive them. */
+	if (config_replicated(cfg))
+		goto checkpoint;
 	if (rc == 0)
 		rc = open_dbs(&s, true, err, errlen);
 	if (rc == 0)
@@ -846,6 +1088,7 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 		if (s.outbox[i] != NULL)
 			(void)s.outbox[i]->close(s.outbox[i], 0);
 	}
+checkpoint:
 	if (rc == 0 && s.env->txn_checkpoint(s.env, 0, 0, DB_FORCE) != 0) {
 		/* Lack of space only delays it; a failed flush means the disk
 		 * cannot be trusted yet: recovery is tried again. */
@@ -866,11 +1109,62 @@ store_recover(const struct config *cfg, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * Starts the replication manager in this process. The first process of the
+ * environment to call it (the maintainer, started before any worker)
+ * becomes the replication process: it listens, holds elections and applies
+ * what the master sends. The others send their own commits to the replicas
+ * and wait for the acknowledgements. Its threads start with every signal
+ * blocked, so that the process's signals reach its own thread.
+ */
+static int
+rep_start(struct store *s, bool listener, char *err, size_t errlen)
+{
+	sigset_t all, old;
+	int rc;
+
+	(void)sigfillset(&all);
+	(void)pthread_sigmask(SIG_BLOCK, &all, &old);
+	for (int attempt = 0;; attempt++) {
+		rc = s->env->repmgr_start(s->env, listener ? 3 : 1, DB_REP_ELECTION);
+		/* Joining needs the master: a new site waits for it. */
+		if (rc != DB_REP_UNAVAIL || attempt >= 600)
+			break;
+		if (attempt % 10 == 0)
+			log_warn("replication: cannot join the group yet (no master "
+			    "answers); trying again");
+		(void)usleep(500000);
+	}
+	(void)pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc == DB_REP_IGNORE && !listener)
+		return 0;
+	if (rc == 0 && !listener)
+		log_warn("replication: this process became the replication process");
+	if (rc == DB_REP_IGNORE) {
+		snprintf(err, errlen, "replication: another process already runs the "
+		    "replication manager for %s", s->cfg->datadir);
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "replication: repmgr_start: %s", db_strerror(rc));
+		return -1;
+	}
+	return 0;
+}
+
 int
 store_open(const struct config *cfg, struct store **out, char *err, size_t errlen)
 {
+	return store_open_ex(cfg, out, 0, err, errlen);
+}
+
+int
+store_open_ex(const struct config *cfg, struct store **out, unsigned flags, char *err,
+    size_t errlen)
+{
 	struct store *s;
 	u_int32_t dflag = 0;
+	bool listener = (flags & STORE_OPEN_REP_LISTENER) != 0;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -893,7 +1187,13 @@ store_open(const struct config *cfg, struct store **out, char *err, size_t errle
 		dflag = DB_TXN_NOSYNC;
 	if (dflag != 0)
 		(void)s->env->set_flags(s->env, dflag, 1);
-	if (open_dbs(s, false, err, errlen) == -1) {
+	if (config_replicated(cfg) && rep_start(s, listener, err, errlen) == -1) {
+		store_close(s);
+		return -1;
+	}
+	/* The replication process opens the databases once the site knows
+	 * its part (store_rep_ready). */
+	if (!listener && open_dbs(s, false, err, errlen) == -1) {
 		store_close(s);
 		return -1;
 	}
@@ -1702,6 +2002,9 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 	struct store_txn *t;
 	int rc;
 
+	store_unacked_seen = false;
+	store_readonly_seen = false;
+	last_token_set = false;
 	if (store_panic_seen)
 		return STORE_PANIC;
 	store_nospace = false;
@@ -1710,6 +2013,7 @@ store_begin(struct store *s, bool write, struct store_txn **out)
 	if (t == NULL)
 		return STORE_ERR;
 	t->s = s;
+	t->write = write;
 	/* Reads run at degree 2 (read committed): a listing never blocks a
 	 * writer for longer than one page read. */
 	rc = s->env->txn_begin(s->env, NULL, &t->txn, write ? 0 : DB_READ_COMMITTED);
@@ -1733,10 +2037,33 @@ store_commit(struct store_txn *t)
 {
 	int rc;
 
+	unsigned long failed = 0;
+
 	close_cursors(t);
+	if (rep_on && t->write) {
+		/* The token names this commit in the group's log (Orchid-Commit-Token);
+		 * a missed acknowledgement counts while the commit waits. */
+		if (t->txn->set_commit_token(t->txn, &last_token) != 0)
+			last_token_set = false;
+		else
+			last_token_set = true;
+		failed = __atomic_load_n(&rep_perm_failed, __ATOMIC_SEQ_CST);
+	}
+	bool write = t->write;
+
 	rc = t->txn->commit(t->txn, t->nosync ? DB_TXN_NOSYNC : 0);
 	free(t);
 	store_commit_failed = rc != 0;
+	if (rc == 0 && rep_on && write &&
+	    __atomic_load_n(&rep_perm_failed, __ATOMIC_SEQ_CST) != failed) {
+		/* Durable here, but not acknowledged as the policy asks: it may be
+		 * rolled back after a failover, so it must not be answered 2xx. */
+		store_unacked_seen = true;
+		last_token_set = false;
+		return STORE_ERR;
+	}
+	if (rc != 0)
+		last_token_set = false;
 	return map_rc(rc, "txn_commit");
 }
 
@@ -2166,4 +2493,286 @@ uint64_t
 store_serial(const struct store *s)
 {
 	return s->serial;
+}
+
+/* --- replication ---------------------------------------------------------- */
+
+bool
+store_unacked(void)
+{
+	return store_unacked_seen;
+}
+
+bool
+store_not_master(void)
+{
+	return store_readonly_seen;
+}
+
+bool
+store_commit_token(char *hex, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	if (!rep_on || !last_token_set || len < 2 * DB_TXN_TOKEN_SIZE + 1)
+		return false;
+	for (int i = 0; i < DB_TXN_TOKEN_SIZE; i++) {
+		hex[2 * i] = digits[last_token.buf[i] >> 4];
+		hex[2 * i + 1] = digits[last_token.buf[i] & 15];
+	}
+	hex[2 * DB_TXN_TOKEN_SIZE] = '\0';
+	return true;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+enum store_applied
+store_wait_applied(struct store *s, const char *hex, int wait_ms)
+{
+	DB_TXN_TOKEN tok;
+	int rc;
+
+	if (strlen(hex) != 2 * DB_TXN_TOKEN_SIZE)
+		return STORE_APPLIED_BAD;
+	for (int i = 0; i < DB_TXN_TOKEN_SIZE; i++) {
+		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return STORE_APPLIED_BAD;
+		tok.buf[i] = (u_int8_t)(hi << 4 | lo);
+	}
+	if (!rep_on)
+		return STORE_APPLIED_YES;
+	rc = s->env->txn_applied(s->env, &tok, (db_timeout_t)wait_ms * 1000, 0);
+	switch (rc) {
+	case 0:
+	case DB_KEYEMPTY:   /* a transaction that changed nothing */
+		return STORE_APPLIED_YES;
+	case DB_TIMEOUT:
+		return STORE_APPLIED_LATER;
+	case DB_NOTFOUND:
+		return STORE_APPLIED_NEVER;
+	case EINVAL:
+		return STORE_APPLIED_BAD;
+	default:
+		log_warn("txn_applied: %s", db_strerror(rc));
+		return STORE_APPLIED_LATER;
+	}
+}
+
+/* The host:port of site eid, from the replication manager's list. */
+static bool
+site_name(DB_ENV *env, int eid, int self, const struct config *cfg, char *out, size_t len)
+{
+	DB_REPMGR_SITE *list = NULL;
+	u_int n = 0;
+	bool found = false;
+
+	if (eid == self) {
+		snprintf(out, len, "%s", cfg->replication_site);
+		return true;
+	}
+	if (env->repmgr_site_list(env, &n, &list) != 0)
+		return false;
+	for (u_int i = 0; i < n; i++) {
+		if (list[i].eid == eid) {
+			snprintf(out, len, "%s:%u", list[i].host, list[i].port);
+			found = true;
+		}
+	}
+	free(list);
+	return found;
+}
+
+enum store_role
+store_role(struct store *s, char *master, size_t len)
+{
+	DB_REP_STAT *st = NULL;
+	enum store_role role;
+	int eid, self;
+
+	if (master != NULL && len > 0)
+		master[0] = '\0';
+	if (!rep_on)
+		return STORE_ROLE_SINGLE;
+	if (s->env->rep_stat(s->env, &st, 0) != 0)
+		return STORE_ROLE_UNKNOWN;
+	role = st->st_status == DB_REP_MASTER ? STORE_ROLE_MASTER :
+	    st->st_status == DB_REP_CLIENT ? STORE_ROLE_REPLICA : STORE_ROLE_UNKNOWN;
+	eid = (int)st->st_master;
+	self = (int)st->st_env_id;
+	free(st);
+	if (master != NULL && len > 0 && eid != DB_EID_INVALID)
+		(void)site_name(s->env, eid, self, s->cfg, master, len);
+	return role;
+}
+
+int
+store_rep_ready(struct store *s, char *err, size_t errlen)
+{
+	DB_REP_STAT *st = NULL;
+	u_int32_t status, done;
+	int rc;
+
+	rc = s->env->rep_stat(s->env, &st, 0);
+	if (rc != 0) {
+		snprintf(err, errlen, "rep_stat: %s", db_strerror(rc));
+		return -1;
+	}
+	status = st->st_status;
+	done = st->st_startup_complete;
+	free(st);
+	if (status == DB_REP_MASTER) {
+		/* The first master creates the databases; the group replicates
+		 * their creation. */
+		if (open_dbs(s, true, err, errlen) == -1 || check_format(s, err, errlen) == -1)
+			return -1;
+		return 1;
+	}
+	if (status == DB_REP_CLIENT && done) {
+		if (open_dbs(s, false, err, errlen) == -1)
+			return -1;
+		return 1;
+	}
+	return 0;
+}
+
+enum store_rc
+store_rep_heartbeat(struct store *s, int64_t now_ms)
+{
+	struct store_txn *t;
+	char v[1024];
+	int n;
+	enum store_rc rc;
+
+	n = snprintf(v, sizeof(v), "%lld %s %s", (long long)now_ms, s->cfg->replication_site,
+	    s->cfg->replication_url);
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return STORE_ERR;
+	rc = store_begin(s, true, &t);
+	if (rc != STORE_OK)
+		return rc;
+	t->nosync = true;   /* a heartbeat lost in a crash is replaced by the next */
+	rc = store_put(t, STORE_DB_META, HEARTBEAT_KEY, strlen(HEARTBEAT_KEY), v, (size_t)n);
+	if (rc != STORE_OK) {
+		store_abort(t);
+		return rc;
+	}
+	return store_commit(t);
+}
+
+static void
+read_heartbeat(struct store *s, struct store_rep_info *ri)
+{
+	DBT k, v;
+	char buf[1100];
+	long long ms = 0;
+	int off = 0;
+
+	memset(&k, 0, sizeof(k));
+	memset(&v, 0, sizeof(v));
+	k.data = HEARTBEAT_KEY;
+	k.size = (u_int32_t)strlen(HEARTBEAT_KEY);
+	v.data = buf;
+	v.ulen = sizeof(buf) - 1;
+	v.flags = DB_DBT_USERMEM;
+	if (s->db[STORE_DB_META] == NULL ||
+	    s->db[STORE_DB_META]->get(s->db[STORE_DB_META], NULL, &k, &v, DB_READ_COMMITTED) != 0)
+		return;
+	buf[v.size] = '\0';
+	if (sscanf(buf, "%lld %255s %n", &ms, ri->beat_site, &off) < 2 || off == 0) {
+		ri->beat_site[0] = '\0';
+		return;
+	}
+	ri->beat_ms = ms;
+	snprintf(ri->beat_url, sizeof(ri->beat_url), "%s", buf + off);
+}
+
+int
+store_rep_info(struct store *s, struct store_rep_info *ri)
+{
+	DB_REP_STAT *st = NULL;
+	DB_REPMGR_STAT *mst = NULL;
+	DB_REPMGR_SITE *list = NULL;
+	u_int n = 0;
+	int rc;
+
+	memset(ri, 0, sizeof(*ri));
+	if (!rep_on) {
+		ri->role = STORE_ROLE_SINGLE;
+		return 0;
+	}
+	rc = s->env->rep_stat(s->env, &st, 0);
+	if (rc != 0) {
+		log_err("rep_stat: %s", db_strerror(rc));
+		return -1;
+	}
+	ri->role = st->st_status == DB_REP_MASTER ? STORE_ROLE_MASTER :
+	    st->st_status == DB_REP_CLIENT ? STORE_ROLE_REPLICA : STORE_ROLE_UNKNOWN;
+	ri->self_eid = (int)st->st_env_id;
+	ri->master_eid = (int)st->st_master;
+	ri->gen = st->st_gen;
+	ri->startup_complete = st->st_startup_complete != 0;
+	ri->next_lsn_file = st->st_next_lsn.file;
+	ri->next_lsn_offset = st->st_next_lsn.offset;
+	ri->elections = (uint64_t)st->st_elections;
+	ri->elections_won = (uint64_t)st->st_elections_won;
+	ri->master_changes = (uint64_t)st->st_master_changes;
+	free(st);
+	if (s->env->repmgr_stat(s->env, &mst, 0) == 0) {
+		ri->perm_failed = (uint64_t)mst->st_perm_failed;
+		free(mst);
+	}
+	snprintf(ri->sites[0].addr, sizeof(ri->sites[0].addr), "%s", s->cfg->replication_site);
+	ri->sites[0].eid = ri->self_eid;
+	ri->sites[0].self = true;
+	ri->sites[0].connected = true;
+	ri->sites[0].master = ri->self_eid == ri->master_eid;
+	ri->nsites = 1;
+	if (s->env->repmgr_site_list(s->env, &n, &list) == 0) {
+		for (u_int i = 0; i < n && ri->nsites < STORE_REP_MAX_SITES; i++) {
+			struct store_rep_site *x = &ri->sites[ri->nsites++];
+
+			snprintf(x->addr, sizeof(x->addr), "%s:%u", list[i].host, list[i].port);
+			x->eid = list[i].eid;
+			x->connected = list[i].status == DB_REPMGR_CONNECTED;
+			x->master = list[i].eid == ri->master_eid;
+		}
+		free(list);
+	}
+	read_heartbeat(s, ri);
+	return 0;
+}
+
+int
+store_rep_remove(struct store *s, const char *addr, char *err, size_t errlen)
+{
+	char host[256];
+	u_int port;
+	DB_SITE *site;
+	int rc;
+
+	if (!rep_on) {
+		snprintf(err, errlen, "replication is not configured");
+		return -1;
+	}
+	split_site(addr, strlen(addr), host, sizeof(host), &port);
+	rc = s->env->repmgr_site(s->env, host, port, &site, 0);
+	if (rc == 0)
+		rc = site->remove(site);   /* closes the handle too */
+	if (rc != 0) {
+		snprintf(err, errlen, "removing %s: %s", addr, db_strerror(rc));
+		return -1;
+	}
+	return 0;
 }

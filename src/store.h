@@ -198,6 +198,89 @@ int store_restore(const struct config *cfg, const char *backup_dir, const char *
 int store_verify(const struct config *cfg, struct buf *out, store_progress_fn fn,
     void *arg);
 
+/*
+ * Replication (docs/replication.md), when replication_site is set. The
+ * maintainer opens with STORE_OPEN_REP_LISTENER, before any other process:
+ * it becomes the replication process (store_open_ex), and opens the
+ * databases once store_rep_ready says the site knows its part. Every other
+ * process joins with store_open.
+ */
+#define STORE_OPEN_REP_LISTENER 1u
+int store_open_ex(const struct config *cfg, struct store **out, unsigned flags, char *err,
+    size_t errlen);
+
+/* fn runs (in a replication thread of the replication process) when the
+ * group changes: a site joins or leaves, this site changes its part. */
+void store_set_rep_change_hook(void (*fn)(void));
+
+/* 1: this site is the master (the databases were created if missing) or a
+ * replica that has caught up, and the databases are open; 0: not yet; -1:
+ * failed (err). */
+int store_rep_ready(struct store *s, char *err, size_t errlen);
+
+enum store_role {
+	STORE_ROLE_SINGLE,   /* not replicated */
+	STORE_ROLE_MASTER,
+	STORE_ROLE_REPLICA,
+	STORE_ROLE_UNKNOWN   /* starting, or no master known */
+};
+
+/* This site's part; master (if not NULL) gets the master's host:port, or
+ * "" when none is known. */
+enum store_role store_role(struct store *s, char *master, size_t len);
+
+/* True when the last commit (since this process's last store_begin) was
+ * made here but not acknowledged as replication_ack_policy asks within
+ * replication_ack_timeout: it returned STORE_ERR. */
+bool store_unacked(void);
+/* True when a write since the last store_begin was refused because this
+ * site is a replica (it returned STORE_ERR). */
+bool store_not_master(void);
+
+/* The last successful commit's token, as 40 hex digits (len >= 41); false
+ * when there is none (not replicated, or the commit failed). */
+bool store_commit_token(char *hex, size_t len);
+
+enum store_applied {
+	STORE_APPLIED_YES,    /* this site has the commit (or it changed nothing) */
+	STORE_APPLIED_LATER,  /* not within wait_ms */
+	STORE_APPLIED_NEVER,  /* this site will not have it (rolled back, or not
+	                       * of this group) */
+	STORE_APPLIED_BAD     /* not a token */
+};
+/* Waits up to wait_ms for the commit a token names to be applied here. */
+enum store_applied store_wait_applied(struct store *s, const char *hex, int wait_ms);
+
+/* The master's heartbeat: its time, replication_site and replication_url in
+ * the meta database, so that replicas know how far behind they are and
+ * where to send writes. */
+enum store_rc store_rep_heartbeat(struct store *s, int64_t now_ms);
+
+#define STORE_REP_MAX_SITES 16
+struct store_rep_site {
+	char addr[280];      /* host:port */
+	int eid;
+	bool self, connected, master;
+};
+struct store_rep_info {
+	enum store_role role;
+	int self_eid, master_eid;
+	uint32_t gen;
+	bool startup_complete;
+	uint32_t next_lsn_file, next_lsn_offset;
+	uint64_t elections, elections_won, master_changes, perm_failed;
+	int nsites;
+	struct store_rep_site sites[STORE_REP_MAX_SITES];  /* this site first */
+	int64_t beat_ms;         /* the last heartbeat this site has; 0: none */
+	char beat_site[256];     /* the master that wrote it */
+	char beat_url[520];
+};
+/* Fills ri (role STORE_ROLE_SINGLE when not replicated); -1 on failure. */
+int store_rep_info(struct store *s, struct store_rep_info *ri);
+
+/* Removes the site at host:port from the group (DB_SITE->remove). */
+int store_rep_remove(struct store *s, const char *addr, char *err, size_t errlen);
+
 /* Appends human-readable statistics (locks, log, transactions, cache, the
  * disk's free space against min_free_space, each database's records). */
 int store_stats(struct store *s, struct buf *out);

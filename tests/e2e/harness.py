@@ -341,11 +341,17 @@ class Server:
     directives that conf/nginx/orchid-locations.conf sets (each must be set
     there; every place it is set, the bulk location's too), e.g.
     {"fastcgi_read_timeout": "1s"}.
+    port fixes nginx's port (a replication group's sites know each other's
+    URLs before they start); wait_ready=False returns from start() without
+    waiting for orchidd (a replica may wait for its group).
     start() returns self; stop() is idempotent.
     """
 
     def __init__(self, workers=2, durability=None, log_level=None, extra=None,
-                 startup_timeout=30.0, env=None, nginx_settings=None, nginx_replace=None):
+                 startup_timeout=30.0, env=None, nginx_settings=None, nginx_replace=None,
+                 port=None, wait_ready=True):
+        self.fixed_port = port
+        self.wait_at_start = wait_ready
         self.workers = workers
         self.env = dict(env or {})
         self.durability = durability
@@ -425,9 +431,11 @@ class Server:
         try:
             self.start_orchidd()
             for attempt in range(3):
-                self.port = _free_port()
+                self.port = self.fixed_port or _free_port()
                 self._write_nginx_conf()
                 self._start_nginx(nginx)
+                if not self.wait_at_start:
+                    return self
                 if self._wait_ready():
                     self._wait_workers()
                     return self
