@@ -162,6 +162,7 @@ struct attempt {
 	struct response *resp;
 	const struct route_match *m;
 	bool go;    /* an own-transaction route passed auth: run its handler */
+	bool not_master;  /* a write on a replica: answered 307 or 503 */
 };
 
 /* One log line per 10 s of writes refused for a full disk. */
@@ -195,38 +196,6 @@ space_refused(const struct attempt *a, struct response *resp)
 	    "Retry later.", NULL);
 	http_header(resp, "Retry-After", "30");
 	return true;
-}
-
-static enum store_rc
-attempt(struct store_txn *txn, void *arg, bool *commit)
-{
-	struct attempt *a = arg;
-	struct response *resp = a->resp;
-	struct ctx c = { a->req, resp, txn, a->s };
-	bool ok;
-	enum store_rc rc;
-
-	http_response_reset(resp);
-	rc = authenticate(&c, &ok);
-	if (rc == STORE_OK && ok && within_rate(a->req, resp) && within_share(a->req, resp) &&
-	    !answer_early(a->req, a->pr, a->m, resp) && !space_refused(a, resp)) {
-		if (a->m->own) {
-			/* Only authenticated here; the handler runs after. */
-			a->go = true;
-			*commit = false;
-			return STORE_OK;
-		}
-		rc = a->m->fn(&c);
-	}
-	/* A response that could not be built whole (out of memory, over a cap)
-	 * is never sent as a 2xx, and its writes are not committed. */
-	if (rc == STORE_OK && (resp->body.b_failed || resp->headers.b_failed)) {
-		log_err("%s %s: the response could not be built (%zu bytes of body)",
-		    a->req->method_name, a->req->uri, resp->body.b_len);
-		rc = STORE_ERR;
-	}
-	*commit = rc == STORE_OK && resp->status < 400;
-	return rc;
 }
 
 /*
@@ -289,23 +258,76 @@ read_after(struct store *s, struct request *req, struct response *resp)
 	}
 }
 
+static enum store_rc
+attempt(struct store_txn *txn, void *arg, bool *commit)
+{
+	struct attempt *a = arg;
+	struct response *resp = a->resp;
+	struct ctx c = { a->req, resp, txn, a->s };
+	bool ok;
+	enum store_rc rc;
+
+	bool waited = false;
+
+	http_response_reset(resp);
+	rc = authenticate(&c, &ok);
+	if (rc == STORE_OK && !ok && a->req->read_after != NULL && a->req->authorization != NULL &&
+	    !a->m->write &&
+	    config_replicated(a->req->cfg)) {
+		/* The key itself may be in the commit the token names (a key just
+		 * made on the master): wait for it, then look again. */
+		if (!read_after(a->s, a->req, resp)) {
+			*commit = false;
+			return STORE_OK;
+		}
+		waited = true;
+		http_response_reset(resp);
+		rc = authenticate(&c, &ok);
+	}
+	if (rc == STORE_OK && ok && a->not_master) {
+		answer_not_master(a->s, a->req, resp);
+		*commit = false;
+		return STORE_OK;
+	}
+	if (rc == STORE_OK && ok && !waited && a->req->read_after != NULL && !a->m->write &&
+	    config_replicated(a->req->cfg) && !read_after(a->s, a->req, resp)) {
+		*commit = false;
+		return STORE_OK;
+	}
+	if (rc == STORE_OK && ok && within_rate(a->req, resp) && within_share(a->req, resp) &&
+	    !answer_early(a->req, a->pr, a->m, resp) && !space_refused(a, resp)) {
+		if (a->m->own) {
+			/* Only authenticated here; the handler runs after. */
+			a->go = true;
+			*commit = false;
+			return STORE_OK;
+		}
+		rc = a->m->fn(&c);
+	}
+	/* A response that could not be built whole (out of memory, over a cap)
+	 * is never sent as a 2xx, and its writes are not committed. */
+	if (rc == STORE_OK && (resp->body.b_failed || resp->headers.b_failed)) {
+		log_err("%s %s: the response could not be built (%zu bytes of body)",
+		    a->req->method_name, a->req->uri, resp->body.b_len);
+		rc = STORE_ERR;
+	}
+	*commit = rc == STORE_OK && resp->status < 400;
+	return rc;
+}
+
 int
 dispatch_request(struct store *s, struct request *req, const struct parse_result *pr,
     struct response *resp)
 {
 	struct route_match m;
-	struct attempt a = { s, req, pr, resp, &m, false };
+	struct attempt a = { s, req, pr, resp, &m, false, false };
 	enum store_rc rc;
 	bool rep = config_replicated(req->cfg);
 
 	routes_match(req, &m);
 	req->route = (int)m.id;
-	if (rep && m.write && store_role(s, NULL, 0) != STORE_ROLE_MASTER) {
-		answer_not_master(s, req, resp);
-		return 0;
-	}
-	if (rep && req->read_after != NULL && !m.write && !read_after(s, req, resp))
-		return 0;
+	/* A replica redirects writes, after authentication (attempt). */
+	a.not_master = rep && m.write && store_role(s, NULL, 0) != STORE_ROLE_MASTER;
 	rc = store_run(s, m.write && !m.own, req->cfg->deadlock_retries, attempt, &a);
 	if (rc == STORE_OK && a.go) {
 		struct ctx c = { req, resp, NULL, s };

@@ -73,6 +73,23 @@ class Group:
         for s in self.sites:
             s.stop()
 
+    def add_site(self, peers):
+        """A new site, joining through the sites peers (indexes)."""
+        port, rport = _free_port(), _free_port()
+        extra = dict(self.sites[0].extra)
+        extra.update({
+            "replication_site": "127.0.0.1:%d" % rport,
+            "replication_peers": ",".join("127.0.0.1:%d" % self.rports[j] for j in peers),
+            "replication_url": "http://127.0.0.1:%d" % port,
+            "replication_creator": 0,
+        })
+        self.ports.append(port)
+        self.rports.append(rport)
+        s = Server(workers=2, extra=extra, port=port, startup_timeout=120)
+        self.sites.append(s)
+        s.start()
+        return len(self.sites) - 1
+
     def site_by_port(self, port):
         return next(i for i, s in enumerate(self.sites) if s.port == port)
 
@@ -264,6 +281,12 @@ class ReplicationTest(unittest.TestCase):
             # Other writes too: DELETE, events.
             st, h, _, doc = g.sites[r].request("DELETE", "/v0/c/b", key=key)
             self.assertEqual(st, 307, doc)
+            st, h, _, doc = g.sites[r].request("POST", "/v0/c/a/events/e", key=key,
+                                               body={"x": 1})
+            self.assertEqual(st, 307, doc)
+            # The key is checked first: no key, no redirect.
+            st, h, _, doc = g.sites[r].request("PUT", "/v0/c/b", body={"v": r})
+            self.assertEqual(st, 401, doc)
         # A malformed token is a 400; one of no commit here waits and 503s.
         r = self.replicas()[0]
         st, _, _, doc = g.sites[r].request("GET", "/v0/c/a", key=key,
@@ -324,6 +347,32 @@ class ReplicationTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(st, 201, doc)
+
+    @harness.timeout(300)
+    def test_remove_a_dead_site_and_add_a_new_one(self):
+        g, key, m = self.g, self.key, self.master
+        for n in range(50):
+            st, _, _ = g.put(m, key, "/v0/c/n%d" % n, {"n": n})
+            self.assertEqual(st, 201)
+        dead = self.replicas()[0]
+        g.kill(dead)
+        p = g.sites[m].orchidctl("group", "remove", "127.0.0.1:%d" % g.rports[dead])
+        self.assertIn(b"removed", p.stdout)
+        out = g.sites[m].orchidctl("group").stdout.decode()
+        self.assertNotIn("127.0.0.1:%d\t" % g.rports[dead], out)
+        # With two sites a quorum is both: writes go on.
+        st, _, _ = g.put(m, key, "/v0/c/two", {"v": 2})
+        self.assertEqual(st, 201)
+        # A new site joins through the live ones and copies everything.
+        live = [i for i in range(3) if i != dead]
+        new = g.add_site(live)
+        for n in range(50):
+            self.assertIsNone(g.wait_value(new, key, "/v0/c/n%d" % n, {"n": n}))
+        self.assertIsNone(g.wait_value(new, key, "/v0/c/two", {"v": 2}))
+        out = g.sites[new].orchidctl("group").stdout.decode()
+        self.assertEqual(len(out.splitlines()), 1 + 3 + 2, out)
+        st, h, at = g.put(new, key, "/v0/c/three", {"v": 3})
+        self.assertEqual((st, at), (201, m))
 
     @harness.timeout(60 + CYCLES * 90)
     def test_kill_master_many_times(self):
@@ -390,8 +439,11 @@ class ReplicationTest(unittest.TestCase):
         while g.role(m) != "replica" and time.monotonic() < deadline:
             time.sleep(0.2)
         self.assertEqual(g.role(m), "replica")
-        st, h, at = g.put(new, key, "/v0/c/after", {"v": 1})
-        self.assertEqual((st, at), (201, new))
+        # The two masters meeting may hold another election: write through
+        # whichever site is the master now.
+        now = g.wait_master(ELECTION_BOUND_S)
+        st, h, at = g.put(now, key, "/v0/c/after", {"v": 1})
+        self.assertEqual((st, at), (201, now))
         for i in range(3):
             self.assertIsNone(g.wait_value(i, key, "/v0/c/after", {"v": 1}), "site %d" % i)
             st, _, _, doc = g.sites[i].request("GET", "/v0/c/split", key=key)
