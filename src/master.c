@@ -312,9 +312,14 @@ maint_heartbeat(struct store *s, int64_t *next_ms, int interval)
 	if (t < *next_ms)
 		return;
 	*next_ms = t + interval;
+	/* A commit the replicas do not acknowledge (a partition) holds the
+	 * maintainer for replication_ack_timeout, and failchk waits for it:
+	 * after one, the next heartbeat waits 10 intervals. */
 	if (store_role(s, NULL, 0) == STORE_ROLE_MASTER &&
-	    store_rep_heartbeat(s, t) != STORE_OK && !store_not_master())
+	    store_rep_heartbeat(s, t) != STORE_OK && !store_not_master()) {
 		log_debug("replication: the heartbeat was not acknowledged");
+		*next_ms = t + 10 * (int64_t)interval;
+	}
 }
 
 /* Milliseconds until the maintainer's next timer. */
