@@ -287,6 +287,7 @@ maint_rep_wait(struct store *s)
 		}
 		if (maint_stop)
 			_exit(0);
+		store_rep_poll();
 		if (now_s() - told >= 10) {
 			told = now_s();
 			log_info("replication: waiting for a master (for %lld s)",
@@ -402,8 +403,10 @@ maintainer_main(const struct config *cfg, int cmd_fd, int resp_fd, pid_t parent)
 			(void)store_checkpoint(s, false);
 			next_ckpt = now_s() + cfg->checkpoint_interval;
 		}
-		if (rep)
+		if (rep) {
+			store_rep_poll();
 			maint_heartbeat(s, &next_beat, cfg->replication_heartbeat);
+		}
 		/* Reclaim writes: the master's; a replica receives its result. */
 		if ((mr.busy || now_s() >= mr.next_look) &&
 		    (!rep || store_role(s, NULL, 0) == STORE_ROLE_MASTER))
@@ -767,8 +770,14 @@ run_failchk(struct master *m)
 
 	if (m->maint_pid <= 0 || write(m->maint_cmd, &c, 1) != 1)
 		return false;
+	/* A replicated site's maintainer may be in a heartbeat's commit,
+	 * waiting up to replication_ack_timeout for acknowledgements, before it
+	 * reads the request. */
+	int wait_ms = (m->cfg->failchk_timeout + 1) * 1000 +
+	    (config_replicated(m->cfg) ? m->cfg->replication_ack_timeout : 0);
+
 	for (;;) {
-		int n = poll(&p, 1, (m->cfg->failchk_timeout + 1) * 1000);
+		int n = poll(&p, 1, wait_ms);
 
 		if (n < 0 && errno == EINTR)
 			continue;

@@ -278,6 +278,10 @@ struct store_rep_info {
 /* Fills ri (role STORE_ROLE_SINGLE when not replicated); -1 on failure. */
 int store_rep_info(struct store *s, struct store_rep_info *ri);
 
+/* The replication process's periodic care of its connections (TCP_NODELAY
+ * on new ones); call it every few hundred ms. */
+void store_rep_poll(void);
+
 /* Removes the site at host:port from the group (DB_SITE->remove). */
 int store_rep_remove(struct store *s, const char *addr, char *err, size_t errlen);
 
