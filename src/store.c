@@ -31,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "util.h"
 
 struct store {
 	DB_ENV *env;
@@ -2589,28 +2590,10 @@ store_not_master(void)
 bool
 store_commit_token(char *hex, size_t len)
 {
-	static const char digits[] = "0123456789abcdef";
-
 	if (!rep_on || !last_token_set || len < 2 * DB_TXN_TOKEN_SIZE + 1)
 		return false;
-	for (int i = 0; i < DB_TXN_TOKEN_SIZE; i++) {
-		hex[2 * i] = digits[last_token.buf[i] >> 4];
-		hex[2 * i + 1] = digits[last_token.buf[i] & 15];
-	}
-	hex[2 * DB_TXN_TOKEN_SIZE] = '\0';
+	util_hex(last_token.buf, DB_TXN_TOKEN_SIZE, hex);
 	return true;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 enum store_applied
@@ -2622,7 +2605,7 @@ store_wait_applied(struct store *s, const char *hex, int wait_ms)
 	if (strlen(hex) != 2 * DB_TXN_TOKEN_SIZE)
 		return STORE_APPLIED_BAD;
 	for (int i = 0; i < DB_TXN_TOKEN_SIZE; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = util_hexval(hex[2 * i]), lo = util_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0)
 			return STORE_APPLIED_BAD;
