@@ -264,16 +264,13 @@ attempt(struct store_txn *txn, void *arg, bool *commit)
 	struct attempt *a = arg;
 	struct response *resp = a->resp;
 	struct ctx c = { a->req, resp, txn, a->s };
-	bool ok;
+	bool ok, waited = false;
 	enum store_rc rc;
-
-	bool waited = false;
 
 	http_response_reset(resp);
 	rc = authenticate(&c, &ok);
-	if (rc == STORE_OK && !ok && a->req->read_after != NULL && a->req->authorization != NULL &&
-	    !a->m->write &&
-	    config_replicated(a->req->cfg)) {
+	if (rc == STORE_OK && !ok && a->req->read_after != NULL &&
+	    a->req->authorization != NULL && !a->m->write && config_replicated(a->req->cfg)) {
 		/* The key itself may be in the commit the token names (a key just
 		 * made on the master): wait for it, then look again. */
 		if (!read_after(a->s, a->req, resp)) {
