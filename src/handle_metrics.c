@@ -147,13 +147,11 @@ render_replication(struct store *s, struct arena *a, int64_t now_ms, struct buf 
 	    "knows, itself included.", (double)ri->nsites);
 	db_gauge(out, "orchid_replication_connected_sites", "Sites this site is connected "
 	    "to, itself included.", (double)connected);
-	if (ri->role == STORE_ROLE_MASTER)
-		db_gauge(out, "orchid_replication_lag_seconds", "Age of the master's last "
-		    "heartbeat this site has applied (0 on the master).", 0);
-	else if (ri->beat_ms != 0)
+	/* None before the first heartbeat has arrived. */
+	if (ri->role == STORE_ROLE_MASTER || ri->beat_ms != 0)
 		db_gauge(out, "orchid_replication_lag_seconds", "Age of the master's last "
 		    "heartbeat this site has applied (0 on the master).",
-		    (double)(now_ms - ri->beat_ms) / 1000.0);
+		    ri->role == STORE_ROLE_MASTER ? 0 : (double)(now_ms - ri->beat_ms) / 1000.0);
 	db_gauge(out, "orchid_replication_generation", "Replication generation (one more "
 	    "per elected master).", (double)ri->gen);
 	db_counter(out, "orchid_replication_elections_total", "Elections this site took "

@@ -39,6 +39,7 @@
 #include "ratelimit.h"
 #include "reclaim.h"
 #include "store.h"
+#include "timefmt.h"
 #include "upgrade.h"
 #include "worker.h"
 
@@ -255,15 +256,6 @@ maint_reclaim_step(struct store *s, const struct config *cfg, struct maint_recla
 	}
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * A replicated site's maintainer is its replication process (store.h): it
  * joins the group first, and reports ready once the site is the master or
@@ -308,7 +300,7 @@ maint_group_changed(void)
 static void
 maint_heartbeat(struct store *s, int64_t *next_ms, int interval)
 {
-	int64_t t = now_ms();
+	int64_t t = timefmt_now_ms();
 
 	if (t < *next_ms)
 		return;

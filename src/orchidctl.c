@@ -1211,15 +1211,6 @@ cmd_import(struct config *cfg, struct store *s, char **a)
 	return import_run(s, cfg, a[0], a[1]);
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	(void)clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The replication group as this site sees it (docs/replication.md). */
 static int
 cmd_group(struct config *cfg, struct store *s, char **a)
@@ -1249,7 +1240,7 @@ cmd_group(struct config *cfg, struct store *s, char **a)
 	else if (ri.beat_ms != 0)
 		printf("this site: %s; lag %.3f s (the last heartbeat of master %s)\n",
 		    ri.role == STORE_ROLE_REPLICA ? "replica" : "no master known",
-		    (double)(wall_ms() - ri.beat_ms) / 1000.0, ri.beat_site);
+		    (double)(timefmt_now_ms() - ri.beat_ms) / 1000.0, ri.beat_site);
 	else
 		printf("this site: %s; lag unknown (no heartbeat yet)\n",
 		    ri.role == STORE_ROLE_REPLICA ? "replica" : "no master known");
