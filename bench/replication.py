@@ -188,21 +188,6 @@ class Group(test_replication.Group):
         return Site("%s-site%d" % (self.name, i), durability="sync", extra=extra,
                     port=self.ports[i], wait_ready=wait, startup_timeout=120)
 
-    def start(self, load=None):
-        """Starts site 0 (the creator) alone, runs load(site 0) if given (a
-        group of one acknowledges its own commits: loading is as fast as on
-        a single site), then the other sites, which copy the data from it
-        (internal init) as they join."""
-        self.sites[0].start()
-        if load is not None:
-            load(self.sites[0])
-        for s in self.sites[1:]:
-            s.start()
-        for s in self.sites[1:]:
-            s.wait_ready(120)
-        self.wait_master(60)
-        return self
-
     def settle(self, quiet=3.0, timeout=90.0):
         """Waits until one site is the master and no site's set of worker
         processes has changed for quiet seconds (a site joining makes the

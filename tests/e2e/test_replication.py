@@ -59,8 +59,14 @@ class Group:
         self.down = set()      # sites killed and not restarted
         self.stopped = set()   # sites whose orchidd is SIGSTOPped
 
-    def start(self):
+    def start(self, load=None):
+        """Starts site 0 (the creator) alone, runs load(site 0) if given (a
+        group of one acknowledges its own commits: bench/replication.py
+        loads its data so), then the other sites, which copy its data
+        (internal init) as they join."""
         self.sites[0].start()
+        if load is not None:
+            load(self.sites[0])
         for s in self.sites[1:]:
             s.start()
         for s in self.sites[1:]:
