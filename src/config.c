@@ -35,6 +35,7 @@ static const struct setting settings[] = {
 	{ "user", STR(user) },
 	{ "workers", K_INT, OFF(workers), 0, 1, 256 },
 	{ "max_requests", K_INT, OFF(max_requests), 0, 0, INT32_MAX },
+	{ "handoff_after", K_INT, OFF(handoff_after), 0, 0, 60000 },
 	{ "durability", K_DURABILITY, OFF(durability), 0, 0, 0 },
 	{ "cache_size", K_SIZE, OFF(cache_size), 0, (int64_t)1 << 20, (int64_t)64 << 30 },
 	{ "min_free_space", K_SIZE, OFF(min_free_space), 0, 0, (int64_t)1 << 40 },
@@ -122,6 +123,7 @@ config_defaults(struct config *c)
 	c->socket_mode = 0660;
 	c->workers = config_default_workers();
 	c->max_requests = 0;
+	c->handoff_after = 10;
 	c->durability = DURABILITY_SYNC;
 	c->cache_size = (int64_t)256 << 20;
 	c->min_free_space = (int64_t)256 << 20;

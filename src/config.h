@@ -28,6 +28,8 @@ struct config {
 	char user[64];
 	int workers;
 	long max_requests;          /* per worker before it is replaced; 0: never */
+	int handoff_after;          /* ms into a request before its worker hands its idle
+	                             * kept connections on (fcgi.h); 0: never */
 	enum durability durability;
 	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
 	int64_t min_free_space;     /* bytes the data directory's file system keeps

@@ -1,6 +1,16 @@
 /*
  * fcgi: libfcgi's request API (FCGX_*), one request at a time per process.
  *
+ * Connections nginx keeps (FCGI_KEEP_CONN) stay open after their answer,
+ * and the worker waits on all of them and on the listening socket at once
+ * (epoll: the listening socket and the hand-off socket with
+ * EPOLLEXCLUSIVE, so that one event wakes one idle worker). A worker is
+ * thus never pinned to a connection; what it must not do is sit on idle
+ * connections while it is busy, or leave with them: see fcgi_set_handoff
+ * in fcgi.h and handoff_idle below. Kept connections are libfcgi's own
+ * mechanism (FCGX_Finish_r leaves ipcFd open when keepConnection is set);
+ * only the waiting is ours.
+ *
  * The connection is accepted here, not by libfcgi, so that every connection
  * gets a read deadline (request_read_timeout) from its first moment: a peer
  * that connects and sends one byte (any local process that can open the
@@ -19,9 +29,12 @@
  * broken connection. A per-read timeout (SO_RCVTIMEO) would not do: a peer
  * that sends a byte now and then restarts it with every byte, and an accepted
  * Unix socket does not inherit it from the listening socket in any case.
- * The timer runs only while the worker waits for the peer: from accept to
- * fcgi_read_end, and again in fcgi_finish while it looks for the end of the
- * input; never while the answer is written or the store is used.
+ * The timer runs only while the worker waits for the peer: from accept (or,
+ * on a kept connection, from the moment its next request starts to arrive)
+ * to fcgi_read_end, and again in fcgi_finish while it looks for the end of
+ * the input; never while the answer is written or the store is used. An
+ * idle kept connection has no deadline: nginx closes it
+ * (keepalive_timeout).
  */
 #include "fcgi.h"
 
@@ -34,6 +47,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -46,10 +61,30 @@
  * nothing, is followed by one that interrupts the next read. */
 #define DEADLINE_REPEAT_MS 100
 
+/* Idle kept connections one worker watches at most; past it a kept
+ * connection is closed after its answer (nginx then opens another). */
+#define MAX_KEPT 128
+
+/* The signal of the hand-off timer (fcgi_set_handoff). */
+#define HANDOFF_SIGNAL (SIGRTMIN + 1)
+
 struct fcgi_req {
 	FCGX_Request req;
 	int listen_fd;
 	int accepted;
+	int epfd;               /* listen_fd, handoff_recv and the kept connections */
+	int handoff_recv;       /* the hand-off socket's ends (fcgi_set_handoff); -1: none */
+	int handoff_send;
+	bool handoff_polled;    /* handoff_recv is in epfd */
+	int handoff_ms;         /* hand the kept connections on after this; 0: never */
+	bool handoff_timer;     /* handoff_tid exists */
+	timer_t handoff_tid;
+	sigset_t wait_mask;     /* the signal mask while waiting for a request */
+	bool has_wait_mask;
+	bool registered;        /* the current connection is in epfd */
+	int kept[MAX_KEPT];     /* idle connections kept for nginx's next request */
+	volatile sig_atomic_t nkept;
+	volatile sig_atomic_t busy; /* in a request: the timer may hand off */
 	int64_t timeout_ms;     /* request_read_timeout; 0: no deadline */
 	int64_t left_ms;        /* of timeout_ms, what the peer has not used yet */
 	int64_t armed_at_ms;    /* when the timer was started; 0: not running */
@@ -108,10 +143,184 @@ deadline_stop(struct fcgi_req *r)
 	r->armed_at_ms = 0;
 }
 
+/* The request whose kept connections the hand-off timer moves (one per
+ * process: a worker has one). */
+static struct fcgi_req *handoff_owner;
+
+/*
+ * Hands fd to whichever worker reads the hand-off socket next: one byte
+ * that carries the descriptor (SCM_RIGHTS). Only system calls:
+ * async-signal-safe.
+ */
+static int
+send_conn(int sock, int fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte = 'C';
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg;
+	struct cmsghdr *c;
+
+	memset(&u, 0, sizeof(u));
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	c = CMSG_FIRSTHDR(&msg);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	return sendmsg(sock, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) == 1 ? 0 : -1;
+}
+
+/* A connection another worker handed on, or -1 (none waiting, or its
+ * descriptor could not be received: then it is gone). */
+static int
+recv_conn(int sock)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	char byte;
+	struct iovec iov = { .iov_base = &byte, .iov_len = 1 };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	int fd = -1;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof(u.buf);
+	if (recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
+		return -1;
+	c = CMSG_FIRSTHDR(&msg);
+	if (c != NULL && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+	    c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	return fd;
+}
+
+/*
+ * The idle kept connections go to the other workers (or, with none to
+ * take them or when must_go is false, stay). Moving a descriptor loses
+ * nothing: a request nginx is writing on it at this moment waits in the
+ * socket for the worker that takes it. Only when it cannot be handed on
+ * and must go (the worker exits) is it closed, and then a request nginx
+ * sends at that very moment gets 502, unread. Only system calls:
+ * async-signal-safe (the hand-off timer calls it).
+ */
+static void
+handoff_idle(struct fcgi_req *r, bool must_go)
+{
+	int n = r->nkept;
+	int stay = 0;
+
+	for (int i = 0; i < n; i++) {
+		int fd = r->kept[i];
+
+		(void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (r->handoff_send >= 0 && send_conn(r->handoff_send, fd) == 0) {
+			(void)close(fd);
+		} else if (must_go) {
+			(void)close(fd);
+		} else {
+			struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+			if (epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+				r->kept[stay++] = fd;
+			else
+				(void)close(fd);
+		}
+	}
+	r->nkept = stay;
+}
+
+static void
+on_handoff(int sig)
+{
+	struct fcgi_req *r = handoff_owner;
+	int saved = errno;
+
+	(void)sig;
+	if (r != NULL && r->busy)
+		handoff_idle(r, false);
+	errno = saved;
+}
+
+/* The request is being answered: with idle kept connections, the timer
+ * hands them on if the answer takes longer than handoff_ms. */
+static void
+handoff_arm(struct fcgi_req *r)
+{
+	struct itimerspec it;
+
+	if (!r->handoff_timer || r->busy || r->nkept == 0)
+		return;
+	memset(&it, 0, sizeof(it));
+	it.it_value.tv_sec = r->handoff_ms / 1000;
+	it.it_value.tv_nsec = (long)(r->handoff_ms % 1000) * 1000000L;
+	r->busy = 1;
+	(void)timer_settime(r->handoff_tid, 0, &it, NULL);
+}
+
+static void
+handoff_disarm(struct fcgi_req *r)
+{
+	struct itimerspec it;
+
+	if (!r->busy)
+		return;
+	/* First: a signal still pending finds nothing to do. */
+	r->busy = 0;
+	memset(&it, 0, sizeof(it));
+	(void)timer_settime(r->handoff_tid, 0, &it, NULL);
+}
+
+/* Watches fd for nginx's next request; false (fd closed) when it cannot. */
+static bool
+keep_conn(struct fcgi_req *r, int fd, bool registered)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+
+	if (r->nkept >= MAX_KEPT ||
+	    (!registered && epoll_ctl(r->epfd, EPOLL_CTL_ADD, fd, &ev) == -1)) {
+		(void)close(fd);
+		return false;
+	}
+	r->kept[r->nkept] = fd;
+	r->nkept = r->nkept + 1;
+	return true;
+}
+
+/* The hand-off socket is watched only while there is room for what it
+ * brings. */
+static void
+poll_handoff(struct fcgi_req *r)
+{
+	bool want = r->handoff_recv >= 0 && r->nkept < MAX_KEPT;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = r->handoff_recv };
+
+	if (want == r->handoff_polled)
+		return;
+	if (want && epoll_ctl(r->epfd, EPOLL_CTL_ADD, r->handoff_recv, &ev) == 0)
+		r->handoff_polled = true;
+	else if (!want && epoll_ctl(r->epfd, EPOLL_CTL_DEL, r->handoff_recv, NULL) == 0)
+		r->handoff_polled = false;
+}
+
 struct fcgi_req *
 fcgi_req_new(int listen_fd, int read_timeout)
 {
 	struct fcgi_req *r;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
+	int flags;
 
 	if (FCGX_Init() != 0)
 		return NULL;
@@ -124,11 +333,26 @@ fcgi_req_new(int listen_fd, int read_timeout)
 		if (sigaction(SIGALRM, &sa, NULL) == -1)
 			return NULL;
 	}
+	/* The workers all wait on the socket; the one woken may find the
+	 * connection taken by another, and must not block then. */
+	flags = fcntl(listen_fd, F_GETFL);
+	if (flags == -1 || fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) == -1)
+		return NULL;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return NULL;
+	r->handoff_recv = r->handoff_send = -1;
+	r->epfd = epoll_create1(EPOLL_CLOEXEC);
+	/* EPOLLEXCLUSIVE: a new connection wakes one idle worker, not all. */
+	if (r->epfd == -1 || epoll_ctl(r->epfd, EPOLL_CTL_ADD, listen_fd, &ev) == -1) {
+		if (r->epfd != -1)
+			(void)close(r->epfd);
+		free(r);
+		return NULL;
+	}
 	/* listen_sock -1: libfcgi never accepts (see the top of this file). */
 	if (FCGX_InitRequest(&r->req, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		(void)close(r->epfd);
 		free(r);
 		return NULL;
 	}
@@ -137,48 +361,75 @@ fcgi_req_new(int listen_fd, int read_timeout)
 	return r;
 }
 
+int
+fcgi_set_handoff(struct fcgi_req *r, int recv_fd, int send_fd, int after_ms)
+{
+	r->handoff_recv = recv_fd;
+	r->handoff_send = send_fd;
+	poll_handoff(r);
+	if (recv_fd >= 0 && !r->handoff_polled)
+		return -1;
+	if (after_ms > 0 && send_fd >= 0 && !r->handoff_timer) {
+		struct sigaction sa;
+		struct sigevent sev;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = on_handoff;
+		/* The request's system calls go on after it. */
+		sa.sa_flags = SA_RESTART;
+		sigemptyset(&sa.sa_mask);
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_SIGNAL;
+		sev.sigev_signo = HANDOFF_SIGNAL;
+		if (sigaction(HANDOFF_SIGNAL, &sa, NULL) == -1 ||
+		    timer_create(CLOCK_MONOTONIC, &sev, &r->handoff_tid) == -1)
+			return -1;
+		r->handoff_timer = true;
+		handoff_owner = r;
+	}
+	r->handoff_ms = after_ms;
+	return 0;
+}
+
+void
+fcgi_set_wait_mask(struct fcgi_req *r, const sigset_t *mask)
+{
+	r->has_wait_mask = mask != NULL;
+	if (mask != NULL)
+		r->wait_mask = *mask;
+}
+
 void
 fcgi_req_free(struct fcgi_req *r)
 {
 	if (r == NULL)
 		return;
+	handoff_disarm(r);
 	if (r->accepted)
 		fcgi_finish(r);
 	deadline_stop(r);
+	handoff_idle(r, true);
+	if (r->handoff_timer) {
+		(void)timer_delete(r->handoff_tid);
+		if (handoff_owner == r)
+			handoff_owner = NULL;
+	}
 	FCGX_Free(&r->req, 0);
+	(void)close(r->epfd);
 	free(r);
 }
 
-/* A connection from the queue; -1 when interrupted (EINTR) or on an error
- * a retry cannot fix. A peer that gave up before we took its connection
- * costs nothing but a retry. */
+/* Reads BEGIN_REQUEST and PARAMS from fd (fresh: just accepted; else a kept
+ * connection with something to read). 0, or -1 with errno ETIMEDOUT or
+ * EPROTO, fd closed. */
 static int
-accept_conn(int listen_fd)
+begin(struct fcgi_req *r, int fd, bool fresh)
 {
-	for (;;) {
-		int fd = accept(listen_fd, NULL, NULL);
-
-		if (fd >= 0)
-			return fd;
-		if (errno != ECONNABORTED && errno != EPROTO && errno != ECONNRESET)
-			return -1;
-	}
-}
-
-int
-fcgi_accept(struct fcgi_req *r)
-{
-	int fd;
-
-	if (r->accepted)
-		fcgi_finish(r);
-	fd = accept_conn(r->listen_fd);
-	if (fd == -1)
-		return -1;
 	r->left_ms = r->timeout_ms;
 	deadline_start(r);
 	r->req.ipcFd = fd;
 	r->req.keepConnection = 1;
+	r->registered = !fresh;
 	/* A request that does not arrive is closed at once: libfcgi's careful
 	 * close would wait for the peer again (OS_Close's drain). */
 	(void)FCGX_Detach(&r->req);
@@ -198,6 +449,86 @@ fcgi_accept(struct fcgi_req *r)
 	(void)FCGX_Attach(&r->req);
 	r->accepted = 1;
 	return 0;
+}
+
+static bool
+retry_accept(int err)
+{
+	/* Another worker took it, or a peer gave up before we took its
+	 * connection. */
+	return err == EAGAIN || err == EWOULDBLOCK || err == ECONNABORTED ||
+	    err == EPROTO || err == ECONNRESET || err == EINTR;
+}
+
+/* The next connection with a request to read: a new one (fresh) or a kept
+ * one. -1 with errno: EINTR (a signal) or accept's error. */
+static int
+next_conn(struct fcgi_req *r, bool *fresh)
+{
+	for (;;) {
+		struct epoll_event ev[16];
+		bool listen_ready = false;
+		int ready = -1, n;
+
+		poll_handoff(r);
+		n = epoll_pwait(r->epfd, ev, 16, -1, r->has_wait_mask ? &r->wait_mask : NULL);
+		if (n == -1)
+			return -1;
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd == r->listen_fd) {
+				listen_ready = true;
+			} else if (fd == r->handoff_recv) {
+				int got = recv_conn(fd);
+
+				if (got >= 0)
+					(void)keep_conn(r, got, false);
+			} else if (ready == -1) {
+				ready = fd;
+			}
+		}
+		/* A new connection first: this worker was the one woken for it. */
+		if (listen_ready) {
+			int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd >= 0) {
+				*fresh = true;
+				return fd;
+			}
+			if (!retry_accept(errno))
+				return -1;
+		}
+		if (ready != -1) {
+			for (int i = 0; i < r->nkept; i++) {
+				if (r->kept[i] == ready) {
+					r->kept[i] = r->kept[r->nkept - 1];
+					r->nkept = r->nkept - 1;
+					*fresh = false;
+					return ready;
+				}
+			}
+		}
+	}
+}
+
+int
+fcgi_accept(struct fcgi_req *r)
+{
+	if (r->accepted)
+		fcgi_finish(r);
+	for (;;) {
+		bool fresh = false;
+		int fd = next_conn(r, &fresh);
+
+		if (fd == -1)
+			return -1;
+		if (begin(r, fd, fresh) == 0)
+			return 0;
+		/* nginx closed a kept connection: nothing was asked. */
+		if (fresh || errno != EPROTO)
+			return -1;
+	}
 }
 
 const char *
@@ -232,6 +563,7 @@ void
 fcgi_read_end(struct fcgi_req *r)
 {
 	deadline_stop(r);
+	handoff_arm(r);
 }
 
 int
@@ -295,22 +627,50 @@ drain_until_peer_closes(struct fcgi_req *r)
  * With a read deadline, looking for that record and the careful close's
  * wait both use what is left of the peer's time (fcgi.h): a peer that
  * never sends the end of its input is cut off there, and one that missed
- * its deadline is closed at once. A kept connection (FCGI_KEEP_CONN) is
- * closed all the same: its next request would be read outside any
- * deadline, and nginx keeps none (fastcgi_keep_conn off).
+ * its deadline is closed at once.
+ *
+ * A connection nginx asked to keep (FCGI_KEEP_CONN) is kept once its input
+ * is read to the end: what the request left unread is read and dropped
+ * first (nginx sends a body whole, so that is quick), within the same
+ * deadline. Closing it instead would race nginx, which may already be
+ * sending the next request on it.
  */
 void
 fcgi_finish(struct fcgi_req *r)
 {
-	bool at_end;
+	bool at_end, keep;
 
 	if (!r->accepted)
 		return;
+	handoff_disarm(r);
 	r->accepted = 0;
+	/* nginx asked to keep the connection (FCGI_KEEP_CONN). */
+	keep = r->req.keepConnection && r->nkept < MAX_KEPT;
 	r->req.keepConnection = 0;
 	deadline_start(r);
+	if (keep) {
+		/* Input left unread (an answer given before the body) is read
+		 * and dropped: the connection must be at the next request. */
+		char trash[4096];
+
+		while (FCGX_GetStr(trash, (int)sizeof(trash), r->req.in) > 0)
+			;
+	}
 	at_end = FCGX_GetChar(r->req.in) == EOF && FCGX_GetError(r->req.in) == 0;
 	deadline_stop(r);
+	if (at_end && keep) {
+		/* The answer out (FCGI_END_REQUEST), the connection kept unless
+		 * that failed; then libfcgi closed it. */
+		(void)FCGX_Detach(&r->req);
+		r->req.keepConnection = 1;
+		FCGX_Finish_r(&r->req);
+		if (r->req.ipcFd >= 0) {
+			(void)keep_conn(r, r->req.ipcFd, r->registered);
+			r->req.ipcFd = -1;
+		}
+		r->req.keepConnection = 0;
+		return;
+	}
 	if (at_end || (r->timeout_ms > 0 && deadline_passed)) {
 		(void)FCGX_Detach(&r->req);
 	} else if (r->timeout_ms > 0) {
@@ -328,6 +688,7 @@ fcgi_drop(struct fcgi_req *r)
 {
 	if (!r->accepted)
 		return;
+	handoff_disarm(r);
 	deadline_stop(r);
 	(void)FCGX_Detach(&r->req);
 	FCGX_Free(&r->req, 1);
@@ -353,6 +714,7 @@ fcgi_abort(struct fcgi_req *r)
 
 	if (!r->accepted)
 		return;
+	handoff_disarm(r);
 	deadline_stop(r);
 	/* libfcgi writes whole records, so the socket is at a record
 	 * boundary here; a failed write means nginx is gone already. */

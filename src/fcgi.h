@@ -6,6 +6,7 @@
 #ifndef ORCHID_FCGI_H
 #define ORCHID_FCGI_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -22,14 +23,40 @@ struct fcgi_req;
  * without SA_RESTART, an interval timer).
  */
 struct fcgi_req *fcgi_req_new(int listen_fd, int read_timeout);
+
+/*
+ * Kept connections (nginx's fastcgi_keep_conn on). A connection whose
+ * request asked to be kept (FCGI_KEEP_CONN) stays open after its answer,
+ * and the worker waits for the next request on all its kept connections
+ * and the listening socket at once (epoll): a worker is not pinned to a
+ * connection. While it answers one request, nginx may send another on one
+ * of its idle kept connections; that request waits for the worker. So a
+ * worker hands its idle kept connections on, through a socket pair all
+ * workers share (recv_fd, send_fd: SCM_RIGHTS), when the request in hand
+ * has taken after_ms (0: never), and all of them when it exits
+ * (fcgi_req_free): an idle worker takes them, and whatever nginx sent on
+ * them meanwhile waits in the socket, lost to nobody. The timer is a POSIX
+ * timer on SIGRTMIN + 1 (a handler with SA_RESTART), armed only while a
+ * request is answered with idle kept connections held. -1 on failure.
+ */
+int fcgi_set_handoff(struct fcgi_req *r, int recv_fd, int send_fd, int after_ms);
+
+/* The signal mask while fcgi_accept waits for a request (epoll_pwait): a
+ * worker keeps its stop signals blocked except there. */
+void fcgi_set_wait_mask(struct fcgi_req *r, const sigset_t *mask);
+
+/* Frees the request; its idle kept connections are handed on (or closed,
+ * when there is nowhere to hand them). */
 void fcgi_req_free(struct fcgi_req *r);
 
 /*
- * Waits for the next connection (accept() is interrupted by signals) and
- * reads its request's parameters. Returns 0, or -1 with errno: EINTR (a
- * signal), ETIMEDOUT (the parameters did not arrive within read_timeout;
- * the connection was closed), EPROTO (the peer closed or sent something
- * other than a request; closed), or accept's error.
+ * Waits for the next request, on a new connection or a kept one (the wait
+ * is interrupted by signals), and reads its parameters. Returns 0, or -1
+ * with errno: EINTR (a signal), ETIMEDOUT (the parameters did not arrive
+ * within read_timeout; the connection was closed), EPROTO (a new
+ * connection's peer closed or sent something other than a request;
+ * closed), or accept's error. A kept connection that nginx closes is
+ * closed here without a word.
  */
 int fcgi_accept(struct fcgi_req *r);
 
@@ -51,8 +78,9 @@ void fcgi_read_end(struct fcgi_req *r);
 /* Writes len bytes of response; 0 or -1 (the client is gone). */
 int fcgi_write(struct fcgi_req *r, const void *p, size_t len);
 
-/* Ends the current request: flushes the answer and closes the connection
- * (never kept for another request). */
+/* Ends the current request: flushes the answer, then keeps the connection
+ * for nginx's next request when nginx asked for that (input the request
+ * left unread is read and dropped first), or closes it. */
 void fcgi_finish(struct fcgi_req *r);
 
 /* Ends the current request unanswered: closes the connection at once,

@@ -59,6 +59,7 @@ struct slot {
 struct master {
 	struct config *cfg;
 	int listen_fd;
+	int handoff[2];         /* workers hand kept connections on (fcgi.h) */
 	int wake[2];        /* workers -> indexer: "the outbox has news" */
 	int urgent[2];      /* workers -> indexer: "a search waits" */
 	int lock_fd;
@@ -143,7 +144,9 @@ make_socket(const struct config *cfg)
 	/* We hold the lock, so a socket file left here is stale. */
 	if (unlink(cfg->socket) == -1 && errno != ENOENT)
 		fatal("cannot remove stale socket %s: %s", cfg->socket, strerror(errno));
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	/* Non-blocking: the workers wait for it with epoll, and the one woken
+	 * may find the connection already taken by another. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
 	if (fd == -1)
 		fatal("socket: %s", strerror(errno));
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
@@ -465,6 +468,8 @@ start_maintainer(struct master *m)
 	if (pid == 0) {
 		child_signals();
 		close_child_fds(m);
+		(void)close(m->handoff[0]);
+		(void)close(m->handoff[1]);
 		(void)close(cmd[1]);
 		(void)close(resp[0]);
 		maintainer_main(m->cfg, cmd[0], resp[1], parent);
@@ -521,6 +526,8 @@ start_worker(struct master *m, int i)
 		(void)close(m->maint_resp);
 		if (i == IX_SLOT) {
 			(void)close(m->listen_fd);
+			(void)close(m->handoff[0]);
+			(void)close(m->handoff[1]);
 			(void)close(m->wake[1]);
 			(void)close(m->urgent[1]);
 			indexer_main(m->cfg, ready[1], parent, m->wake[0], m->urgent[0]);
@@ -529,7 +536,7 @@ start_worker(struct master *m, int i)
 		(void)close(m->urgent[0]);
 		index_set_wake_fd(m->wake[1]);
 		index_set_urgent_fd(m->urgent[1]);
-		worker_main(m->cfg, m->limiter, m->metrics, m->listen_fd, ready[1], parent, i);
+		worker_main(m->cfg, m->limiter, m->metrics, m->listen_fd, m->handoff, ready[1], parent, i);
 	}
 	(void)close(ready[1]);
 	metrics_event(m->metrics, MEV_WORKER_START);
@@ -688,9 +695,8 @@ static bool
 pause_unless_stopped(struct master *m, int secs)
 {
 	time_t until = now_s() + secs;
-	int flags = fcntl(m->listen_fd, F_GETFL);
 
-	(void)fcntl(m->listen_fd, F_SETFL, flags | O_NONBLOCK);
+	/* The socket is non-blocking (make_socket). */
 	while (!got_term && now_s() < until) {
 		struct pollfd p[2] = { { m->sig_pipe[0], POLLIN, 0 }, { m->listen_fd, POLLIN, 0 } };
 
@@ -699,8 +705,6 @@ pause_unless_stopped(struct master *m, int secs)
 		if (p[1].revents & POLLIN)
 			refuse_waiting(m);
 	}
-	/* The workers' accept blocks. */
-	(void)fcntl(m->listen_fd, F_SETFL, flags);
 	return got_term != 0;
 }
 
@@ -1034,6 +1038,14 @@ master_run(struct config *cfg)
 	    fcntl(m.urgent[0], F_SETFL, O_NONBLOCK) == -1 ||
 	    fcntl(m.urgent[1], F_SETFL, O_NONBLOCK) == -1)
 		fatal("pipe: %s", strerror(errno));
+	/* A worker with idle kept connections that is busy with a long
+	 * request, or that exits, writes them here, and an idle worker takes
+	 * them (fcgi.h). A stream socket: each descriptor rides on a byte of
+	 * its own; a datagram socket's queue would hold 10
+	 * (net.unix.max_dgram_qlen). The master holds both ends, so that what
+	 * waits here outlives a generation of workers (a reload). */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, m.handoff) == -1)
+		fatal("socketpair: %s", strerror(errno));
 	drop_privileges(&m);
 	install_signals(&m);
 	/* Shared by every worker generation; survives worker restarts. */

@@ -418,7 +418,7 @@ handle(struct fcgi_req *fr, struct worker_ctx *w, struct arena *a, struct respon
 }
 
 static void
-serve(struct worker_ctx *w, int listen_fd)
+serve(struct worker_ctx *w, int listen_fd, int handoff_recv, int handoff_send)
 {
 	struct fcgi_req *fr = fcgi_req_new(listen_fd, w->cfg->request_read_timeout);
 	struct arena *a = mem_new();
@@ -426,8 +426,9 @@ serve(struct worker_ctx *w, int listen_fd)
 	sigset_t term, old;
 	long served = 0;
 
-	if (fr == NULL || a == NULL) {
-		log_err("cannot initialise the FastCGI request");
+	if (fr == NULL || a == NULL ||
+	    fcgi_set_handoff(fr, handoff_recv, handoff_send, w->cfg->handoff_after) == -1) {
+		log_err("cannot initialise the FastCGI request: %s", strerror(errno));
 		exit(WORKER_EXIT_PANIC);
 	}
 	http_response_init(&resp);
@@ -435,9 +436,14 @@ serve(struct worker_ctx *w, int listen_fd)
 	 * value, at most max_body) always goes in whole, with room for the
 	 * wrapper: a body past this cap is a fault (500), never cut short. */
 	resp.body.b_max = (size_t)w->cfg->max_response + (size_t)w->cfg->max_body + ((size_t)1 << 20);
+	/* A stop request is taken only while the worker waits for a request
+	 * (fcgi_accept unblocks it there, atomically): a request in hand is
+	 * answered first. */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &term, &old);
+	fcgi_set_wait_mask(fr, &old);
 	while (!worker_stop) {
 		if (fcgi_accept(fr) == -1) {
 			if (worker_stop || errno == EINTR)
@@ -454,27 +460,25 @@ serve(struct worker_ctx *w, int listen_fd)
 			log_err("accept failed: %s", strerror(errno));
 			break;
 		}
-		/* A stop request waits until the answer is out. */
-		(void)sigprocmask(SIG_BLOCK, &term, &old);
 		if (handle(fr, w, a, &resp) == -1) {
 			fcgi_finish(fr);
 			log_err("store panic: exiting for recovery");
 			exit(WORKER_EXIT_PANIC);
 		}
 		fcgi_finish(fr);
-		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		if (w->cfg->max_requests > 0 && ++served >= w->cfg->max_requests)
 			break;
 	}
 	log_dropped(w, true);
 	http_response_free(&resp);
 	mem_free(a);
+	/* The kept connections go to the other workers. */
 	fcgi_req_free(fr);
 }
 
 void
 worker_main(const struct config *cfg, struct ratelimit *rl, struct metrics *metrics,
-    int listen_fd, int ready_fd, int parent, int slot)
+    int listen_fd, const int handoff[2], int ready_fd, int parent, int slot)
 {
 	struct worker_ctx w;
 	struct store *s = NULL;
@@ -510,7 +514,7 @@ worker_main(const struct config *cfg, struct ratelimit *rl, struct metrics *metr
 	w.metrics = cfg->metrics ? metrics : NULL;
 	w.slot = slot;
 	w.retries_seen = store_retry_count();
-	serve(&w, listen_fd);
+	serve(&w, listen_fd, handoff[0], handoff[1]);
 	bool panicked = store_panicked(s);
 
 	store_close(s);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -649,6 +650,270 @@ START_TEST(test_finish_bounded)
 }
 END_TEST
 
+/*
+ * Kept connections (fastcgi_keep_conn on): what nginx sends with
+ * FCGI_KEEP_CONN, a body of len bytes (none: 0). Nothing is shut down: the
+ * connection is for the next request too.
+ */
+static void
+send_keep_request(int fd, const char *body, size_t len)
+{
+	static const unsigned char begin[8] = { 0, 1, 1, 0, 0, 0, 0, 0 }; /* FCGI_KEEP_CONN */
+	static const unsigned char params[] = {
+		14, 4, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
+		'P', 'O', 'S', 'T',
+	};
+	unsigned char b[512];
+	size_t n = 0;
+
+	put_record(b, &n, 1, begin, sizeof(begin));
+	put_record(b, &n, T_PARAMS, params, sizeof(params));
+	put_record(b, &n, T_PARAMS, NULL, 0);
+	if (len > 0)
+		put_record(b, &n, T_STDIN, body, len);
+	put_record(b, &n, T_STDIN, NULL, 0);
+	ck_assert_msg(write(fd, b, n) == (ssize_t)n, "sending the request: %s",
+	    strerror(errno));
+}
+
+/* Reads exactly len bytes, waiting at most 10 s; false at EOF or timeout. */
+static bool
+read_full(int fd, unsigned char *b, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN, .revents = 0 };
+		ssize_t r;
+
+		if (poll(&pfd, 1, 10000) != 1)
+			return false;
+		r = read(fd, b + got, len - got);
+		if (r <= 0)
+			return false;
+		got += (size_t)r;
+	}
+	return true;
+}
+
+/* The answer's FCGI_STDOUT content up to FCGI_END_REQUEST, NUL-terminated
+ * into out; false if the records end (EOF) or stall before it. */
+static bool
+read_answer(int fd, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		unsigned char h[8], body[65536 + 256];
+		size_t clen, plen;
+
+		if (!read_full(fd, h, 8))
+			return false;
+		clen = (size_t)h[4] << 8 | h[5];
+		plen = h[6];
+		if (h[0] != 1 || !read_full(fd, body, clen + plen))
+			return false;
+		if (h[1] == T_END_REQUEST) {
+			out[n] = '\0';
+			return true;
+		}
+		if (h[1] == T_STDOUT && clen > 0) {
+			if (n + clen >= cap)
+				return false;
+			memcpy(out + n, body, clen);
+			n += clen;
+		}
+	}
+}
+
+/* A second client of the pair's listening socket. */
+static int
+pair_connect(const struct pair *p)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
+	ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+	    "connect: %s", strerror(errno));
+	return fd;
+}
+
+/* One request on r: accepts, reads `read` bytes of body, answers `say`. */
+static void
+serve_one(struct fcgi_req *r, size_t read, const char *say)
+{
+	char buf[64];
+
+	ck_assert_msg(fcgi_accept(r) == 0, "fcgi_accept: got -1 (%s), want 0",
+	    strerror(errno));
+	ck_assert_msg(fcgi_read(r, buf, read) == read, "fcgi_read: short");
+	fcgi_read_end(r);
+	ck_assert_msg(fcgi_write(r, say, strlen(say)) == 0, "fcgi_write: got -1");
+	fcgi_finish(r);
+}
+
+struct keep_case {
+	const char *body;
+	size_t read;        /* bytes of it the handler reads */
+};
+
+static const struct keep_case keep_cases[] = {
+	{ "", 0 },
+	{ "{\"a\":1}", 7 },
+	{ "{\"a\":1}", 0 },   /* answered before the body: it is read and dropped */
+	{ "{\"a\":1}", 3 },
+};
+
+/* A kept connection carries the next request; one that nginx closes is
+ * dropped quietly and the next new connection is served. */
+START_TEST(test_keep_next)
+{
+	const struct keep_case *tc = &keep_cases[_i];
+	struct pair p;
+	struct fcgi_req *r;
+	char got[256];
+	int c2;
+
+	pair_open(&p);
+	r = fcgi_req_new(p.listen_fd, 5);
+	ck_assert_msg(r != NULL, "fcgi_req_new: got NULL");
+	(void)alarm(20);   /* a request that never comes kills the test */
+	send_keep_request(p.client, tc->body, strlen(tc->body));
+	serve_one(r, tc->read, "one");
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "one") == 0,
+	    "body \"%s\", %zu read: the first answer did not come whole", tc->body, tc->read);
+	send_keep_request(p.client, "", 0);
+	serve_one(r, 0, "two");
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "two") == 0,
+	    "body \"%s\", %zu read: no answer to the second request on the kept "
+	    "connection", tc->body, tc->read);
+	(void)close(p.client);
+	c2 = pair_connect(&p);
+	p.client = c2;
+	send_request(c2);
+	serve_one(r, 0, "three");
+	ck_assert_msg(read_answer(c2, got, sizeof(got)) && strcmp(got, "three") == 0,
+	    "a new connection after the kept one closed: no answer");
+	(void)alarm(0);
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+END_TEST
+
+/* Sleeps ms, whatever signals come (the hand-off timer's among them). */
+static void
+sleep_ms(long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L };
+
+	while (nanosleep(&t, &t) == -1 && errno == EINTR)
+		;
+}
+
+/* A worker that exits hands its idle kept connection on: the next request
+ * on it is answered by another worker, on the same connection. */
+START_TEST(test_keep_handoff_exit)
+{
+	struct pair p;
+	struct fcgi_req *r;
+	char got[256];
+	int hp[2], status;
+	pid_t pid;
+
+	pair_open(&p);
+	ck_assert_msg(socketpair(AF_UNIX, SOCK_STREAM, 0, hp) == 0, "socketpair: %s",
+	    strerror(errno));
+	(void)alarm(20);
+	send_keep_request(p.client, "", 0);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		r = fcgi_req_new(p.listen_fd, 5);
+		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], 0) != 0)
+			_exit(2);
+		serve_one(r, 0, "A");
+		fcgi_req_free(r);
+		_exit(0);
+	}
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "A") == 0,
+	    "no answer from the first worker");
+	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "the first worker failed (status %d)", status);
+	send_keep_request(p.client, "", 0);
+	r = fcgi_req_new(p.listen_fd, 5);
+	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
+	    "the second worker's request: setup failed");
+	serve_one(r, 0, "B");
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
+	    "the connection the first worker handed on got no answer from the second");
+	(void)alarm(0);
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+END_TEST
+
+/* A worker busy past handoff_after hands its idle kept connection on: a
+ * request sent on it meanwhile is answered by another worker before the
+ * busy one is done. Without the hand-off it would wait (and the alarm
+ * would end the test). */
+START_TEST(test_keep_handoff_busy)
+{
+	struct pair p;
+	struct fcgi_req *r;
+	char got[256];
+	int hp[2], c2, status;
+	pid_t pid;
+
+	pair_open(&p);
+	ck_assert_msg(socketpair(AF_UNIX, SOCK_STREAM, 0, hp) == 0, "socketpair: %s",
+	    strerror(errno));
+	(void)alarm(20);
+	send_keep_request(p.client, "", 0);
+	pid = fork();
+	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
+	if (pid == 0) {
+		r = fcgi_req_new(p.listen_fd, 5);
+		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], 50) != 0)
+			_exit(2);
+		serve_one(r, 0, "A1");
+		/* The second request, on a second connection, takes 3 s. */
+		if (fcgi_accept(r) != 0)
+			_exit(3);
+		fcgi_read_end(r);
+		sleep_ms(3000);
+		if (fcgi_write(r, "A2", 2) != 0)
+			_exit(4);
+		fcgi_finish(r);
+		_exit(0);
+	}
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "A1") == 0,
+	    "no answer to the first request");
+	c2 = pair_connect(&p);
+	send_keep_request(c2, "", 0);
+	sleep_ms(300);
+	send_keep_request(p.client, "", 0);
+	r = fcgi_req_new(p.listen_fd, 5);
+	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
+	    "the second worker's request: setup failed");
+	serve_one(r, 0, "B");
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
+	    "the busy worker's idle connection got no answer from the other worker");
+	ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the busy worker ended "
+	    "before the other answered: the hand-off was not what let it answer");
+	ck_assert_msg(read_answer(c2, got, sizeof(got)) && strcmp(got, "A2") == 0,
+	    "no answer to the busy worker's own request");
+	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0, "the busy worker failed (status %d)", status);
+	(void)alarm(0);
+	(void)close(c2);
+	fcgi_req_free(r);
+	pair_close(&p);
+}
+END_TEST
+
 static Suite *
 fcgi_suite(void)
 {
@@ -658,6 +923,7 @@ fcgi_suite(void)
 	TCase *errors = tcase_create("errors");
 	TCase *closing = tcase_create("close");
 	TCase *deadline = tcase_create("deadline");
+	TCase *keep = tcase_create("keep");
 
 	tcase_add_loop_test(core, test_end_core, 0, NCASES(end_core));
 	suite_add_tcase(s, core);
@@ -676,6 +942,11 @@ fcgi_suite(void)
 	/* Each case waits for a deadline of 1-2 s; on a busy machine, more. */
 	tcase_set_timeout(deadline, 30);
 	suite_add_tcase(s, deadline);
+	tcase_add_loop_test(keep, test_keep_next, 0, NCASES(keep_cases));
+	tcase_add_test(keep, test_keep_handoff_exit);
+	tcase_add_test(keep, test_keep_handoff_busy);
+	tcase_set_timeout(keep, 30);
+	suite_add_tcase(s, keep);
 	return s;
 }
 
