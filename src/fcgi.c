@@ -208,12 +208,12 @@ recv_conn(int sock)
 }
 
 /*
- * The idle kept connections go to the other workers (or, with none to
- * take them or when must_go is false, stay). Moving a descriptor loses
- * nothing: a request nginx is writing on it at this moment waits in the
- * socket for the worker that takes it. Only when it cannot be handed on
- * and must go (the worker exits) is it closed, and then a request nginx
- * sends at that very moment gets 502, unread. Only system calls:
+ * The idle kept connections go to the other workers. Moving a descriptor
+ * loses nothing: a request nginx is writing on it at this moment waits in
+ * the socket for the worker that takes it. A connection that cannot be
+ * sent (the hand-off socket's buffer is full) stays with this worker, or,
+ * when it must go (the worker exits), is closed: a request nginx sends on
+ * it at that very moment then gets 502, unread. Only system calls:
  * async-signal-safe (the hand-off timer calls it).
  */
 static void
@@ -508,6 +508,8 @@ next_conn(struct fcgi_req *r, bool *fresh)
 					return ready;
 				}
 			}
+			/* Not one of ours (cannot happen): never reported again. */
+			(void)epoll_ctl(r->epfd, EPOLL_CTL_DEL, ready, NULL);
 		}
 	}
 }
