@@ -29,7 +29,7 @@ struct config {
 	int workers;
 	long max_requests;          /* per worker before it is replaced; 0: never */
 	int handoff_after;          /* ms into a request before its worker hands its idle
-	                             * kept connections on (fcgi.h); 0: never */
+	                             * kept connections on (fcgi.h); 0: at its start */
 	enum durability durability;
 	int64_t cache_size;         /* bytes, written to DB_CONFIG on creation */
 	int64_t min_free_space;     /* bytes the data directory's file system keeps

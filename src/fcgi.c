@@ -76,7 +76,7 @@ struct fcgi_req {
 	int handoff_recv;       /* the hand-off socket's ends (fcgi_set_handoff); -1: none */
 	int handoff_send;
 	bool handoff_polled;    /* handoff_recv is in epfd */
-	int handoff_ms;         /* hand the kept connections on after this; 0: never */
+	int handoff_ms;         /* hand the kept connections on after this; 0: at once */
 	bool handoff_timer;     /* handoff_tid exists */
 	timer_t handoff_tid;
 	sigset_t wait_mask;     /* the signal mask while waiting for a request */
@@ -565,7 +565,10 @@ void
 fcgi_read_end(struct fcgi_req *r)
 {
 	deadline_stop(r);
-	handoff_arm(r);
+	if (r->handoff_ms == 0 && r->nkept > 0 && r->handoff_send >= 0)
+		handoff_idle(r, false);
+	else
+		handoff_arm(r);
 }
 
 int

@@ -33,7 +33,9 @@ struct fcgi_req *fcgi_req_new(int listen_fd, int read_timeout);
  * of its idle kept connections; that request waits for the worker. So a
  * worker hands its idle kept connections on, through a socket pair all
  * workers share (recv_fd, send_fd: SCM_RIGHTS), when the request in hand
- * has taken after_ms (0: never), and all of them when it exits
+ * has taken after_ms (0: at the start of every request, which costs
+ * system calls whenever a worker holds more than one), and all of them
+ * when it exits
  * (fcgi_req_free): an idle worker takes them, and whatever nginx sent on
  * them meanwhile waits in the socket, lost to nobody. The timer is a POSIX
  * timer on SIGRTMIN + 1 (a handler with SA_RESTART), armed only while a

@@ -855,12 +855,16 @@ START_TEST(test_keep_handoff_exit)
 }
 END_TEST
 
+/* handoff_after: 50 ms, and 0 (at the start of the request). */
+static const int busy_after[] = { 50, 0 };
+
 /* A worker busy past handoff_after hands its idle kept connection on: a
  * request sent on it meanwhile is answered by another worker before the
  * busy one is done. Without the hand-off it would wait (and the alarm
  * would end the test). */
 START_TEST(test_keep_handoff_busy)
 {
+	int after = busy_after[_i];
 	struct pair p;
 	struct fcgi_req *r;
 	char got[256];
@@ -876,7 +880,7 @@ START_TEST(test_keep_handoff_busy)
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
 		r = fcgi_req_new(p.listen_fd, 5);
-		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], 50) != 0)
+		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], after) != 0)
 			_exit(2);
 		serve_one(r, 0, "A1");
 		/* The second request, on a second connection, takes 3 s. */
@@ -900,7 +904,8 @@ START_TEST(test_keep_handoff_busy)
 	    "the second worker's request: setup failed");
 	serve_one(r, 0, "B");
 	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
-	    "the busy worker's idle connection got no answer from the other worker");
+	    "handoff_after %d: the busy worker's idle connection got no answer from "
+	    "the other worker", after);
 	ck_assert_msg(waitpid(pid, &status, WNOHANG) == 0, "the busy worker ended "
 	    "before the other answered: the hand-off was not what let it answer");
 	ck_assert_msg(read_answer(c2, got, sizeof(got)) && strcmp(got, "A2") == 0,
@@ -944,7 +949,7 @@ fcgi_suite(void)
 	suite_add_tcase(s, deadline);
 	tcase_add_loop_test(keep, test_keep_next, 0, NCASES(keep_cases));
 	tcase_add_test(keep, test_keep_handoff_exit);
-	tcase_add_test(keep, test_keep_handoff_busy);
+	tcase_add_loop_test(keep, test_keep_handoff_busy, 0, NCASES(busy_after));
 	tcase_set_timeout(keep, 30);
 	suite_add_tcase(s, keep);
 	return s;
