@@ -768,7 +768,9 @@ static const struct keep_case keep_cases[] = {
 };
 
 /* A kept connection carries the next request; one that nginx closes is
- * dropped quietly and the next new connection is served. */
+ * dropped quietly and the next new connection is served. The keep tests
+ * use no read deadline: its timer is alarm()'s, which guards them against
+ * a hang (SIGALRM's default action ends the process). */
 START_TEST(test_keep_next)
 {
 	const struct keep_case *tc = &keep_cases[_i];
@@ -778,7 +780,7 @@ START_TEST(test_keep_next)
 	int c2;
 
 	pair_open(&p);
-	r = fcgi_req_new(p.listen_fd, 5);
+	r = fcgi_req_new(p.listen_fd, 0);
 	ck_assert_msg(r != NULL, "fcgi_req_new: got NULL");
 	(void)alarm(20);   /* a request that never comes kills the test */
 	send_keep_request(p.client, tc->body, strlen(tc->body));
@@ -831,7 +833,7 @@ START_TEST(test_keep_handoff_exit)
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		r = fcgi_req_new(p.listen_fd, 5);
+		r = fcgi_req_new(p.listen_fd, 0);
 		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], 0) != 0)
 			_exit(2);
 		serve_one(r, 0, "A");
@@ -843,7 +845,7 @@ START_TEST(test_keep_handoff_exit)
 	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, "the first worker failed (status %d)", status);
 	send_keep_request(p.client, "", 0);
-	r = fcgi_req_new(p.listen_fd, 5);
+	r = fcgi_req_new(p.listen_fd, 0);
 	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
 	    "the second worker's request: setup failed");
 	serve_one(r, 0, "B");
@@ -879,7 +881,7 @@ START_TEST(test_keep_handoff_busy)
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		r = fcgi_req_new(p.listen_fd, 5);
+		r = fcgi_req_new(p.listen_fd, 0);
 		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], after) != 0)
 			_exit(2);
 		serve_one(r, 0, "A1");
@@ -899,7 +901,7 @@ START_TEST(test_keep_handoff_busy)
 	send_keep_request(c2, "", 0);
 	sleep_ms(300);
 	send_keep_request(p.client, "", 0);
-	r = fcgi_req_new(p.listen_fd, 5);
+	r = fcgi_req_new(p.listen_fd, 0);
 	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
 	    "the second worker's request: setup failed");
 	serve_one(r, 0, "B");
