@@ -16,6 +16,7 @@ that hangs fails with harness.TestTimeout instead of hanging the run.
 
 import os
 import sys
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -35,16 +36,28 @@ class Result(unittest.TextTestResult):
         self.skipped_ids = set()
         self.outside_errors = 0
         self.outside_skips = 0
+        self.durations = []        # (seconds, test id)
+        self.file_times = {}       # module -> seconds, class set-ups included
+        self._t0 = None
+        self._last_stop = time.monotonic()
 
     def startTest(self, test):
         harness.mark_test_start()
         self.started += 1
+        self._t0 = time.monotonic()
         super().startTest(test)
         # Covers setUp, the test, tearDown and the cleanups.
         harness.arm_watchdog(harness.timeout_of(test), test.id())
 
     def stopTest(self, test):
         harness.disarm_watchdog()
+        now = time.monotonic()
+        self.durations.append((now - self._t0, test.id()))
+        # Since the previous test ended: setUpClass and the cleanups of the
+        # class before count here.
+        module = test.id().split(".")[0]
+        self.file_times[module] = self.file_times.get(module, 0.0) + now - self._last_stop
+        self._last_stop = now
         super().stopTest(test)
 
     def _report(self):
@@ -105,6 +118,14 @@ def main(argv):
         suite = unittest.TestSuite(picked)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
     result = runner.run(suite)
+    # Where the time goes: the slowest files (class set-ups included) and
+    # tests (setUp and tearDown included, setUpClass not).
+    print("slowest files:")
+    for module, seconds in sorted(result.file_times.items(), key=lambda x: -x[1])[:10]:
+        print("  %6.1f s  %s" % (seconds, module))
+    print("slowest tests:")
+    for seconds, test_id in sorted(result.durations, reverse=True)[:15]:
+        print("  %6.1f s  %s" % (seconds, test_id))
     failed = len(result.failed_ids) + result.outside_errors
     skipped = len(result.skipped_ids - result.failed_ids) + result.outside_skips
     passed = result.started - len(result.failed_ids | result.skipped_ids)
