@@ -419,17 +419,23 @@ fcgi_req_free(struct fcgi_req *r)
 	free(r);
 }
 
-/* Reads BEGIN_REQUEST and PARAMS from fd (fresh: just accepted; else a kept
- * connection with something to read). 0, or -1 with errno ETIMEDOUT or
- * EPROTO, fd closed. */
+/* How next_conn found a connection. */
+enum conn_from {
+	CONN_NEW,       /* accepted just now */
+	CONN_KEPT,      /* one of ours, in epfd */
+	CONN_HANDED,    /* from another worker, not in epfd */
+};
+
+/* Reads BEGIN_REQUEST and PARAMS from fd, a connection with something to
+ * read. 0, or -1 with errno ETIMEDOUT or EPROTO, fd closed. */
 static int
-begin(struct fcgi_req *r, int fd, bool fresh)
+begin(struct fcgi_req *r, int fd, enum conn_from from)
 {
 	r->left_ms = r->timeout_ms;
 	deadline_start(r);
 	r->req.ipcFd = fd;
 	r->req.keepConnection = 1;
-	r->registered = !fresh;
+	r->registered = from == CONN_KEPT;
 	/* A request that does not arrive is closed at once: libfcgi's careful
 	 * close would wait for the peer again (OS_Close's drain). */
 	(void)FCGX_Detach(&r->req);
@@ -460,10 +466,10 @@ retry_accept(int err)
 	    err == EPROTO || err == ECONNRESET || err == EINTR;
 }
 
-/* The next connection with a request to read: a new one (fresh) or a kept
- * one. -1 with errno: EINTR (a signal) or accept's error. */
+/* The next connection with a request to read (from: where it came from).
+ * -1 with errno: EINTR (a signal) or accept's error. */
 static int
-next_conn(struct fcgi_req *r, bool *fresh)
+next_conn(struct fcgi_req *r, enum conn_from *from)
 {
 	for (;;) {
 		struct epoll_event ev[16];
@@ -481,7 +487,17 @@ next_conn(struct fcgi_req *r, bool *fresh)
 				listen_ready = true;
 			} else if (fd == r->handoff_recv) {
 				int got = recv_conn(fd);
+				char c;
 
+				/* A connection handed on with a request waiting on it
+				 * has waited longest: it is served first, before
+				 * anything else this wake-up brought. Were it kept
+				 * for later, this worker could hand it on again
+				 * before serving it, and again. */
+				if (got >= 0 && recv(got, &c, 1, MSG_PEEK | MSG_DONTWAIT) != -1) {
+					*from = CONN_HANDED;
+					return got;
+				}
 				if (got >= 0)
 					(void)keep_conn(r, got, false);
 			} else if (ready == -1) {
@@ -493,7 +509,7 @@ next_conn(struct fcgi_req *r, bool *fresh)
 			int fd = accept4(r->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
 			if (fd >= 0) {
-				*fresh = true;
+				*from = CONN_NEW;
 				return fd;
 			}
 			if (!retry_accept(errno))
@@ -504,7 +520,7 @@ next_conn(struct fcgi_req *r, bool *fresh)
 				if (r->kept[i] == ready) {
 					r->kept[i] = r->kept[r->nkept - 1];
 					r->nkept = r->nkept - 1;
-					*fresh = false;
+					*from = CONN_KEPT;
 					return ready;
 				}
 			}
@@ -520,15 +536,15 @@ fcgi_accept(struct fcgi_req *r)
 	if (r->accepted)
 		fcgi_finish(r);
 	for (;;) {
-		bool fresh = false;
-		int fd = next_conn(r, &fresh);
+		enum conn_from from = CONN_NEW;
+		int fd = next_conn(r, &from);
 
 		if (fd == -1)
 			return -1;
-		if (begin(r, fd, fresh) == 0)
+		if (begin(r, fd, from) == 0)
 			return 0;
 		/* nginx closed a kept connection: nothing was asked. */
-		if (fresh || errno != EPROTO)
+		if (from == CONN_NEW || errno != EPROTO)
 			return -1;
 	}
 }

@@ -851,6 +851,11 @@ START_TEST(test_keep_handoff_exit)
 	serve_one(r, 0, "B");
 	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
 	    "the connection the first worker handed on got no answer from the second");
+	/* The second worker keeps it in turn, for the request after. */
+	send_keep_request(p.client, "", 0);
+	serve_one(r, 0, "B2");
+	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B2") == 0,
+	    "the handed-on connection got no answer to its next request");
 	(void)alarm(0);
 	fcgi_req_free(r);
 	pair_close(&p);
