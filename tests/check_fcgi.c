@@ -214,9 +214,10 @@ static const struct end_case end_limits[] = {
  * BEGIN_REQUEST, PARAMS, STDIN with the body, the empty STDIN; the
  * connection stays open, as nginx leaves it until the answer is in. */
 static void
-send_body_request(int fd, const char *body, size_t len)
+send_post(int fd, const char *body, size_t len, bool keep)
 {
-	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	/* Role responder; flags: FCGI_KEEP_CONN when the connection is kept. */
+	const unsigned char begin[8] = { 0, 1, keep ? 1 : 0, 0, 0, 0, 0, 0 };
 	static const unsigned char params[] = {
 		14, 4, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
 		'P', 'O', 'S', 'T',
@@ -232,6 +233,12 @@ send_body_request(int fd, const char *body, size_t len)
 	put_record(b, &n, T_STDIN, NULL, 0);
 	ck_assert_msg(write(fd, b, n) == (ssize_t)n, "sending the request: %s",
 	    strerror(errno));
+}
+
+static void
+send_body_request(int fd, const char *body, size_t len)
+{
+	send_post(fd, body, len, false);
 }
 
 struct close_case {
@@ -650,30 +657,13 @@ START_TEST(test_finish_bounded)
 }
 END_TEST
 
-/*
- * Kept connections (fastcgi_keep_conn on): what nginx sends with
- * FCGI_KEEP_CONN, a body of len bytes (none: 0). Nothing is shut down: the
- * connection is for the next request too.
- */
+/* Kept connections (fastcgi_keep_conn on): what nginx sends with
+ * FCGI_KEEP_CONN. Nothing is shut down: the connection is for the next
+ * request too. */
 static void
 send_keep_request(int fd, const char *body, size_t len)
 {
-	static const unsigned char begin[8] = { 0, 1, 1, 0, 0, 0, 0, 0 }; /* FCGI_KEEP_CONN */
-	static const unsigned char params[] = {
-		14, 4, 'R', 'E', 'Q', 'U', 'E', 'S', 'T', '_', 'M', 'E', 'T', 'H', 'O', 'D',
-		'P', 'O', 'S', 'T',
-	};
-	unsigned char b[512];
-	size_t n = 0;
-
-	put_record(b, &n, 1, begin, sizeof(begin));
-	put_record(b, &n, T_PARAMS, params, sizeof(params));
-	put_record(b, &n, T_PARAMS, NULL, 0);
-	if (len > 0)
-		put_record(b, &n, T_STDIN, body, len);
-	put_record(b, &n, T_STDIN, NULL, 0);
-	ck_assert_msg(write(fd, b, n) == (ssize_t)n, "sending the request: %s",
-	    strerror(errno));
+	send_post(fd, body, len, true);
 }
 
 /* Reads exactly len bytes, waiting at most 10 s; false at EOF or timeout. */
@@ -724,21 +714,6 @@ read_answer(int fd, char *out, size_t cap)
 			n += clen;
 		}
 	}
-}
-
-/* A second client of the pair's listening socket. */
-static int
-pair_connect(const struct pair *p)
-{
-	struct sockaddr_un sa;
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	memcpy(sa.sun_path, p->path, strlen(p->path) + 1);
-	ck_assert_msg(fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-	    "connect: %s", strerror(errno));
-	return fd;
 }
 
 /* One request on r: accepts, reads `read` bytes of body, answers `say`. */
@@ -793,7 +768,7 @@ START_TEST(test_keep_next)
 	    "body \"%s\", %zu read: no answer to the second request on the kept "
 	    "connection", tc->body, tc->read);
 	(void)close(p.client);
-	c2 = pair_connect(&p);
+	c2 = connect_to(&p);
 	p.client = c2;
 	send_request(c2);
 	serve_one(r, 0, "three");
@@ -815,6 +790,31 @@ sleep_ms(long ms)
 		;
 }
 
+/* The hand-off tests: the pair, the hand-off socket pair hp, an alarm
+ * against a hang, and a first request with FCGI_KEEP_CONN waiting. */
+static void
+keep_setup(struct pair *p, int hp[2])
+{
+	pair_open(p);
+	ck_assert_msg(socketpair(AF_UNIX, SOCK_STREAM, 0, hp) == 0, "socketpair: %s",
+	    strerror(errno));
+	(void)alarm(20);
+	send_keep_request(p->client, "", 0);
+}
+
+/* A worker's request object on the pair, handing on through hp. */
+static struct fcgi_req *
+handoff_req(const struct pair *p, const int hp[2], int after_ms)
+{
+	struct fcgi_req *r = fcgi_req_new(p->listen_fd, 0);
+
+	if (r != NULL && fcgi_set_handoff(r, hp[0], hp[1], after_ms) != 0) {
+		fcgi_req_free(r);
+		return NULL;
+	}
+	return r;
+}
+
 /* A worker that exits hands its idle kept connection on: the next request
  * on it is answered by another worker, on the same connection. */
 START_TEST(test_keep_handoff_exit)
@@ -825,16 +825,12 @@ START_TEST(test_keep_handoff_exit)
 	int hp[2], status;
 	pid_t pid;
 
-	pair_open(&p);
-	ck_assert_msg(socketpair(AF_UNIX, SOCK_STREAM, 0, hp) == 0, "socketpair: %s",
-	    strerror(errno));
-	(void)alarm(20);
-	send_keep_request(p.client, "", 0);
+	keep_setup(&p, hp);
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		r = fcgi_req_new(p.listen_fd, 0);
-		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], 0) != 0)
+		r = handoff_req(&p, hp, 0);
+		if (r == NULL)
 			_exit(2);
 		serve_one(r, 0, "A");
 		fcgi_req_free(r);
@@ -845,9 +841,8 @@ START_TEST(test_keep_handoff_exit)
 	ck_assert_msg(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0, "the first worker failed (status %d)", status);
 	send_keep_request(p.client, "", 0);
-	r = fcgi_req_new(p.listen_fd, 0);
-	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
-	    "the second worker's request: setup failed");
+	r = handoff_req(&p, hp, 0);
+	ck_assert_msg(r != NULL, "the second worker's request: setup failed");
 	serve_one(r, 0, "B");
 	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
 	    "the connection the first worker handed on got no answer from the second");
@@ -878,16 +873,12 @@ START_TEST(test_keep_handoff_busy)
 	int hp[2], c2, status;
 	pid_t pid;
 
-	pair_open(&p);
-	ck_assert_msg(socketpair(AF_UNIX, SOCK_STREAM, 0, hp) == 0, "socketpair: %s",
-	    strerror(errno));
-	(void)alarm(20);
-	send_keep_request(p.client, "", 0);
+	keep_setup(&p, hp);
 	pid = fork();
 	ck_assert_msg(pid >= 0, "fork: %s", strerror(errno));
 	if (pid == 0) {
-		r = fcgi_req_new(p.listen_fd, 0);
-		if (r == NULL || fcgi_set_handoff(r, hp[0], hp[1], after) != 0)
+		r = handoff_req(&p, hp, after);
+		if (r == NULL)
 			_exit(2);
 		serve_one(r, 0, "A1");
 		/* The second request, on a second connection, takes 3 s. */
@@ -902,13 +893,12 @@ START_TEST(test_keep_handoff_busy)
 	}
 	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "A1") == 0,
 	    "no answer to the first request");
-	c2 = pair_connect(&p);
+	c2 = connect_to(&p);
 	send_keep_request(c2, "", 0);
 	sleep_ms(300);
 	send_keep_request(p.client, "", 0);
-	r = fcgi_req_new(p.listen_fd, 0);
-	ck_assert_msg(r != NULL && fcgi_set_handoff(r, hp[0], hp[1], 0) == 0,
-	    "the second worker's request: setup failed");
+	r = handoff_req(&p, hp, 0);
+	ck_assert_msg(r != NULL, "the second worker's request: setup failed");
 	serve_one(r, 0, "B");
 	ck_assert_msg(read_answer(p.client, got, sizeof(got)) && strcmp(got, "B") == 0,
 	    "handoff_after %d: the busy worker's idle connection got no answer from "
