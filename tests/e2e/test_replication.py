@@ -129,33 +129,6 @@ class Group:
             time.sleep(0.1)
         raise AssertionError("no master within %.0f s" % timeout)
 
-    def wait_settled(self, timeout, steady=1.0):
-        """Waits until the group is as start() leaves it: every site's
-        orchidd running and answering, exactly one master, the others
-        replicas, the same for steady seconds (an election may follow
-        another); returns the master's index."""
-        deadline = time.monotonic() + timeout
-        roles = None
-        since, seen = None, None
-        while time.monotonic() < deadline:
-            dead = [i for i, s in enumerate(self.sites)
-                    if s.orchidd_proc is None or s.orchidd_proc.poll() is not None]
-            if dead or self.down or self.stopped:
-                raise AssertionError("the group is not whole: orchidd of sites %s exited, "
-                                     "down %s, stopped %s" % (dead, sorted(self.down),
-                                                              sorted(self.stopped)))
-            roles = [self.role(i, timeout=2) for i in range(len(self.sites))]
-            if roles.count("master") == 1 and roles.count("replica") == len(roles) - 1:
-                if roles != seen:
-                    since, seen = time.monotonic(), roles
-                elif time.monotonic() - since >= steady:
-                    return roles.index("master")
-            else:
-                since, seen = None, None
-            time.sleep(0.1)
-        raise AssertionError("the group did not settle within %.0f s: roles %s"
-                             % (timeout, roles))
-
     def kill(self, i):
         pid = self.sites[i].orchidd_proc.pid
         os.killpg(pid, signal.SIGKILL)
@@ -305,35 +278,15 @@ def missing_on(group, i, key, acked, timeout=60):
         time.sleep(0.5)
 
 
-class SharedGroupTest(unittest.TestCase):
-    """The tests that leave the group as they found it (no site killed, no
-    change of membership or master) share one group: starting and stopping
-    a group of three costs seconds, several times that under the
-    sanitizers. Each test starts from a settled group (Group.wait_settled)
-    and writes as a tenant of its own, so it sees no other test's data;
-    tearDown resumes any site it left stopped. The partition test is not
-    one of them: the elections it causes can go on after it ends (seen: a
-    replica answering 503 no_master in the next test)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # Outside any test, so outside run.py's per-test watchdog.
-        harness.arm_watchdog(harness.DEFAULT_TEST_TIMEOUT,
-                             "starting the replication group of %s" % cls.__name__)
-        try:
-            cls.g = Group().start()
-        finally:
-            harness.disarm_watchdog()
-        cls.addClassCleanup(cls.g.stop)
+class ReplicationTest(unittest.TestCase):
 
     def setUp(self):
-        self.master = self.g.wait_settled(60)
-        self.key = self.g.sites[self.master].new_key("repl-" + self._testMethodName[5:])
+        self.g = Group().start()
+        self.master = self.g.wait_master(60)
+        self.key = self.g.sites[self.master].new_key("repl")
 
     def tearDown(self):
-        for i in sorted(self.g.stopped):
-            self.g.cont(i)
+        self.g.stop()
 
     def replicas(self):
         return [i for i in range(3) if i != self.master]
@@ -433,22 +386,6 @@ class SharedGroupTest(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(st, 201, doc)
-
-
-class ReplicationTest(unittest.TestCase):
-    """The tests that kill sites, change the group's membership or its
-    master: a group of their own each."""
-
-    def setUp(self):
-        self.g = Group().start()
-        self.master = self.g.wait_master(60)
-        self.key = self.g.sites[self.master].new_key("repl")
-
-    def tearDown(self):
-        self.g.stop()
-
-    def replicas(self):
-        return [i for i in range(3) if i != self.master]
 
     @harness.timeout(300)
     def test_remove_a_dead_site_and_add_a_new_one(self):
